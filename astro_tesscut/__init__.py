@@ -1,0 +1,41 @@
+"""astro_tesscut: cutouts of TESS full-frame images around any target.
+
+>>> from astro_tesscut import TessCut
+>>> TessCut.query_sectors(objectname="TIC 261136679")  # doctest: +REMOTE_DATA
+"""
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+try:
+    __version__ = _version("astro_tesscut")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "unknown"
+
+from .config import Conf, conf  # noqa: E402
+from .core import TessCut, TessCutClass  # noqa: E402
+from .exceptions import (  # noqa: E402
+    CorruptResponseError,
+    InvalidQueryError,
+    InvalidQueryTypeError,
+    NoResultsWarning,
+    ResolverError,
+    ServiceError,
+    TessCutError,
+    TessCutWarning,
+)
+
+__all__ = [
+    "Conf",
+    "CorruptResponseError",
+    "InvalidQueryError",
+    "InvalidQueryTypeError",
+    "NoResultsWarning",
+    "ResolverError",
+    "ServiceError",
+    "TessCut",
+    "TessCutClass",
+    "TessCutError",
+    "TessCutWarning",
+    "conf",
+]

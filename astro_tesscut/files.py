@@ -1,0 +1,228 @@
+"""TESScut's answers: telling zips from "no data", reading cutouts, writing files safely.
+
+Nothing is written under a final name until it has been read back as a
+complete FITS file (or zip of them): files are built under a hidden temporary
+name in the destination directory and renamed into place, so a failure never
+leaves a partial file and never replaces a good one a user already had.
+"""
+
+import contextlib
+import io
+import json
+import os
+import secrets
+import warnings
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+
+from .exceptions import CorruptResponseError
+
+__all__ = [
+    "no_data_message",
+    "open_cutouts",
+    "open_fits",
+    "save_archive",
+    "temporary_path",
+    "write_cutouts",
+]
+
+_INFLATE_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
+
+# TESScut's "no data" answer is a short JSON object; never parse megabytes as one.
+_MAX_MESSAGE_BYTES = 1 << 16
+
+
+def no_data_message(payload):
+    """Tell a cutout archive from TESScut's JSON "no data" answer.
+
+    Parameters
+    ----------
+    payload : binary file
+        A seekable file holding the service's answer.
+
+    Returns
+    -------
+    str or None
+        `None` when ``payload`` is a zip archive; otherwise the service's
+        message from its JSON answer ``{"msg": "..."}``.
+
+    Raises
+    ------
+    CorruptResponseError
+        The answer is neither (a truncated zip, an HTML page, broken JSON).
+    """
+    payload.seek(0)
+    if zipfile.is_zipfile(payload):
+        return None
+    payload.seek(0)
+    head = payload.read(_MAX_MESSAGE_BYTES)
+    try:
+        return str(json.loads(head)["msg"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CorruptResponseError(
+            f"the answer is neither a zip of cutouts nor TESScut's JSON message; it "
+            f"starts {head[:80]!r}"
+        ) from exc
+
+
+def open_cutouts(payload):
+    """Open every target pixel file of a cutout archive in memory.
+
+    Parameters
+    ----------
+    payload : path or binary file
+        The zip archive TESScut sent.
+
+    Returns
+    -------
+    list of `~astropy.io.fits.HDUList`
+        Sorted by sector, camera and CCD; ``hdul.filename()`` is the file
+        name the service gave each cutout.
+    """
+    with _open_archive(payload) as archive:
+        cutouts = []
+        for name in _member_names(archive):
+            data = io.BytesIO(_read_member(archive, name))
+            data.name = name  # what HDUList.filename() reports
+            cutouts.append(open_fits(data, name=name))
+        return cutouts
+
+
+def write_cutouts(payload_path, directory):
+    """Extract every target pixel file of an archive into ``directory``.
+
+    All files are written and verified under temporary names first and only
+    then renamed, so either every cutout arrives or none does.
+
+    Returns
+    -------
+    list of `pathlib.Path`
+        The files written, sorted by sector, camera and CCD.
+    """
+    directory = Path(directory)
+    with _open_archive(payload_path) as archive, contextlib.ExitStack() as stack:
+        staged = []
+        for name in _member_names(archive):
+            tmp = stack.enter_context(temporary_path(directory, name))
+            _copy_member(archive, name, tmp)
+            open_fits(tmp, name=name).close()
+            staged.append((tmp, directory / name))
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    return [final for _, final in staged]
+
+
+def save_archive(payload_path, final_path):
+    """Keep a cutout archive as it came, once every file in it has been verified."""
+    with _open_archive(payload_path) as archive:
+        for name in _member_names(archive):
+            open_fits(io.BytesIO(_read_member(archive, name)), name=name).close()
+    os.replace(payload_path, final_path)
+    return Path(final_path)
+
+
+def open_fits(source, *, name):
+    """Open a FITS file and check that it is whole.
+
+    Parameters
+    ----------
+    source : path or binary file
+        The file.
+    name : str
+        What to call it in errors.
+
+    Raises
+    ------
+    CorruptResponseError
+        It is not FITS, or is shorter than its headers say.
+    """
+    from astropy.io import fits
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    try:
+        with warnings.catch_warnings():
+            # A truncated file is reported below, as an error.
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            hdul = fits.open(source, lazy_load_hdus=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CorruptResponseError(f"{name} is not a readable FITS file ({exc})") from exc
+    last = hdul.fileinfo(len(hdul) - 1)
+    expected = last["datLoc"] + last["datSpan"]
+    actual = _size(source)
+    if actual < expected:
+        hdul.close()
+        raise CorruptResponseError(
+            f"{name} is truncated: {actual} bytes of the {expected} its headers announce"
+        )
+    return hdul
+
+
+@contextlib.contextmanager
+def temporary_path(directory, name):
+    """A fresh hidden path in ``directory`` to build ``name`` under.
+
+    The path is removed on leaving unless the file was renamed away; it is
+    in the destination directory so that the final rename is atomic.
+    """
+    tmp = Path(directory) / f".{name}.{secrets.token_hex(4)}.part"
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _open_archive(payload):
+    try:
+        archive = zipfile.ZipFile(payload)
+    except zipfile.BadZipFile as exc:
+        raise CorruptResponseError(f"the cutout archive is not a valid zip file ({exc})") from exc
+    with archive:
+        yield archive
+
+
+def _member_names(archive):
+    """The archive's file names, sorted, after checking each is a plain file name.
+
+    TESScut names its files ``tess-sSSSS-C-D_...``, so sorting by name sorts
+    by sector, camera and CCD.
+    """
+    names = archive.namelist()
+    for name in names:
+        # Zip names use '/', but a hostile archive may use '\\' or a drive letter.
+        plain = PurePosixPath(name.replace("\\", "/")).name
+        if plain != name or name in ("", ".", "..") or ":" in name:
+            raise CorruptResponseError(
+                f"the cutout archive holds a member named {name!r}, which is not a plain "
+                "file name; refusing to write anything from it"
+            )
+    if len(set(names)) != len(names):
+        raise CorruptResponseError("the cutout archive holds two members with the same name")
+    if not names:
+        raise CorruptResponseError("the cutout archive is empty")
+    return sorted(names)
+
+
+def _read_member(archive, name):
+    try:
+        return archive.read(name)
+    except _INFLATE_ERRORS as exc:
+        raise CorruptResponseError(f"cannot inflate {name} from the archive: {exc}") from exc
+
+
+def _copy_member(archive, name, path):
+    """Inflate one member to ``path`` in chunks; disk errors pass through unchanged."""
+    with open(path, "xb") as out:
+        try:
+            with archive.open(name) as member:
+                while chunk := member.read(1 << 20):
+                    out.write(chunk)
+        except _INFLATE_ERRORS as exc:
+            raise CorruptResponseError(f"cannot inflate {name} from the archive: {exc}") from exc
+
+
+def _size(source):
+    if isinstance(source, io.BytesIO):
+        return len(source.getbuffer())
+    return os.path.getsize(source)

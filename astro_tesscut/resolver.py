@@ -1,0 +1,45 @@
+"""Object names to sky positions, through MAST's name resolver (SANTA).
+
+astroquery has a resolver too, but it opens its own session with no timeout;
+this one rides on the client's session so that settings and retries apply.
+"""
+
+from .exceptions import CorruptResponseError, ResolverError
+
+__all__ = ["resolver_params", "position_from_answer"]
+
+
+def resolver_params(name):
+    """The query parameters that ask SANTA for the position of ``name``."""
+    return {"name": name, "outputFormat": "json", "resolveAll": "false"}
+
+
+def position_from_answer(name, answer):
+    """The ICRS position SANTA gave for ``name`` in its JSON ``answer``.
+
+    SANTA lists the results of each resolver it asked in its order of
+    preference; the first one for this name wins, as on MAST's portal.
+
+    Raises
+    ------
+    ResolverError
+        SANTA knows no position for ``name``.
+    CorruptResponseError
+        The answer does not have SANTA's shape.
+    """
+    from astropy.coordinates import SkyCoord
+
+    try:
+        results = answer.get("resolvedCoordinate") or []
+        matches = [r for r in results if r.get("searchString", "").lower() == name.lower()]
+        first = (matches or results)[0] if results else None
+        if first is None:
+            raise ResolverError(
+                f"objectname: MAST's resolver knows no position for {name!r}; check the "
+                "spelling, or give coordinates instead"
+            )
+        return SkyCoord(float(first["ra"]), float(first["decl"]), unit="deg", frame="icrs")
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise CorruptResponseError(
+            f"the name resolver's answer for {name!r} has an unexpected shape ({exc!r})"
+        ) from exc

@@ -1,0 +1,133 @@
+"""Checking cutout sizes and turning them into the service's ``x``, ``y``, ``units``."""
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+from astropy import units as u
+
+from .exceptions import InvalidQueryError, InvalidQueryTypeError
+
+__all__ = ["CutoutSize", "parse_size"]
+
+# The angular units TESScut understands, by the name it gives them.
+_SERVICE_ANGLE_UNITS = {"arcsec": u.arcsec, "arcmin": u.arcmin, "d": u.deg}
+
+_SIZE_FORMS = (
+    "give a number of pixels (10), a (ny, nx) pair ((45, 35)), or a Quantity in "
+    "pixels or an angle (2 * u.arcmin)"
+)
+
+
+@dataclass(frozen=True)
+class CutoutSize:
+    """A checked cutout size: ``x`` CCD columns by ``y`` CCD rows, in ``units``.
+
+    ``units`` is the service's name for the unit: ``"px"``, ``"arcsec"``,
+    ``"arcmin"`` or ``"d"`` (degrees). Pixel sizes are `int`.
+    """
+
+    x: float
+    y: float
+    units: str = "px"
+
+    def params(self):
+        """The size as TESScut query parameters."""
+        return {"x": str(self.x), "y": str(self.y), "units": self.units}
+
+    @property
+    def label(self):
+        """``"35x45"`` for pixels, ``"2.0x2.0arcmin"`` for angles (as in file names)."""
+        suffix = "" if self.units == "px" else self.units
+        return f"{self.x}x{self.y}{suffix}"
+
+
+def parse_size(size):
+    """Return ``size`` as a `CutoutSize`.
+
+    Parameters
+    ----------
+    size : int, (ny, nx), or `~astropy.units.Quantity`
+        A square side, or ``(ny, nx)`` (rows, then columns, as numpy shapes
+        are), in pixels when plain numbers; a `~astropy.units.Quantity` (one
+        value or two) in pixels or any angular unit.
+
+    Raises
+    ------
+    InvalidQueryError
+        A side that is not positive and finite, a fractional number of
+        pixels, a unit that is neither pixels nor an angle, mixed pixels and
+        angles, or more than two sides.
+    """
+    sides = _sides(size)
+    if len(sides) == 1:
+        sides = sides * 2
+    elif len(sides) != 2:
+        raise InvalidQueryError(
+            f"size: has {len(sides)} elements, but a cutout has one side or two (ny, nx)"
+        )
+    (ny, nx) = sides
+    kinds = {_kind(side) for side in sides}
+    if len(kinds) != 1:
+        raise InvalidQueryError(
+            f"size: ({ny}, {nx}) mixes pixels and angles; use one kind for both sides"
+        )
+    for side in sides:
+        if not (math.isfinite(side.value) and side.value > 0):
+            raise InvalidQueryError(
+                f"size: every side must be positive and finite, got {side}"
+            )
+    if kinds == {"px"}:
+        return CutoutSize(x=_whole_pixels(nx), y=_whole_pixels(ny), units="px")
+    return _angular_size(nx, ny)
+
+
+def _sides(size):
+    """The sides of ``size`` as a list of scalar Quantities (plain numbers in pixels)."""
+    if isinstance(size, u.Quantity):
+        return list(np.atleast_1d(size))
+    if isinstance(size, tuple | list | np.ndarray):
+        return [_side(side) for side in size]
+    return [_side(size)]
+
+
+def _side(value):
+    if isinstance(value, u.Quantity):
+        if not value.isscalar:
+            raise InvalidQueryError(f"size: each side must be a single value, got {value}")
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+        return float(value) * u.pixel
+    if isinstance(value, tuple | list | np.ndarray):
+        raise InvalidQueryError(f"size: must be one side or a (ny, nx) pair, got a nested {value!r}")
+    raise InvalidQueryTypeError(f"size: must be numeric, got {value!r}; {_SIZE_FORMS}")
+
+
+def _kind(side):
+    if side.unit == u.pixel:
+        return "px"
+    if side.unit.physical_type == "angle":
+        return "angle"
+    raise InvalidQueryError(
+        f"size: unit {side.unit} is not supported; use pixels (u.pixel) or an angle "
+        "(u.arcsec, u.arcmin, u.deg, ...)"
+    )
+
+
+def _whole_pixels(side):
+    if side.value != round(side.value):
+        raise InvalidQueryError(
+            f"size: a cutout is a whole number of pixels, got {side.value:g} px"
+        )
+    return round(side.value)
+
+
+def _angular_size(nx, ny):
+    # Keep the user's unit when the service knows it, so sizes travel exactly.
+    for name, unit in _SERVICE_ANGLE_UNITS.items():
+        if nx.unit == unit and ny.unit == unit:
+            return CutoutSize(x=float(nx.value), y=float(ny.value), units=name)
+    return CutoutSize(
+        x=float(nx.to_value(u.arcsec)), y=float(ny.to_value(u.arcsec)), units="arcsec"
+    )

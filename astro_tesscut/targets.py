@@ -1,0 +1,279 @@
+"""Checking and normalising what the user says to cut out around, before any I/O.
+
+A target is a fixed position (``coordinates``), a name to resolve to one
+(``objectname``), or a solar-system body that moves (``moving_target``).
+"""
+
+import math
+import numbers
+from dataclasses import dataclass, replace
+
+import numpy as np
+from astropy import units as u
+
+from .exceptions import InvalidQueryError, InvalidQueryTypeError
+
+__all__ = ["Target", "parse_coordinates", "parse_radius", "parse_sector", "parse_target"]
+
+MOVING_TARGET_TYPES = ("majorbody", "smallbody")
+
+_COORDINATE_FORMS = (
+    "give 'RA Dec' in degrees ('84.29119 -80.46912'), sexagesimal "
+    "('05h37m09.89s -80d28m08.8s' or '05:37:09.89 -80:28:08.8'), "
+    "a SkyCoord, or an (ra, dec) pair in degrees"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked target.
+
+    Exactly one of ``coord`` (ICRS, scalar) and ``name`` is known for a fixed
+    target until its name is resolved; a moving target has ``name`` (its JPL
+    Horizons name or id) and optionally ``mt_type``.
+    """
+
+    coord: object = None
+    name: str | None = None
+    moving: bool = False
+    mt_type: str | None = None
+
+    @property
+    def needs_resolving(self):
+        """True for a named fixed target whose position is not known yet."""
+        return self.coord is None and not self.moving
+
+    def at(self, coord):
+        """This target with its position resolved to ``coord``."""
+        return replace(self, coord=coord)
+
+    @property
+    def label(self):
+        """A short file-name-safe description: ``RA_Dec`` or the moving target's name."""
+        if self.moving:
+            return "".join(c if c.isalnum() or c in "-." else "_" for c in self.name)
+        return f"{self.coord.ra.deg:.6f}_{self.coord.dec.deg:.6f}"
+
+
+def parse_target(*, coordinates=None, objectname=None, moving_target=False, mt_type=None):
+    """Check the target arguments of a query and return a `Target`.
+
+    Raises
+    ------
+    InvalidQueryError
+        Both or neither of ``coordinates`` and ``objectname``, ``coordinates``
+        with ``moving_target``, an unknown ``mt_type``, or bad coordinates.
+    """
+    if not isinstance(moving_target, bool | np.bool_):
+        raise InvalidQueryTypeError(
+            f"moving_target: must be True or False, got {moving_target!r}"
+        )
+    if objectname is not None:
+        if not isinstance(objectname, str):
+            raise InvalidQueryTypeError(
+                f"objectname: must be a string such as 'TIC 261136679', got "
+                f"{type(objectname).__name__}"
+            )
+        objectname = objectname.strip()
+        if not objectname:
+            raise InvalidQueryError("objectname: must not be empty")
+
+    if moving_target:
+        if coordinates is not None:
+            raise InvalidQueryError(
+                "coordinates: cannot be used with moving_target=True; give the moving "
+                "target's JPL Horizons name or id as objectname instead"
+            )
+        if objectname is None:
+            raise InvalidQueryError(
+                "objectname: required with moving_target=True (the JPL Horizons name or "
+                "id of the asteroid, comet or planet)"
+            )
+        return Target(name=objectname, moving=True, mt_type=_parse_mt_type(mt_type))
+
+    if mt_type is not None:
+        raise InvalidQueryError("mt_type: only used with moving_target=True")
+    if coordinates is not None and objectname is not None:
+        raise InvalidQueryError(
+            "coordinates, objectname: give one of them, not both"
+        )
+    if coordinates is None and objectname is None:
+        raise InvalidQueryError(
+            "coordinates, objectname: give one of them (a position, or a name such "
+            "as 'TIC 261136679')"
+        )
+    if objectname is not None:
+        return Target(name=objectname)
+    return Target(coord=parse_coordinates(coordinates))
+
+
+def _parse_mt_type(mt_type):
+    if mt_type is None:
+        return None
+    if not isinstance(mt_type, str) or mt_type.lower() not in MOVING_TARGET_TYPES:
+        raise InvalidQueryError(
+            f"mt_type: must be one of {', '.join(MOVING_TARGET_TYPES)} (or None to let "
+            f"the service try both), got {mt_type!r}"
+        )
+    return mt_type.lower()
+
+
+def parse_coordinates(coordinates):
+    """Return ``coordinates`` as a scalar ICRS `~astropy.coordinates.SkyCoord`.
+
+    Parameters
+    ----------
+    coordinates : str, `~astropy.coordinates.SkyCoord`, or (ra, dec)
+        A string of RA and Dec in degrees or sexagesimal, a scalar
+        `~astropy.coordinates.SkyCoord` or coordinate frame in any celestial
+        frame, or a pair of numbers (degrees) or angular quantities.
+
+    Raises
+    ------
+    InvalidQueryError
+        The value cannot be parsed, is not one position, is not finite, or
+        has a declination outside [-90, 90] degrees.
+    """
+    from astropy.coordinates import BaseCoordinateFrame, SkyCoord
+
+    if isinstance(coordinates, SkyCoord | BaseCoordinateFrame):
+        if not coordinates.isscalar:
+            raise InvalidQueryError(
+                f"coordinates: must be a single position, got {coordinates.size} of them"
+            )
+        try:
+            coord = SkyCoord(coordinates).icrs
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise InvalidQueryError(
+                f"coordinates: cannot be transformed to ICRS ({exc})"
+            ) from exc
+    elif isinstance(coordinates, str):
+        coord = _parse_coordinate_string(coordinates)
+    elif isinstance(coordinates, tuple | list | np.ndarray | u.Quantity):
+        coord = _parse_coordinate_pair(coordinates)
+    else:
+        raise InvalidQueryTypeError(
+            f"coordinates: cannot use a {type(coordinates).__name__}; {_COORDINATE_FORMS}"
+        )
+    if not (np.isfinite(coord.ra.deg) and np.isfinite(coord.dec.deg)):
+        raise InvalidQueryError(
+            f"coordinates: RA and Dec must be finite, got ({coord.ra.deg}, {coord.dec.deg})"
+        )
+    return coord
+
+
+def _parse_coordinate_string(text):
+    from astropy.coordinates import SkyCoord
+
+    words = text.replace(",", " ").split()
+    try:
+        values = [float(word) for word in words]
+    except ValueError:
+        values = None
+    if values is not None:
+        if len(values) != 2:
+            raise InvalidQueryError(
+                f"coordinates: {text!r} is not two numbers; {_COORDINATE_FORMS}"
+            )
+        return _coordinate_from_degrees(*values, given=text)
+    # Without units in the text, sexagesimal RA is read as hours, Dec as degrees.
+    for unit in (None, (u.hourangle, u.deg)):
+        try:
+            return SkyCoord(text, frame="icrs", unit=unit)
+        except (ValueError, TypeError, u.UnitsError):
+            pass
+    reason = _COORDINATE_FORMS
+    if len(words) == 2 and _beyond_a_pole(words[1]):
+        reason = "Dec must be within [-90, 90] deg"
+    raise InvalidQueryError(f"coordinates: cannot parse {text!r}; {reason}")
+
+
+def _beyond_a_pole(dec_text):
+    from astropy.coordinates import Angle
+
+    try:
+        return abs(Angle(dec_text, unit=u.deg).deg) > 90
+    except (ValueError, TypeError, u.UnitsError):
+        return False
+
+
+def _parse_coordinate_pair(pair):
+    if len(pair) != 2:
+        raise InvalidQueryError(
+            f"coordinates: an (ra, dec) pair has 2 elements, got {len(pair)}"
+        )
+    degrees = [_to_degrees(value, "coordinates") for value in pair]
+    return _coordinate_from_degrees(*degrees, given=pair)
+
+
+def _coordinate_from_degrees(ra, dec, *, given):
+    from astropy.coordinates import SkyCoord
+
+    if not (math.isfinite(ra) and math.isfinite(dec)):
+        raise InvalidQueryError(f"coordinates: RA and Dec must be finite, got {given!r}")
+    if not -90 <= dec <= 90:
+        raise InvalidQueryError(
+            f"coordinates: Dec must be within [-90, 90] deg, got {dec} (from {given!r})"
+        )
+    return SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+
+
+def _to_degrees(value, argument):
+    """A plain number (degrees) or an angular quantity as a float in degrees."""
+    if isinstance(value, u.Quantity):
+        if value.unit.physical_type != "angle":
+            raise InvalidQueryError(
+                f"{argument}: must be an angle or a number of degrees, got {value}"
+            )
+        return float(value.to_value(u.deg))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+        return float(value)
+    raise InvalidQueryTypeError(
+        f"{argument}: must be an angle or a number of degrees, got {value!r}"
+    )
+
+
+def parse_radius(radius):
+    """Return the search radius as a non-negative `~astropy.coordinates.Angle`.
+
+    Parameters
+    ----------
+    radius : None, float, str or `~astropy.units.Quantity`
+        `None` for zero; a number is in degrees; a string is anything
+        `~astropy.coordinates.Angle` parses (``"5 arcmin"``, ``"0.2d"``).
+    """
+    from astropy.coordinates import Angle
+
+    if radius is None:
+        return Angle(0, u.deg)
+    if isinstance(radius, str):
+        try:
+            degrees = Angle(radius, unit=u.deg).deg
+        except (ValueError, u.UnitsError) as exc:
+            raise InvalidQueryError(
+                f"radius: cannot parse {radius!r} as an angle (e.g. '5 arcmin' or 0.1 for "
+                "degrees)"
+            ) from exc
+    else:
+        if np.ndim(radius) != 0:
+            raise InvalidQueryError(f"radius: must be a single angle, got {radius!r}")
+        degrees = _to_degrees(radius, "radius")
+    if not math.isfinite(degrees) or degrees < 0:
+        raise InvalidQueryError(
+            f"radius: must be a finite angle of zero or more, got {radius!r}"
+        )
+    return Angle(degrees, u.deg)
+
+
+def parse_sector(sector):
+    """Return ``sector`` as a positive `int`, or `None` for every sector."""
+    if sector is None:
+        return None
+    if isinstance(sector, bool | np.bool_) or not isinstance(sector, numbers.Integral):
+        raise InvalidQueryTypeError(
+            f"sector: must be a positive integer such as 1, or None for every sector; "
+            f"got {sector!r} ({type(sector).__name__})"
+        )
+    if sector < 1:
+        raise InvalidQueryError(f"sector: must be a positive integer, got {sector}")
+    return int(sector)

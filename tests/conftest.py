@@ -1,0 +1,47 @@
+"""Test isolation and shared fixtures.
+
+Every test runs with its own astropy config and cache directories (so a
+user's settings never leak in and tests never write to the user's home), and
+with internet access blocked by pytest-remotedata unless marked
+``remote_data``. HTTP is mocked with `responses`.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from astropy.config import paths
+
+DATA = Path(__file__).parent / "data"
+
+# Fixed before anything imports astropy's config, so no test reads the user's files.
+_TMP_HOME = tempfile.mkdtemp(prefix="astro_tesscut-tests-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_TMP_HOME, "config")
+os.environ["XDG_CACHE_HOME"] = os.path.join(_TMP_HOME, "cache")
+for _dir in ("config", "cache"):
+    os.makedirs(os.path.join(_TMP_HOME, _dir, "astropy"), exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def isolated_astropy_dirs(tmp_path_factory):
+    """A fresh astropy config and cache directory for each test."""
+    config_dir = tmp_path_factory.mktemp("config")
+    cache_dir = tmp_path_factory.mktemp("cache")
+    with paths.set_temp_config(str(config_dir)), paths.set_temp_cache(str(cache_dir)):
+        yield
+
+
+def load_json(name):
+    """A JSON fixture from ``tests/data``."""
+    return json.loads((DATA / name).read_text())
+
+
+@pytest.fixture
+def mock_http():
+    """`responses` mocking every HTTP call; an unexpected request fails the test."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        yield rsps

@@ -1,0 +1,63 @@
+"""The package as a whole: light import, settings, session, test isolation."""
+
+import subprocess
+import sys
+
+import pytest
+import requests
+
+import astro_tesscut
+from astro_tesscut import TessCut, TessCutClass, conf
+
+
+def test_import_is_light():
+    code = (
+        "import sys, astro_tesscut; "
+        "print(' '.join(m for m in ('requests', 'astroquery', 'matplotlib', "
+        "'astropy.io.fits', 'astropy.table', 'astropy.coordinates') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_version_is_the_installed_one():
+    from importlib.metadata import version
+
+    assert astro_tesscut.__version__ == version("astro_tesscut")
+
+
+def test_module_level_instance():
+    assert isinstance(TessCut, TessCutClass)
+
+
+def test_settings_come_from_astropy_config():
+    client = TessCutClass()
+    assert client._service.server == "https://mast.stsci.edu/tesscut/api/v0.1/"
+    with conf.set_temp("server", "http://127.0.0.1:9/tesscut"), conf.set_temp("timeout", 7):
+        assert client._service.server == "http://127.0.0.1:9/tesscut/"
+        assert client._service.timeout == 7.0
+    assert TessCutClass(timeout=3, server="http://x/")._service.timeout == 3.0
+
+
+def test_config_and_cache_dirs_are_isolated():
+    from pathlib import Path
+
+    from astropy.config import get_cache_dir, get_config_dir
+
+    home = Path.home()
+    for directory in (get_config_dir(), get_cache_dir()):
+        assert not Path(directory).is_relative_to(home / ".astropy")
+
+
+def test_one_session_with_a_clear_user_agent():
+    client = TessCutClass()
+    session = client._service.session
+    assert session is client._service.session
+    agent = session.headers["User-Agent"]
+    assert agent.startswith(f"astro_tesscut/{astro_tesscut.__version__} ")
+    assert "python-requests/" in agent
+
+
+def test_internet_is_blocked_in_tests():
+    with pytest.raises(requests.exceptions.ConnectionError, match="not marked `remote_data`"):
+        requests.get("http://93.184.215.14/", timeout=5)
