@@ -12,9 +12,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "unknown"
 
-from .config import Conf, conf  # noqa: E402
-from .core import TessCut, TessCutClass  # noqa: E402
-from .exceptions import (  # noqa: E402
+from .config import Conf, conf
+from .core import TessCut, TessCutClass
+from .exceptions import (
     CorruptResponseError,
     InvalidQueryError,
     InvalidQueryTypeError,

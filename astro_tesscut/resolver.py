@@ -6,7 +6,7 @@ this one rides on the client's session so that settings and retries apply.
 
 from .exceptions import CorruptResponseError, ResolverError
 
-__all__ = ["resolver_params", "position_from_answer"]
+__all__ = ["position_from_answer", "resolver_params"]
 
 
 def resolver_params(name):

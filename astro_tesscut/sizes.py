@@ -75,9 +75,7 @@ def parse_size(size):
         )
     for side in sides:
         if not (math.isfinite(side.value) and side.value > 0):
-            raise InvalidQueryError(
-                f"size: every side must be positive and finite, got {side}"
-            )
+            raise InvalidQueryError(f"size: every side must be positive and finite, got {side}")
     if kinds == {"px"}:
         return CutoutSize(x=_whole_pixels(nx), y=_whole_pixels(ny), units="px")
     return _angular_size(nx, ny)
@@ -100,7 +98,9 @@ def _side(value):
     if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
         return float(value) * u.pixel
     if isinstance(value, tuple | list | np.ndarray):
-        raise InvalidQueryError(f"size: must be one side or a (ny, nx) pair, got a nested {value!r}")
+        raise InvalidQueryError(
+            f"size: must be one side or a (ny, nx) pair, got a nested {value!r}"
+        )
     raise InvalidQueryTypeError(f"size: must be numeric, got {value!r}; {_SIZE_FORMS}")
 
 

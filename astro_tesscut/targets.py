@@ -65,9 +65,7 @@ def parse_target(*, coordinates=None, objectname=None, moving_target=False, mt_t
         with ``moving_target``, an unknown ``mt_type``, or bad coordinates.
     """
     if not isinstance(moving_target, bool | np.bool_):
-        raise InvalidQueryTypeError(
-            f"moving_target: must be True or False, got {moving_target!r}"
-        )
+        raise InvalidQueryTypeError(f"moving_target: must be True or False, got {moving_target!r}")
     if objectname is not None:
         if not isinstance(objectname, str):
             raise InvalidQueryTypeError(
@@ -94,9 +92,7 @@ def parse_target(*, coordinates=None, objectname=None, moving_target=False, mt_t
     if mt_type is not None:
         raise InvalidQueryError("mt_type: only used with moving_target=True")
     if coordinates is not None and objectname is not None:
-        raise InvalidQueryError(
-            "coordinates, objectname: give one of them, not both"
-        )
+        raise InvalidQueryError("coordinates, objectname: give one of them, not both")
     if coordinates is None and objectname is None:
         raise InvalidQueryError(
             "coordinates, objectname: give one of them (a position, or a name such "
@@ -144,9 +140,7 @@ def parse_coordinates(coordinates):
         try:
             coord = SkyCoord(coordinates).icrs
         except (ValueError, TypeError, AttributeError) as exc:
-            raise InvalidQueryError(
-                f"coordinates: cannot be transformed to ICRS ({exc})"
-            ) from exc
+            raise InvalidQueryError(f"coordinates: cannot be transformed to ICRS ({exc})") from exc
     elif isinstance(coordinates, str):
         coord = _parse_coordinate_string(coordinates)
     elif isinstance(coordinates, tuple | list | np.ndarray | u.Quantity):
@@ -199,9 +193,7 @@ def _beyond_a_pole(dec_text):
 
 def _parse_coordinate_pair(pair):
     if len(pair) != 2:
-        raise InvalidQueryError(
-            f"coordinates: an (ra, dec) pair has 2 elements, got {len(pair)}"
-        )
+        raise InvalidQueryError(f"coordinates: an (ra, dec) pair has 2 elements, got {len(pair)}")
     degrees = [_to_degrees(value, "coordinates") for value in pair]
     return _coordinate_from_degrees(*degrees, given=pair)
 
@@ -251,17 +243,14 @@ def parse_radius(radius):
             degrees = Angle(radius, unit=u.deg).deg
         except (ValueError, u.UnitsError) as exc:
             raise InvalidQueryError(
-                f"radius: cannot parse {radius!r} as an angle (e.g. '5 arcmin' or 0.1 for "
-                "degrees)"
+                f"radius: cannot parse {radius!r} as an angle (e.g. '5 arcmin' or 0.1 for degrees)"
             ) from exc
     else:
         if np.ndim(radius) != 0:
             raise InvalidQueryError(f"radius: must be a single angle, got {radius!r}")
         degrees = _to_degrees(radius, "radius")
     if not math.isfinite(degrees) or degrees < 0:
-        raise InvalidQueryError(
-            f"radius: must be a finite angle of zero or more, got {radius!r}"
-        )
+        raise InvalidQueryError(f"radius: must be a finite angle of zero or more, got {radius!r}")
     return Angle(degrees, u.deg)
 
 

@@ -123,11 +123,17 @@ def make_tpf(
             array=np.sqrt(np.abs(flux)).astype(np.float32),
         ),
         fits.Column(
-            "FLUX_BKG", image_format + "E", unit="e-/s", dim=f"({nx}, {ny})",
+            "FLUX_BKG",
+            image_format + "E",
+            unit="e-/s",
+            dim=f"({nx}, {ny})",
             array=np.zeros((n_cadences, ny, nx), np.float32),
         ),
         fits.Column(
-            "FLUX_BKG_ERR", image_format + "E", unit="e-/s", dim=f"({nx}, {ny})",
+            "FLUX_BKG_ERR",
+            image_format + "E",
+            unit="e-/s",
+            dim=f"({nx}, {ny})",
             array=np.zeros((n_cadences, ny, nx), np.float32),
         ),
         fits.Column("QUALITY", "J", array=quality),
@@ -137,8 +143,7 @@ def make_tpf(
             "FFI_FILE",
             "38A",
             unit="pixel",
-            array=[f"tess2018{i:07d}-s{sector:04d}-{camera}-{ccd}-0120-s_ffic.fits"[:38]
-                   for i in range(n_cadences)],
+            array=[_ffi_name(i, sector, camera, ccd)[:38] for i in range(n_cadences)],
         ),
     ]
     pixels = fits.BinTableHDU.from_columns(columns, name="PIXELS")
@@ -162,10 +167,15 @@ def make_tpf(
             "CRPIX2P": 1,
             "CRVAL2P": corner[1],
             "CDELT2P": 1.0,
-            "WCS_FFI": f"tess2018{n_cadences // 2:07d}-s{sector:04d}-{camera}-{ccd}-0120-s_ffic.fits",
+            "WCS_FFI": _ffi_name(n_cadences // 2, sector, camera, ccd),
         }
     )
     return fits.HDUList([primary, pixels, aperture])
+
+
+def _ffi_name(index, sector, camera, ccd):
+    """A SPOC FFI file name, unique per cadence."""
+    return f"tess2018{index:07d}-s{sector:04d}-{camera}-{ccd}-0120-s_ffic.fits"
 
 
 def _image_column_wcs(n, wcs, corner):
@@ -215,8 +225,13 @@ def make_tpf_file(**kwargs):
     header = hdul[0].header
     ny, nx = hdul[2].data.shape
     name = tpf_name(
-        sector=header["SECTOR"], camera=header["CAMERA"], ccd=header["CCD"],
-        ra=header["RA_OBJ"], dec=header["DEC_OBJ"], nx=nx, ny=ny,
+        sector=header["SECTOR"],
+        camera=header["CAMERA"],
+        ccd=header["CCD"],
+        ra=header["RA_OBJ"],
+        dec=header["DEC_OBJ"],
+        nx=nx,
+        ny=ny,
     )
     return name, tpf_bytes(hdul)
 
@@ -231,7 +246,7 @@ def make_zip(members):
 
 
 def make_cutout_zip(*tpf_kwargs):
-    """A TESScut answer: a zip of synthetic target pixel files, one per dict of `make_tpf` arguments."""
+    """A TESScut answer: a zip of target pixel files, one per dict of `make_tpf` arguments."""
     return make_zip(make_tpf_file(**kwargs) for kwargs in tpf_kwargs)
 
 

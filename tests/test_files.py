@@ -18,8 +18,18 @@ from astro_tesscut.files import (
 )
 
 PIXEL_COLUMNS = [
-    "TIME", "TIMECORR", "CADENCENO", "RAW_CNTS", "FLUX", "FLUX_ERR", "FLUX_BKG",
-    "FLUX_BKG_ERR", "QUALITY", "POS_CORR1", "POS_CORR2", "FFI_FILE",
+    "TIME",
+    "TIMECORR",
+    "CADENCENO",
+    "RAW_CNTS",
+    "FLUX",
+    "FLUX_ERR",
+    "FLUX_BKG",
+    "FLUX_BKG_ERR",
+    "QUALITY",
+    "POS_CORR1",
+    "POS_CORR2",
+    "FFI_FILE",
 ]
 
 
@@ -152,10 +162,12 @@ def test_save_archive_verifies_before_renaming(tmp_path):
     name, data = make_tpf_file()
     good = write(tmp_path / ".good.part", make_zip({name: data}))
     final = save_archive(good, tmp_path / "cutouts.zip")
-    assert zipfile.ZipFile(final).namelist() == [name]
+    with zipfile.ZipFile(final) as archive:
+        assert archive.namelist() == [name]
     assert not good.exists()
 
     bad = write(tmp_path / ".bad.part", make_zip({name: data[:-3000]}))
     with pytest.raises(CorruptResponseError):
         save_archive(bad, tmp_path / "cutouts.zip")
-    assert zipfile.ZipFile(final).namelist() == [name]
+    with zipfile.ZipFile(final) as archive:
+        assert archive.namelist() == [name]

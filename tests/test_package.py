@@ -16,7 +16,9 @@ def test_import_is_light():
         "print(' '.join(m for m in ('requests', 'astroquery', 'matplotlib', "
         "'astropy.io.fits', 'astropy.table', 'astropy.coordinates') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
 
 
