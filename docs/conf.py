@@ -26,12 +26,16 @@ nitpicky = False
 exclude_patterns = ["_build"]
 
 # Offline builds (no network, as in CI) leave links to other projects' docs unresolved.
-intersphinx_mapping = {} if os.environ.get("SPHINX_OFFLINE") else {
-    "python": ("https://docs.python.org/3/", None),
-    "numpy": ("https://numpy.org/doc/stable/", None),
-    "astropy": ("https://docs.astropy.org/en/stable/", None),
-    "requests": ("https://requests.readthedocs.io/en/latest/", None),
-}
+intersphinx_mapping = (
+    {}
+    if os.environ.get("SPHINX_OFFLINE")
+    else {
+        "python": ("https://docs.python.org/3/", None),
+        "numpy": ("https://numpy.org/doc/stable/", None),
+        "astropy": ("https://docs.astropy.org/en/stable/", None),
+        "requests": ("https://requests.readthedocs.io/en/latest/", None),
+    }
+)
 
 html_theme = "alabaster"
 html_title = f"astro_tesscut {release}"
