@@ -27,6 +27,50 @@ class Conf(_config.ConfigNamespace):
         "cutouts can take minutes.",
         cfgtype="float",
     )
+    max_workers = _config.ConfigItem(
+        4,
+        "Most requests in flight at once when cutting every sector of a target "
+        "(one request per sector); 1 sends one request for all sectors.",
+        cfgtype="integer",
+    )
+    max_retries = _config.ConfigItem(
+        4,
+        "Times to retry a request that failed on a connection error, a timeout, or "
+        "HTTP 429/500/502/503/504.",
+        cfgtype="integer",
+    )
+    retry_backoff = _config.ConfigItem(
+        1.0,
+        "Seconds of the first wait before a retry; each later wait may double (with "
+        "random jitter), unless the server's Retry-After says otherwise.",
+        cfgtype="float",
+    )
+    retry_max_wait = _config.ConfigItem(
+        60.0,
+        "Longest single wait before a retry, in seconds (Retry-After included).",
+        cfgtype="float",
+    )
+    retry_budget = _config.ConfigItem(
+        300.0,
+        "Most seconds spent waiting between retries of one request, in total.",
+        cfgtype="float",
+    )
+    cache = _config.ConfigItem(
+        True,
+        "Keep verified cutouts in an on-disk cache and reuse them for the same request.",
+        cfgtype="boolean",
+    )
+    cache_dir = _config.ConfigItem(
+        "",
+        "Directory of the cutout cache; empty for 'astro_tesscut/cutouts' in the astropy "
+        "cache directory.",
+    )
+    max_inflated_bytes = _config.ConfigItem(
+        20 * 2**30,
+        "Largest total size in bytes that one cutout archive may inflate to; larger "
+        "archives are refused.",
+        cfgtype="integer",
+    )
 
 
 conf = Conf()

@@ -1,15 +1,43 @@
 """`TessCutClass`, the one API for TESS FFI cutouts, and its module-level instance `TessCut`."""
 
+import contextlib
+import io
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from .exceptions import InvalidQueryError, InvalidQueryTypeError, NoResultsWarning
-from .files import no_data_message, open_cutouts, save_archive, temporary_path, write_cutouts
+from .cache import CutoutCache
+from .config import conf
+from .exceptions import (
+    InvalidQueryError,
+    InvalidQueryTypeError,
+    NoResultsWarning,
+    PartialResultError,
+    TessCutError,
+)
+from .files import (
+    copy_cutouts,
+    load_cutout,
+    no_data_message,
+    open_cutouts,
+    save_archive,
+    temporary_path,
+    write_cutouts,
+)
+from .progress import TransferProgress
 from .service import MastService
 from .sizes import parse_size
 from .targets import parse_radius, parse_sector, parse_target
 
 __all__ = ["TessCut", "TessCutClass"]
+
+
+@dataclass(frozen=True)
+class _NoData:
+    """The service's "no data" answer for one request."""
+
+    message: str
 
 
 class TessCutClass:
@@ -20,6 +48,13 @@ class TessCutClass:
     `~astro_tesscut.InvalidQueryTypeError` (also a `TypeError`) naming the
     argument at fault.
 
+    When no ``sector`` is given, cutouts are fetched one request per sector,
+    ``conf.max_workers`` at a time; a sector that fails for good does not
+    cost the others (see `~astro_tesscut.PartialResultError`). Transient
+    failures (connection errors, timeouts, HTTP 429 and 5xx) are retried
+    with exponential backoff. Verified cutouts are kept in an on-disk cache
+    and reused for the same request.
+
     Parameters
     ----------
     server : str, optional
@@ -28,6 +63,8 @@ class TessCutClass:
         URL of MAST's name resolver; ``conf.resolver_server`` by default.
     timeout : float, optional
         Seconds to wait for an answer; ``conf.timeout`` by default.
+    cache_dir : str or path-like, optional
+        Directory of the cutout cache; ``conf.cache_dir`` by default.
 
     Examples
     --------
@@ -37,8 +74,9 @@ class TessCutClass:
     ...                               size=(45, 35), sector=1)  # doctest: +REMOTE_DATA
     """
 
-    def __init__(self, *, server=None, resolver_server=None, timeout=None):
+    def __init__(self, *, server=None, resolver_server=None, timeout=None, cache_dir=None):
         self._service = MastService(server=server, resolver_server=resolver_server, timeout=timeout)
+        self._cache = CutoutCache(cache_dir)
         self._positions = {}  # object name -> resolved SkyCoord
 
     def __repr__(self):
@@ -88,13 +126,10 @@ class TessCutClass:
         if moving_target and radius is not None:
             raise InvalidQueryError("radius: not used with moving_target=True; leave it out")
         radius = parse_radius(radius)
-        rows = self._service.sectors(self._resolved(target), radius)
-        if not rows:
-            warnings.warn(
-                f"no TESS sector observed {_describe(target)}", NoResultsWarning, stacklevel=2
-            )
+        target = self._resolved(target)
+        rows = self._sector_rows(target, radius)
         return Table(
-            rows=sorted(rows, key=lambda row: row[1:]) or None,
+            rows=rows or None,
             names=["sectorName", "sector", "camera", "ccd"],
             dtype=[str, int, int, int],
         )
@@ -108,6 +143,8 @@ class TessCutClass:
         sector=None,
         moving_target=False,
         mt_type=None,
+        cache=None,
+        show_progress=True,
     ):
         """Cut target pixel files out of the FFIs and return them in memory.
 
@@ -122,6 +159,11 @@ class TessCutClass:
         sector : int, optional
             Only this sector; every sector that observed the target by
             default.
+        cache : bool, optional
+            Reuse and keep verified cutouts in the on-disk cache;
+            ``conf.cache`` by default.
+        show_progress : bool, optional
+            Show a progress bar (only ever on a terminal).
 
         Returns
         -------
@@ -130,19 +172,32 @@ class TessCutClass:
             sector; ``hdul.filename()`` is the name the service gave it.
             Empty, with a `~astro_tesscut.NoResultsWarning`, when there is
             no data.
-        """
-        import io
 
+        Raises
+        ------
+        `~astro_tesscut.ServiceError`
+            The request failed for good (after retries).
+        `~astro_tesscut.PartialResultError`
+            Some sectors failed for good; those that arrived are in its
+            ``results``.
+        """
         target, size, sector = self._check_cutout_request(
             coordinates, objectname, size, sector, moving_target, mt_type
         )
-        payload = io.BytesIO()
-        self._service.fetch_cutouts(self._resolved(target), size, sector, payload)
-        message = no_data_message(payload)
-        if message is not None:
-            warnings.warn(f"no cutout data: {message}", NoResultsWarning, stacklevel=2)
-            return []
-        return open_cutouts(payload)
+        use_cache = _flag(cache, "cache", default=conf.cache)
+        _flag(show_progress, "show_progress")
+        target = self._resolved(target)
+
+        def fetch(sector, progress):
+            if use_cache:
+                files = self._cached_files(target, size, sector, progress)
+                return files if isinstance(files, _NoData) else [load_cutout(p) for p in files]
+            payload = io.BytesIO()
+            self._service.fetch_cutouts(target, size, sector, payload, progress=progress)
+            message = no_data_message(payload)
+            return _NoData(message) if message is not None else open_cutouts(payload)
+
+        return self._per_sector(target, sector, fetch, show_progress)
 
     def download_cutouts(
         self,
@@ -155,25 +210,28 @@ class TessCutClass:
         inflate=True,
         moving_target=False,
         mt_type=None,
+        cache=None,
+        show_progress=True,
     ):
         """Cut target pixel files out of the FFIs and write them to disk.
 
         Files appear under their final names only once they are complete and
         read back as FITS; a failed download leaves no partial file and does
-        not touch files already there.
+        not touch files already there. Answers stream to disk, never whole
+        into memory.
 
         Parameters
         ----------
         coordinates, objectname, moving_target, mt_type
             The target, as for `query_sectors`.
-        size, sector
+        size, sector, cache, show_progress
             As for `get_cutouts`.
         path : str or path-like, optional
             Directory to write into (made if missing); the current
             directory by default.
         inflate : bool, optional
-            Write the target pixel files (the default), or keep the zip
-            archive the service sent, named
+            Write the target pixel files (the default), or keep each zip
+            archive as the service sent it (never cached), named
             ``tesscut_<RA>_<Dec>_<x>x<y>[_s<sector>].zip``.
 
         Returns
@@ -181,32 +239,44 @@ class TessCutClass:
         `~astropy.table.Table`
             Column ``Local Path``: the files written, sorted by sector. Empty,
             with a `~astro_tesscut.NoResultsWarning`, when there is no data.
+
+        Raises
+        ------
+        `~astro_tesscut.ServiceError`, `~astro_tesscut.PartialResultError`
+            As for `get_cutouts`; the files of the sectors that arrived stay
+            written.
         """
         from astropy.table import Table
 
         target, size, sector = self._check_cutout_request(
             coordinates, objectname, size, sector, moving_target, mt_type
         )
-        if not isinstance(inflate, bool):
-            raise InvalidQueryTypeError(f"inflate: must be True or False, got {inflate!r}")
+        inflate = _flag(inflate, "inflate")
+        use_cache = _flag(cache, "cache", default=conf.cache) and inflate
+        _flag(show_progress, "show_progress")
         directory = _output_directory(path)
         target = self._resolved(target)
         directory.mkdir(parents=True, exist_ok=True)
-        with temporary_path(directory, "tesscut.zip") as payload_path:
-            with open(payload_path, "xb") as sink:
-                self._service.fetch_cutouts(target, size, sector, sink)
-            with open(payload_path, "rb") as payload:
-                message = no_data_message(payload)
-            if message is not None:
-                warnings.warn(f"no cutout data: {message}", NoResultsWarning, stacklevel=2)
-                paths = []
-            elif inflate:
-                paths = write_cutouts(payload_path, directory)
-            else:
+
+        def fetch(sector, progress):
+            if use_cache:
+                files = self._cached_files(target, size, sector, progress)
+                return files if isinstance(files, _NoData) else copy_cutouts(files, directory)
+            with self._fetch_archive(target, size, sector, directory, progress) as archive:
+                if isinstance(archive, _NoData):
+                    return archive
+                if inflate:
+                    return write_cutouts(archive, directory)
                 name = f"tesscut_{target.label}_{size.label}"
                 name += f"_s{sector:04d}.zip" if sector is not None else ".zip"
-                paths = [save_archive(payload_path, directory / name)]
+                return [save_archive(archive, directory / name)]
+
+        paths = self._per_sector(target, sector, fetch, show_progress)
         return Table([[str(p) for p in paths]], names=["Local Path"], dtype=[str])
+
+    def clear_cache(self):
+        """Remove every cutout from this client's on-disk cache."""
+        self._cache.clear()
 
     def _check_cutout_request(self, coordinates, objectname, size, sector, moving_target, mt_type):
         target = parse_target(
@@ -224,6 +294,97 @@ class TessCutClass:
         if target.name not in self._positions:
             self._positions[target.name] = self._service.resolve(target.name)
         return target.at(self._positions[target.name])
+
+    def _sector_rows(self, target, radius):
+        rows = sorted(self._service.sectors(target, radius), key=lambda row: row[1:])
+        if not rows:
+            warnings.warn(
+                f"no TESS sector observed {_describe(target)}", NoResultsWarning, stacklevel=3
+            )
+        return rows
+
+    def _per_sector(self, target, sector, fetch, show_progress):
+        """Run ``fetch(sector, progress)`` for the requested sector(s) and gather the results.
+
+        With no ``sector`` and more than one worker, the target's sectors are
+        looked up and fetched one request each, concurrently; otherwise one
+        request covers everything. ``fetch`` returns a list, or `_NoData`.
+        """
+        workers = int(conf.max_workers)
+        if workers < 1:
+            raise InvalidQueryError(f"conf.max_workers: must be 1 or more, got {workers}")
+        if sector is not None or workers == 1:
+            sectors = [sector]
+        else:
+            from astropy.coordinates import Angle
+
+            sectors = sorted({row[1] for row in self._sector_rows(target, Angle(0, "deg"))})
+            if not sectors:
+                return []
+
+        def guarded(sector):
+            try:
+                return fetch(sector, progress)
+            except TessCutError as exc:  # one sector's failure must not cost the others
+                return exc
+            finally:
+                progress.finished_one()
+
+        with TransferProgress(show=show_progress, requests=len(sectors)) as progress:
+            if len(sectors) == 1:
+                outcomes = [guarded(sectors[0])]
+            else:
+                with ThreadPoolExecutor(min(workers, len(sectors))) as pool:
+                    outcomes = list(pool.map(guarded, sectors))
+
+        results, failures, messages = [], {}, []
+        for number, outcome in zip(sectors, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                failures[number] = outcome
+            elif isinstance(outcome, _NoData):
+                messages.append(outcome.message)
+            else:
+                results.extend(outcome)
+        if messages:
+            warnings.warn(f"no cutout data: {'; '.join(messages)}", NoResultsWarning, stacklevel=3)
+        if failures and len(sectors) == 1:
+            raise failures[sectors[0]]
+        if failures:
+            raise PartialResultError(results, failures)
+        return results
+
+    def _cached_files(self, target, size, sector, progress):
+        """The verified files of a request from the cache, fetched and stored on a miss."""
+        key = self._cache.key(*self._service.cutout_request(target, size, sector))
+        found = self._cache.lookup(key)
+        if found is not None:
+            return found
+        with self._fetch_archive(target, size, sector, self._cache.incoming(), progress) as archive:
+            if isinstance(archive, _NoData):
+                return archive
+            return self._cache.store(key, archive)
+
+    @contextlib.contextmanager
+    def _fetch_archive(self, target, size, sector, directory, progress):
+        """Stream a cutout answer to a temporary file in ``directory``.
+
+        Yields its path, or `_NoData`; the file is gone on leaving unless it
+        was renamed away.
+        """
+        with temporary_path(directory, "tesscut.zip") as payload_path:
+            with open(payload_path, "xb") as sink:
+                self._service.fetch_cutouts(target, size, sector, sink, progress=progress)
+            with open(payload_path, "rb") as payload:
+                message = no_data_message(payload)
+            yield payload_path if message is None else _NoData(message)
+
+
+def _flag(value, argument, *, default=None):
+    if value is None and default is not None:
+        return bool(default)
+    if not isinstance(value, bool):
+        raise InvalidQueryTypeError(f"{argument}: must be True or False, got {value!r}")
+    return value
 
 
 def _output_directory(path):

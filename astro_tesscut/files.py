@@ -10,15 +10,20 @@ import contextlib
 import io
 import json
 import os
+import re
 import secrets
+import shutil
 import warnings
 import zipfile
 import zlib
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from .exceptions import CorruptResponseError
 
 __all__ = [
+    "copy_cutouts",
+    "load_cutout",
     "no_data_message",
     "open_cutouts",
     "open_fits",
@@ -28,6 +33,9 @@ __all__ = [
 ]
 
 _INFLATE_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
+
+# FITS headers are printable ASCII only (the standard's section 4.1.1).
+_PRINTABLE_ASCII = re.compile(rb"[\x20-\x7e]*")
 
 # TESScut's "no data" answer is a short JSON object; never parse megabytes as one.
 _MAX_MESSAGE_BYTES = 1 << 16
@@ -100,17 +108,16 @@ def write_cutouts(payload_path, directory):
     list of `pathlib.Path`
         The files written, sorted by sector, camera and CCD.
     """
-    directory = Path(directory)
-    with _open_archive(payload_path) as archive, contextlib.ExitStack() as stack:
-        staged = []
-        for name in _member_names(archive):
-            tmp = stack.enter_context(temporary_path(directory, name))
-            _copy_member(archive, name, tmp)
-            open_fits(tmp, name=name).close()
-            staged.append((tmp, directory / name))
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    return [final for _, final in staged]
+    with _open_archive(payload_path) as archive:
+        return _install(
+            directory,
+            {name: partial(_copy_member, archive, name) for name in _member_names(archive)},
+        )
+
+
+def copy_cutouts(paths, directory):
+    """Copy verified cutout files into ``directory``, all of them or none."""
+    return _install(directory, {Path(p).name: partial(shutil.copyfile, p) for p in paths})
 
 
 def save_archive(payload_path, final_path):
@@ -120,6 +127,30 @@ def save_archive(payload_path, final_path):
             open_fits(io.BytesIO(_read_member(archive, name)), name=name).close()
     os.replace(payload_path, final_path)
     return Path(final_path)
+
+
+def load_cutout(path):
+    """Read a verified cutout file into memory; ``filename()`` gives its name."""
+    from astropy.io import fits
+
+    data = io.BytesIO(Path(path).read_bytes())
+    data.name = Path(path).name
+    return fits.open(data, lazy_load_hdus=False)
+
+
+def _install(directory, writers):
+    """Write each file with ``writers[name](temporary_path)``, verify it, then rename all."""
+    directory = Path(directory)
+    with contextlib.ExitStack() as stack:
+        staged = []
+        for name, write in writers.items():
+            tmp = stack.enter_context(temporary_path(directory, name))
+            write(tmp)
+            open_fits(tmp, name=name).close()
+            staged.append((tmp, directory / name))
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    return [final for _, final in staged]
 
 
 def open_fits(source, *, name):
@@ -135,7 +166,8 @@ def open_fits(source, *, name):
     Raises
     ------
     CorruptResponseError
-        It is not FITS, or is shorter than its headers say.
+        It is not FITS, is shorter than its headers say, or fails the
+        CHECKSUM or DATASUM its headers carry.
     """
     from astropy.io import fits
     from astropy.utils.exceptions import AstropyUserWarning
@@ -155,6 +187,17 @@ def open_fits(source, *, name):
         raise CorruptResponseError(
             f"{name} is truncated: {actual} bytes of the {expected} its headers announce"
         )
+    for index, hdu in enumerate(hdul):
+        # verify_* return 0 for a mismatch, 1 for a match, 2 when the keyword is absent;
+        # astropy checksums the header as it parsed it, so its raw bytes are checked too.
+        info = hdul.fileinfo(index)
+        header = _read_range(source, info["hdrLoc"], info["datLoc"])
+        if not _PRINTABLE_ASCII.fullmatch(header):
+            hdul.close()
+            raise CorruptResponseError(f"{name} has a damaged header in HDU {index}")
+        if hdu.verify_datasum() == 0 or hdu.verify_checksum() == 0:
+            hdul.close()
+            raise CorruptResponseError(f"{name} fails its checksum in HDU {index}")
     return hdul
 
 
@@ -174,11 +217,20 @@ def temporary_path(directory, name):
 
 @contextlib.contextmanager
 def _open_archive(payload):
+    from .config import conf
+
     try:
         archive = zipfile.ZipFile(payload)
     except zipfile.BadZipFile as exc:
         raise CorruptResponseError(f"the cutout archive is not a valid zip file ({exc})") from exc
     with archive:
+        # zipfile never inflates a member past its declared size, so the sum bounds it.
+        inflated = sum(info.file_size for info in archive.infolist())
+        if inflated > int(conf.max_inflated_bytes):
+            raise CorruptResponseError(
+                f"the cutout archive would inflate to {inflated:,} bytes, more than "
+                f"conf.max_inflated_bytes ({int(conf.max_inflated_bytes):,}); refusing it"
+            )
         yield archive
 
 
@@ -220,6 +272,14 @@ def _copy_member(archive, name, path):
                     out.write(chunk)
         except _INFLATE_ERRORS as exc:
             raise CorruptResponseError(f"cannot inflate {name} from the archive: {exc}") from exc
+
+
+def _read_range(source, start, stop):
+    if isinstance(source, io.BytesIO):
+        return bytes(source.getbuffer()[start:stop])
+    with open(source, "rb") as file:
+        file.seek(start)
+        return file.read(stop - start)
 
 
 def _size(source):

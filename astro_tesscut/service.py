@@ -7,10 +7,15 @@ from . import __version__
 from .config import conf
 from .exceptions import CorruptResponseError, ServiceError
 from .resolver import position_from_answer, resolver_params
+from .retries import RetryPolicy, parse_retry_after, retry
 
 __all__ = ["MastService"]
 
 _CHUNK_BYTES = 1 << 20
+
+# Statuses that say "try again later": too many requests, or an overloaded or
+# timed-out service (TESScut answers 504 when a cutout takes too long).
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class MastService:
@@ -53,11 +58,25 @@ class MastService:
             import requests
 
             self._session = requests.Session()
+            # Room for every worker of a concurrent run, so none waits for a connection.
+            adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, int(conf.max_workers)))
+            self._session.mount("http://", adapter)
+            self._session.mount("https://", adapter)
             self._session.headers["User-Agent"] = (
                 f"astro_tesscut/{__version__} (+https://github.com/astro-tesscut/astro_tesscut) "
                 f"python-requests/{requests.__version__} Python/{platform.python_version()}"
             )
         return self._session
+
+    @property
+    def retry_policy(self):
+        """The `~astro_tesscut.retries.RetryPolicy` of every request, from ``conf``."""
+        return RetryPolicy(
+            retries=max(int(conf.max_retries), 0),
+            backoff=float(conf.retry_backoff),
+            max_wait=float(conf.retry_max_wait),
+            budget=float(conf.retry_budget),
+        )
 
     def resolve(self, name):
         """The ICRS `~astropy.coordinates.SkyCoord` of the object called ``name``."""
@@ -85,12 +104,8 @@ class MastService:
                 f"the sector list has an unexpected shape ({exc!r})", url=self.server + path
             ) from exc
 
-    def fetch_cutouts(self, target, size, sector, sink):
-        """Stream TESScut's answer for a cutout request into the binary file ``sink``.
-
-        The answer is a zip of target pixel files, or JSON saying there is no
-        data; `astro_tesscut.files` tells them apart.
-        """
+    def cutout_request(self, target, size, sector):
+        """The URL and query parameters of a cutout request."""
         if target.moving:
             path, params = "moving_target/astrocut", _moving_params(target)
         else:
@@ -98,7 +113,22 @@ class MastService:
         params.update(size.params())
         if sector is not None:
             params["sector"] = str(sector)
-        self._get(self.server + path, params, sink=sink)
+        return self.server + path, params
+
+    def fetch_cutouts(self, target, size, sector, sink, *, progress=None):
+        """Stream TESScut's answer for a cutout request into the binary file ``sink``.
+
+        The answer is a zip of target pixel files, or JSON saying there is no
+        data; `astro_tesscut.files` tells them apart. A failure names the
+        sector; ``progress`` (a `~astro_tesscut.progress.TransferProgress`)
+        counts the bytes.
+        """
+        url, params = self.cutout_request(target, size, sector)
+        try:
+            self._get(url, params, sink=sink, progress=progress)
+        except ServiceError as exc:
+            exc.sector = sector
+            raise
 
     def _get_json(self, url, params):
         response = self._get(url, params)
@@ -111,13 +141,34 @@ class MastService:
                 url=response.url,
             ) from exc
 
-    def _get(self, url, params, *, sink=None):
-        """GET ``url``; with a ``sink``, stream the body into it."""
+    def _get(self, url, params, *, sink=None, progress=None):
+        """GET ``url``, retrying transient failures; with a ``sink``, stream the body into it."""
+        attempt = _Attempt(self, url, params, sink, progress)
+        response, _ = retry(
+            attempt,
+            self.retry_policy,
+            is_transient=_is_transient,
+            retry_after=lambda exc: getattr(exc, "retry_after", None),
+            before_retry=attempt.undo,
+        )
+        return response
+
+
+class _Attempt:
+    """One try of a GET, able to undo what a failed try wrote and counted."""
+
+    def __init__(self, service, url, params, sink, progress):
+        self.service, self.url, self.params = service, url, params
+        self.sink, self.progress = sink, progress
+        self.announced = self.received = 0
+
+    def __call__(self):
         import requests
 
+        timeout = self.service.timeout
         try:
-            response = self.session.get(
-                url, params=params, timeout=self.timeout, stream=sink is not None
+            response = self.service.session.get(
+                self.url, params=self.params, timeout=timeout, stream=self.sink is not None
             )
             with response:
                 if response.status_code >= 400:
@@ -125,15 +176,42 @@ class MastService:
                         _error_message(response),
                         status_code=response.status_code,
                         url=response.url,
+                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
                     )
-                if sink is not None:
-                    for chunk in response.iter_content(_CHUNK_BYTES):
-                        sink.write(chunk)
+                if self.sink is not None:
+                    self._stream(response)
                 return response
         except requests.Timeout as exc:
-            raise ServiceError(f"no answer within {self.timeout:g} s", url=url) from exc
+            raise ServiceError(f"no answer within {timeout:g} s", url=self.url) from exc
         except requests.RequestException as exc:
-            raise ServiceError(f"the request failed: {exc}", url=url) from exc
+            raise ServiceError(f"the request failed: {exc}", url=self.url) from exc
+
+    def _stream(self, response):
+        size = int(response.headers.get("Content-Length") or 0)
+        if self.progress is not None and size:
+            self.progress.expect(size)
+            self.announced += size
+        for chunk in response.iter_content(_CHUNK_BYTES):
+            self.sink.write(chunk)
+            self.received += len(chunk)
+            if self.progress is not None:
+                self.progress.advance(len(chunk))
+
+    def undo(self):
+        """Forget a failed attempt: empty the sink and take back its progress."""
+        if self.sink is not None:
+            self.sink.seek(0)
+            self.sink.truncate()
+        if self.progress is not None:
+            self.progress.advance(-self.received)
+            self.progress.expect(-self.announced)
+        self.announced = self.received = 0
+
+
+def _is_transient(exc):
+    if isinstance(exc, CorruptResponseError) or not isinstance(exc, ServiceError):
+        return False
+    return exc.status_code is None or exc.status_code in TRANSIENT_STATUSES
 
 
 def _position_params(target):

@@ -33,6 +33,16 @@ def isolated_astropy_dirs(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True)
+def instant_retries(monkeypatch):
+    """Retries wait no real time; ``instant_retries`` lists the waits asked for."""
+    from astro_tesscut import retries
+
+    waits = []
+    monkeypatch.setattr(retries, "_sleep", waits.append)
+    return waits
+
+
 def load_json(name):
     """A JSON fixture from ``tests/data``."""
     return json.loads((DATA / name).read_text())

@@ -38,6 +38,13 @@ def client():
     return TessCutClass()
 
 
+@pytest.fixture
+def one_request():
+    """Cut every sector in one request, as TESScut itself does without a sector."""
+    with conf.set_temp("max_workers", 1):
+        yield
+
+
 def mock_resolver(rsps, name, fixture):
     rsps.get(
         RESOLVER,
@@ -226,7 +233,7 @@ def test_get_cutouts_example(mock_http, client):
     assert hdul[0].header["SECTOR"] == 1
 
 
-def test_get_cutouts_every_sector_sorted(mock_http, client):
+def test_get_cutouts_every_sector_sorted(mock_http, one_request, client):
     mock_zip(
         mock_http,
         "astrocut",
@@ -291,7 +298,7 @@ def test_get_cutouts_no_data(mock_http, client):
         assert client.get_cutouts(coordinates=f"{RA} {DEC}", size=(45, 35), sector=2) == []
 
 
-def test_get_cutouts_http_error(mock_http, client):
+def test_get_cutouts_http_error(mock_http, one_request, client):
     mock_http.get(
         SERVER + "astrocut",
         status=503,
@@ -310,7 +317,7 @@ def test_get_cutouts_http_error(mock_http, client):
         ({"tess-s0001-4-2_x_astrocut.fits": b"SIMPLE  = junk" * 300}, "not a readable FITS"),
     ],
 )
-def test_get_cutouts_bad_archive(mock_http, client, members, words):
+def test_get_cutouts_bad_archive(mock_http, one_request, client, members, words):
     mock_zip(mock_http, "astrocut", CUTOUT_35x45, make_zip(members))
     with pytest.raises(CorruptResponseError, match=words):
         client.get_cutouts(coordinates=f"{RA} {DEC}", size=(45, 35))
@@ -319,7 +326,7 @@ def test_get_cutouts_bad_archive(mock_http, client, members, words):
 # download_cutouts
 
 
-def test_download_cutouts_writes_fits_files(mock_http, client, tmp_path):
+def test_download_cutouts_writes_fits_files(mock_http, one_request, client, tmp_path):
     mock_resolver(mock_http, "Pi Men", "resolver_pi_men.json")
     mock_zip(
         mock_http,
@@ -358,7 +365,7 @@ def test_download_cutouts_keeps_the_zip(mock_http, client, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [path.split("/")[-1]]
 
 
-def test_download_cutouts_no_data(mock_http, client, tmp_path):
+def test_download_cutouts_no_data(mock_http, one_request, client, tmp_path):
     mock_http.get(
         SERVER + "astrocut",
         body=no_data_json(),

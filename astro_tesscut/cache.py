@@ -1,0 +1,105 @@
+"""An on-disk cache of verified cutouts, safe to share between processes.
+
+Each entry is a directory named by a hash of the request (server, endpoint,
+position, size, units, sector) holding the target pixel files of the answer.
+An entry is built in a hidden staging directory and renamed into place in
+one step, so no process ever sees half of one; without a lock, two processes
+that miss together both fetch, and the first rename wins. Every file is
+verified (complete FITS, CHECKSUM/DATASUM when present) before it is used,
+and an entry that fails is discarded so that the request is made again.
+"""
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from .config import conf
+from .exceptions import CorruptResponseError
+from .files import open_fits, write_cutouts
+
+__all__ = ["CutoutCache"]
+
+
+class CutoutCache:
+    """The cutout cache in ``directory`` (by default ``conf.cache_dir``, read at each use)."""
+
+    def __init__(self, directory=None):
+        self._directory = directory
+
+    @property
+    def directory(self):
+        """Where the entries live: ``conf.cache_dir``, or ``astro_tesscut/cutouts``
+        in the astropy cache directory."""
+        if self._directory is not None:
+            return Path(self._directory)
+        if conf.cache_dir:
+            return Path(conf.cache_dir).expanduser()
+        from astropy.config import get_cache_dir
+
+        return Path(get_cache_dir()) / "astro_tesscut" / "cutouts"
+
+    @staticmethod
+    def key(url, params):
+        """The entry name of a request: a hash of its URL and sorted parameters."""
+        request = json.dumps([url, sorted(params.items())])
+        return hashlib.sha256(request.encode()).hexdigest()[:32]
+
+    def lookup(self, key):
+        """The verified files of entry ``key``, or `None` (a miss, or a discarded bad entry)."""
+        entry = self.directory / key
+        try:
+            paths = sorted(entry.glob("*.fits"))
+            for path in paths:
+                open_fits(path, name=path.name).close()
+        except (CorruptResponseError, OSError):
+            self._discard(entry)
+            return None
+        if not paths and entry.exists():
+            self._discard(entry)
+        return paths or None
+
+    def store(self, key, payload_path):
+        """Make entry ``key`` from a cutout archive and return its verified files."""
+        staging = self.directory / f".{key}.{secrets.token_hex(4)}.staging"
+        staging.mkdir(parents=True)
+        try:
+            write_cutouts(payload_path, staging)
+            entry = self.directory / key
+            try:
+                os.rename(staging, entry)
+            except OSError:
+                # Another process stored this entry first; use it, unless it is bad.
+                found = self.lookup(key)
+                if found is not None:
+                    return found
+                os.rename(staging, entry)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return sorted(entry.glob("*.fits"))
+
+    def incoming(self):
+        """A directory, inside the cache, to download archives into before storing them."""
+        directory = self.directory / ".incoming"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def clear(self):
+        """Remove every entry (and anything half-made) from the cache."""
+        if self.directory.exists():
+            for entry in self.directory.iterdir():
+                self._discard(entry)
+
+    def _discard(self, entry):
+        # Renamed away first, so that readers see the entry gone rather than half-deleted.
+        trash = entry.with_name(f".{entry.name}.{secrets.token_hex(4)}.trash")
+        try:
+            os.rename(entry, trash)
+        except OSError:
+            return
+        if trash.is_dir():
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            trash.unlink(missing_ok=True)
