@@ -182,10 +182,12 @@ def open_fits(source, *, name):
     last = hdul.fileinfo(len(hdul) - 1)
     expected = last["datLoc"] + last["datSpan"]
     actual = _size(source)
-    if actual < expected:
+    if actual != expected:
+        # Fewer bytes: cut short. More: astropy skipped a damaged HDU at the end.
         hdul.close()
         raise CorruptResponseError(
-            f"{name} is truncated: {actual} bytes of the {expected} its headers announce"
+            f"{name} is truncated or damaged: {actual} bytes where its headers announce "
+            f"{expected}"
         )
     for index, hdu in enumerate(hdul):
         # verify_* return 0 for a mismatch, 1 for a match, 2 when the keyword is absent;

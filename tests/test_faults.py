@@ -1,0 +1,243 @@
+"""Fault injection against a real HTTP server on 127.0.0.1 (pytest-httpserver).
+
+Real sockets, streaming and timeouts: for every fault the client either
+recovers or raises a clear exception, and leaves no partial file in the
+output directory and no entry but good ones in the cache. Retries are few
+and their waits instant, so every request loop here is bounded.
+"""
+
+import io
+import json
+import time
+import zipfile
+
+import pytest
+from synthetic import make_cutout_zip, make_tpf_file, make_zip
+from werkzeug import Response
+
+from astro_tesscut import (
+    CorruptResponseError,
+    NoResultsWarning,
+    ServiceError,
+    TessCutClass,
+    conf,
+)
+
+API = "/tesscut/api/v0.1/"
+RA, DEC = "84.2911879979852", "-80.4691197969941"
+QUERY = {"ra": RA, "dec": DEC, "x": "10", "y": "10", "units": "px", "sector": "1"}
+RETRIES = 2
+
+GOOD_ZIP = make_cutout_zip({"sector": 1, "shape": (10, 10), "n_cadences": 40})
+TPF_NAME, TPF_BYTES = make_tpf_file(sector=1, shape=(10, 10), n_cadences=40)
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def service(httpserver, tmp_path):
+    """The client pointed at the local server, with a private cache and fast, few retries."""
+    with (
+        conf.set_temp("server", httpserver.url_for(API)),
+        conf.set_temp("timeout", 2.0),
+        conf.set_temp("max_retries", RETRIES),
+        conf.set_temp("cache_dir", str(tmp_path / "cache")),
+    ):
+        yield httpserver
+    httpserver.check_assertions()
+
+
+def cutout_request(server, oneshot=False):
+    expect = server.expect_oneshot_request if oneshot else server.expect_request
+    return expect(API + "astrocut", method="GET", query_string=QUERY)
+
+
+def fetch(how, out):
+    """Run the public API one of three ways; return what it produced."""
+    client = TessCutClass()
+    kwargs = {"coordinates": f"{RA} {DEC}", "size": 10, "sector": 1}
+    if how == "get":
+        return [h.filename() for h in client.get_cutouts(**kwargs)]
+    paths = client.download_cutouts(path=out, cache=how == "download-cached", **kwargs)
+    return [p.split("/")[-1] for p in paths["Local Path"]]
+
+
+HOW = ["get", "download-cached", "download-direct"]
+
+
+def assert_clean(tmp_path, how, *, written):
+    """Only complete files under final names, in the output directory and in the cache."""
+    out = tmp_path / "out"
+    expected_out = written if how.startswith("download") else []
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected_out)
+    cache = tmp_path / "cache"
+    hidden = [p for p in cache.rglob(".*") if p.name != ".incoming"] if cache.exists() else []
+    assert hidden == [], "a staging or temporary file was left in the cache"
+    incoming = cache / ".incoming"
+    assert not incoming.exists() or list(incoming.iterdir()) == []
+    cached = sorted(p.name for p in cache.rglob("*.fits")) if cache.exists() else []
+    assert cached == (sorted(written) if how != "download-direct" else [])
+
+
+@pytest.fixture
+def out(tmp_path):
+    directory = tmp_path / "out"
+    directory.mkdir()
+    return directory
+
+
+# HTTP errors
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_transient_error_then_success(service, tmp_path, out, how, status, instant_retries):
+    headers = {"Retry-After": "3"} if status == 429 else None
+    cutout_request(service, oneshot=True).respond_with_data(
+        "busy", status=status, headers=headers
+    )
+    cutout_request(service).respond_with_data(GOOD_ZIP, content_type="application/zip")
+    assert fetch(how, out) == [TPF_NAME]
+    assert len(service.log) == 2
+    if status == 429:
+        assert instant_retries == [3.0]
+    assert_clean(tmp_path, how, written=[TPF_NAME])
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_persistent_error(service, tmp_path, out, how, status):
+    cutout_request(service).respond_with_json({"msg": "overloaded"}, status=status)
+    with pytest.raises(ServiceError, match=f"sector 1: HTTP {status} from .*: overloaded") as info:
+        fetch(how, out)
+    assert info.value.status_code == status
+    assert info.value.attempts == RETRIES + 1
+    assert len(service.log) == RETRIES + 1
+    assert_clean(tmp_path, how, written=[])
+
+
+# broken transfers
+
+
+def _cut_off_after(nbytes):
+    """A handler that promises the whole zip but hangs up after ``nbytes``."""
+
+    def handler(request):
+        def body():
+            yield GOOD_ZIP[:nbytes]
+
+        headers = {"Content-Length": str(len(GOOD_ZIP)), "Connection": "close"}
+        return Response(body(), headers=headers, content_type="application/zip")
+
+    return handler
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_connection_closed_mid_body_then_success(service, tmp_path, out, how):
+    cutout_request(service, oneshot=True).respond_with_handler(_cut_off_after(5000))
+    cutout_request(service).respond_with_data(GOOD_ZIP, content_type="application/zip")
+    assert fetch(how, out) == [TPF_NAME]
+    assert len(service.log) == 2
+    assert_clean(tmp_path, how, written=[TPF_NAME])
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_connection_closed_mid_body_every_time(service, tmp_path, out, how):
+    cutout_request(service).respond_with_handler(_cut_off_after(5000))
+    with pytest.raises(ServiceError, match="sector 1: no answer .*the request failed") as info:
+        fetch(how, out)
+    assert info.value.status_code is None
+    assert len(service.log) == RETRIES + 1
+    assert_clean(tmp_path, how, written=[])
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_server_slower_than_the_timeout(service, tmp_path, out, how):
+    def slow(request):
+        time.sleep(0.6)
+        return Response(GOOD_ZIP, content_type="application/zip")
+
+    cutout_request(service).respond_with_handler(slow)
+    with (
+        conf.set_temp("timeout", 0.2),
+        pytest.raises(ServiceError, match=r"no answer within 0.2 s") as info,
+    ):
+        fetch(how, out)
+    assert info.value.attempts == RETRIES + 1
+    assert_clean(tmp_path, how, written=[])
+    # The server is still sleeping through the abandoned requests; let it finish
+    # them here rather than in the next test.
+    deadline = time.monotonic() + 10
+    while len(service.log) < RETRIES + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(service.log) == RETRIES + 1
+
+
+# answers that are not what was asked for
+
+
+BAD_BODIES = {
+    "truncated-zip": (GOOD_ZIP[: len(GOOD_ZIP) // 2], "neither a zip of cutouts"),
+    "non-fits-member": (make_zip({TPF_NAME: b"<html>Error</html>" * 500}), "not a readable FITS"),
+    "escaping-member": (make_zip({"../" + TPF_NAME: TPF_BYTES}), "not a plain file name"),
+    "truncated-fits": (make_zip({TPF_NAME: TPF_BYTES[:-4000]}), "truncated"),
+    "other-json": (json.dumps({"results": []}).encode(), "neither a zip of cutouts"),
+    "html": (b"<html><body>Maintenance</body></html>", "neither a zip of cutouts"),
+}
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("fault", BAD_BODIES)
+def test_unusable_answer(service, tmp_path, out, how, fault):
+    body, words = BAD_BODIES[fault]
+    cutout_request(service).respond_with_data(body, content_type="application/zip")
+    with pytest.raises(CorruptResponseError, match=words):
+        fetch(how, out)
+    assert len(service.log) == 1  # the same answer would come again: not retried
+    assert_clean(tmp_path, how, written=[])
+    assert not (tmp_path / TPF_NAME).exists()  # nothing escaped the output directory
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_no_data_json_where_a_zip_was_expected(service, tmp_path, out, how):
+    cutout_request(service).respond_with_json({"msg": "No data for this sector"})
+    with pytest.warns(NoResultsWarning, match="No data for this sector"):
+        assert fetch(how, out) == []
+    assert_clean(tmp_path, how, written=[])
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_absurd_inflated_size_is_refused(service, tmp_path, out, how):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(TPF_NAME, bytes(8 * 2**20))  # 8 MiB of zeros, a few kB zipped
+    cutout_request(service).respond_with_data(buffer.getvalue(), content_type="application/zip")
+    with (
+        conf.set_temp("max_inflated_bytes", 2**20),
+        pytest.raises(CorruptResponseError, match="would inflate to 8,388,608 bytes"),
+    ):
+        fetch(how, out)
+    assert_clean(tmp_path, how, written=[])
+
+
+def test_invalid_json_sector_list(service):
+    service.expect_request(
+        API + "sector", query_string={"ra": RA, "dec": DEC, "radius": "0.0"}
+    ).respond_with_data('{"results": [', content_type="application/json")
+    with pytest.raises(CorruptResponseError, match="not valid JSON"):
+        TessCutClass().query_sectors(coordinates=f"{RA} {DEC}")
+    assert len(service.log) == 1
+
+
+def test_a_user_file_survives_every_failed_download(service, out):
+    precious = out / TPF_NAME
+    precious.write_bytes(b"the user's copy")
+    cutout_request(service).respond_with_data(GOOD_ZIP[:-50], content_type="application/zip")
+    for how in ("download-cached", "download-direct"):
+        with pytest.raises(CorruptResponseError):
+            fetch(how, out)
+    assert precious.read_bytes() == b"the user's copy"
+    assert list(out.iterdir()) == [precious]
