@@ -186,8 +186,7 @@ def open_fits(source, *, name):
         # Fewer bytes: cut short. More: astropy skipped a damaged HDU at the end.
         hdul.close()
         raise CorruptResponseError(
-            f"{name} is truncated or damaged: {actual} bytes where its headers announce "
-            f"{expected}"
+            f"{name} is truncated or damaged: {actual} bytes where its headers announce {expected}"
         )
     for index, hdu in enumerate(hdul):
         # verify_* return 0 for a mismatch, 1 for a match, 2 when the keyword is absent;

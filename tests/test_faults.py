@@ -96,9 +96,7 @@ def out(tmp_path):
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
 def test_transient_error_then_success(service, tmp_path, out, how, status, instant_retries):
     headers = {"Retry-After": "3"} if status == 429 else None
-    cutout_request(service, oneshot=True).respond_with_data(
-        "busy", status=status, headers=headers
-    )
+    cutout_request(service, oneshot=True).respond_with_data("busy", status=status, headers=headers)
     cutout_request(service).respond_with_data(GOOD_ZIP, content_type="application/zip")
     assert fetch(how, out) == [TPF_NAME]
     assert len(service.log) == 2
