@@ -134,6 +134,34 @@ class TessCutClass:
             dtype=[str, int, int, int],
         )
 
+    def query_tic(self, *, coordinates=None, objectname=None, radius=None):
+        """Find a target's neighbours in the TESS Input Catalog (TIC).
+
+        Parameters
+        ----------
+        coordinates, objectname
+            The target, as for `query_sectors` (``objectname="TIC
+            261136679"`` for a TIC ID).
+        radius : float, str or `~astropy.units.Quantity`, optional
+            The search radius (a number is in degrees); 5 arcmin by default.
+
+        Returns
+        -------
+        `~astropy.table.Table`
+            The TIC entries in the cone, nearest first, with every column
+            MAST serves (``ID``, ``Tmag``, ``Jmag``, ``ra``, ``dec``,
+            ``objType``, ...) and ``distance`` from the target in arcsec.
+            Empty, with a `~astro_tesscut.NoResultsWarning`, when the cone
+            holds no entry.
+        """
+        from .catalog import query_tic
+
+        target = parse_target(coordinates=coordinates, objectname=objectname)
+        radius = parse_radius("5 arcmin" if radius is None else radius)
+        if radius.deg == 0:
+            raise InvalidQueryError("radius: must be larger than zero for a cone search")
+        return query_tic(self._resolved(target).coord, radius)
+
     def get_cutouts(
         self,
         *,

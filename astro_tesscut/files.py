@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import shutil
-import warnings
 import zipfile
 import zlib
 from functools import partial
@@ -34,8 +33,9 @@ __all__ = [
 
 _INFLATE_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
 
-# FITS headers are printable ASCII only (the standard's section 4.1.1).
+# FITS headers are printable ASCII only (the standard's section 4.1.1), in blocks.
 _PRINTABLE_ASCII = re.compile(rb"[\x20-\x7e]*")
+_BLOCK = 2880
 
 # TESScut's "no data" answer is a short JSON object; never parse megabytes as one.
 _MAX_MESSAGE_BYTES = 1 << 16
@@ -158,7 +158,7 @@ def open_fits(source, *, name):
 
     Parameters
     ----------
-    source : path or binary file
+    source : path or `io.BytesIO`
         The file.
     name : str
         What to call it in errors.
@@ -166,40 +166,95 @@ def open_fits(source, *, name):
     Raises
     ------
     CorruptResponseError
-        It is not FITS, is shorter than its headers say, or fails the
-        CHECKSUM or DATASUM its headers carry.
+        It is not FITS, is shorter or longer than its headers say, has a
+        damaged header, or fails the CHECKSUM or DATASUM its headers carry.
     """
     from astropy.io import fits
-    from astropy.utils.exceptions import AstropyUserWarning
 
+    # Checked before astropy reads it: astropy would only warn, and
+    # catching warnings is not safe in the threads cutouts arrive in.
+    _check_layout(source, name)
     try:
-        with warnings.catch_warnings():
-            # A truncated file is reported below, as an error.
-            warnings.simplefilter("ignore", AstropyUserWarning)
-            hdul = fits.open(source, lazy_load_hdus=False)
+        hdul = fits.open(source, lazy_load_hdus=False)
     except (OSError, ValueError, TypeError) as exc:
         raise CorruptResponseError(f"{name} is not a readable FITS file ({exc})") from exc
-    last = hdul.fileinfo(len(hdul) - 1)
-    expected = last["datLoc"] + last["datSpan"]
-    actual = _size(source)
-    if actual != expected:
-        # Fewer bytes: cut short. More: astropy skipped a damaged HDU at the end.
-        hdul.close()
-        raise CorruptResponseError(
-            f"{name} is truncated or damaged: {actual} bytes where its headers announce {expected}"
-        )
     for index, hdu in enumerate(hdul):
-        # verify_* return 0 for a mismatch, 1 for a match, 2 when the keyword is absent;
-        # astropy checksums the header as it parsed it, so its raw bytes are checked too.
-        info = hdul.fileinfo(index)
-        header = _read_range(source, info["hdrLoc"], info["datLoc"])
-        if not _PRINTABLE_ASCII.fullmatch(header):
-            hdul.close()
-            raise CorruptResponseError(f"{name} has a damaged header in HDU {index}")
+        # verify_* return 0 for a mismatch, 1 for a match, 2 when the keyword is absent.
         if hdu.verify_datasum() == 0 or hdu.verify_checksum() == 0:
             hdul.close()
             raise CorruptResponseError(f"{name} fails its checksum in HDU {index}")
     return hdul
+
+
+def _check_layout(source, name):
+    """Walk a FITS file's HDUs by their headers; raise unless they fill it exactly.
+
+    Every header must be printable ASCII ending in an END card, and the
+    padded headers and data must add up to the file's length.
+    """
+    with _binary(source) as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(0)
+        if not re.fullmatch(rb"SIMPLE  = +T", file.read(30)):
+            raise CorruptResponseError(
+                f"{name} is not a readable FITS file (it does not start with SIMPLE = T)"
+            )
+        offset = index = 0
+        while offset < size:
+            file.seek(offset)
+            cards = _header_cards(file, name, index)
+            offset = file.tell() + _data_bytes(cards)
+            index += 1
+        if offset != size:
+            raise CorruptResponseError(
+                f"{name} is truncated: {size} bytes, but its headers announce {offset}"
+            )
+
+
+def _header_cards(file, name, index):
+    """Read one header from the file's position; return its keyword -> raw value."""
+    cards = {}
+    while True:
+        block = file.read(_BLOCK)
+        if len(block) < _BLOCK:
+            raise CorruptResponseError(f"{name} is truncated in the header of HDU {index}")
+        if not _PRINTABLE_ASCII.fullmatch(block):
+            raise CorruptResponseError(f"{name} has a damaged header in HDU {index}")
+        for start in range(0, _BLOCK, 80):
+            keyword = block[start : start + 8].rstrip()
+            if keyword == b"END":
+                return cards
+            if block[start + 8 : start + 10] == b"= ":
+                cards[keyword] = block[start + 10 : start + 80].split(b"/")[0].strip()
+
+
+def _data_bytes(cards):
+    """Bytes of an HDU's data, padded to whole blocks (FITS standard, section 4.4.1)."""
+    try:
+        naxis = int(cards.get(b"NAXIS", b"0"))
+        if naxis == 0:
+            return 0
+        elements = 1
+        for axis in range(1, naxis + 1):
+            elements *= int(cards[b"NAXIS%d" % axis])
+        bits = abs(int(cards[b"BITPIX"]))
+        count = int(cards.get(b"GCOUNT", b"1"))
+        heap = int(cards.get(b"PCOUNT", b"0"))
+    except (KeyError, ValueError) as exc:
+        raise CorruptResponseError(f"a header lacks a readable {exc}") from exc
+    size = bits // 8 * count * (heap + elements)
+    return -(-size // _BLOCK) * _BLOCK
+
+
+@contextlib.contextmanager
+def _binary(source):
+    if isinstance(source, io.BytesIO):
+        position = source.tell()
+        yield source
+        source.seek(position)
+    else:
+        with open(source, "rb") as file:
+            yield file
 
 
 @contextlib.contextmanager
@@ -273,17 +328,3 @@ def _copy_member(archive, name, path):
                     out.write(chunk)
         except _INFLATE_ERRORS as exc:
             raise CorruptResponseError(f"cannot inflate {name} from the archive: {exc}") from exc
-
-
-def _read_range(source, start, stop):
-    if isinstance(source, io.BytesIO):
-        return bytes(source.getbuffer()[start:stop])
-    with open(source, "rb") as file:
-        file.seek(start)
-        return file.read(stop - start)
-
-
-def _size(source):
-    if isinstance(source, io.BytesIO):
-        return len(source.getbuffer())
-    return os.path.getsize(source)

@@ -52,6 +52,8 @@ def make_tpf(
     n_cadences=12,
     corner=(1520, 870),
     seed=0,
+    stars=None,
+    off_ccd_columns=0,
 ):
     """A target pixel file in TESScut's layout.
 
@@ -61,6 +63,11 @@ def make_tpf(
         Rows and columns of the cutout.
     corner : (column, row)
         CCD column and row of the cutout's first pixel.
+    stars : list of (ra, dec, flux), optional
+        Stars drawn as Gaussian PSFs; by default one of 5000 e-/s at (ra, dec).
+    off_ccd_columns : int, optional
+        How many of the first columns lie off the CCD: NaN in FLUX and
+        FLUX_ERR, 0 in the aperture, as TESScut fills them.
 
     Returns
     -------
@@ -68,15 +75,22 @@ def make_tpf(
     """
     ny, nx = shape
     rng = np.random.default_rng(seed)
+    wcs = cutout_wcs(ra, dec, shape)
     yy, xx = np.mgrid[:ny, :nx]
-    star = 5000.0 * np.exp(-((xx - (nx - 1) / 2) ** 2 + (yy - (ny - 1) / 2) ** 2) / 2.0)
-    flux = (star + 50.0 + rng.normal(0, 2, (n_cadences, ny, nx))).astype(np.float32)
+    scene = np.full((ny, nx), 50.0)
+    for star_ra, star_dec, star_flux in [(ra, dec, 5000.0)] if stars is None else stars:
+        x, y = wcs.wcs_world2pix([[star_ra, star_dec]], 0)[0]
+        scene += star_flux / (2 * np.pi) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0)
+    flux = (scene + rng.normal(0, 2, (n_cadences, ny, nx))).astype(np.float32)
+    flux[:, :, :off_ccd_columns] = np.nan
+    error = np.sqrt(np.abs(flux)).astype(np.float32)
+    on_ccd = np.ones((ny, nx), dtype=np.int32)
+    on_ccd[:, :off_ccd_columns] = 0
     tstart = 1325.3 + 27.0 * (sector - 1)
     time = tstart + (np.arange(n_cadences) + 0.5) * (30 / 1440)
     quality = np.zeros(n_cadences, dtype=np.int32)
     quality[::5] = 128  # some flagged cadences, as real sectors have
 
-    wcs = cutout_wcs(ra, dec, shape)
     primary = fits.PrimaryHDU()
     primary.header.update(
         {
@@ -120,7 +134,7 @@ def make_tpf(
             image_format + "E",
             unit="e-/s",
             dim=f"({nx}, {ny})",
-            array=np.sqrt(np.abs(flux)).astype(np.float32),
+            array=error,
         ),
         fits.Column(
             "FLUX_BKG",
@@ -151,7 +165,7 @@ def make_tpf(
         if column.dim:
             pixels.header.update(_image_column_wcs(number, wcs, corner))
 
-    aperture = fits.ImageHDU(np.ones((ny, nx), dtype=np.int32), name="APERTURE")
+    aperture = fits.ImageHDU(on_ccd, name="APERTURE")
     aperture.header.update(wcs.to_header())
     aperture.header.update(
         {
