@@ -54,7 +54,7 @@ class LightCurvePlot(NamedTuple):
     aperture: np.ndarray
 
 
-def plot_cutout(tpf, frame=0, ax=None, *, percentiles=(5, 92), cmap=None):
+def plot_cutout(tpf, frame=0, ax=None, *, percentiles=(5, 92), stretch="linear", cmap=None):
     """Show one cadence on axes of CCD columns and rows.
 
     Parameters
@@ -67,8 +67,9 @@ def plot_cutout(tpf, frame=0, ax=None, *, percentiles=(5, 92), cmap=None):
     ax : `~matplotlib.axes.Axes`, optional
         Where to draw; a new figure when `None`.
     percentiles : (float, float), optional
-        The stretch: the colour scale runs between these percentiles of the
-        finite pixels.
+        The colour scale runs between these percentiles of the finite pixels.
+    stretch : {'linear', 'sqrt', 'log', 'asinh'}, optional
+        How values between them map to colours.
     cmap : str or `~matplotlib.colors.Colormap`, optional
         The colour map; matplotlib's default when `None`.
 
@@ -90,7 +91,7 @@ def plot_cutout(tpf, frame=0, ax=None, *, percentiles=(5, 92), cmap=None):
     shown = ax.imshow(
         image,
         origin="lower",
-        norm=_stretch(image, percentiles),
+        norm=_norm(image, percentiles, stretch),
         cmap=cmap,
         extent=extent,
         interpolation="nearest",
@@ -112,13 +113,14 @@ def plot_cutout_sky(
     max_mag=None,
     mag_column="Tmag",
     percentiles=(5, 92),
+    stretch="linear",
     cmap=None,
 ):
     """Show one cadence on the sky (WCSAxes), with the target and nearby stars marked.
 
     Parameters
     ----------
-    tpf, frame, percentiles, cmap
+    tpf, frame, percentiles, stretch, cmap
         As for `plot_cutout`.
     ax : `~astropy.visualization.wcsaxes.WCSAxes`, optional
         Axes made with ``projection=wcs``; a new figure when `None`.
@@ -151,7 +153,7 @@ def plot_cutout_sky(
     if ax is None:
         import matplotlib.pyplot as plt
 
-        figure = plt.figure()
+        figure = plt.figure(layout="constrained")
         ax = figure.add_subplot(projection=wcs)
     elif not hasattr(ax, "coords"):
         raise ValueError("ax: must be a WCSAxes, made with projection=wcs")
@@ -160,7 +162,7 @@ def plot_cutout_sky(
     shown = ax.imshow(
         image,
         origin="lower",
-        norm=_stretch(image, percentiles),
+        norm=_norm(image, percentiles, stretch),
         cmap=cmap,
         interpolation="nearest",
     )
@@ -251,6 +253,7 @@ def plot_lightcurve(tpf, ax=None, *, aperture=None):
         raise ValueError("tpf: no cadence has a finite flux without a quality flag")
     figure, ax = _figure_and_axes(ax)
     (points,) = ax.plot(time[good], summed[good], ".", color="k", markersize=3)
+    ax.ticklabel_format(useOffset=False)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(f"Summed flux ({_flux_unit(hdul)})")
     header = hdul[0].header
@@ -293,7 +296,9 @@ def default_aperture(tpf, *, radius=3.0):
 def _as_hdulist(tpf):
     from astropy.io import fits
 
-    hdul = tpf if isinstance(tpf, fits.HDUList) else fits.open(tpf)
+    from .files import load_cutout
+
+    hdul = tpf if isinstance(tpf, fits.HDUList) else load_cutout(tpf)
     names = [hdu.name for hdu in hdul]
     if "PIXELS" not in names:
         raise ValueError(f"tpf: not a target pixel file (no PIXELS extension; extensions: {names})")
@@ -324,13 +329,25 @@ def _flux_unit(hdul):
     return columns["FLUX"].unit or "e-/s"
 
 
-def _stretch(image, percentiles):
-    from astropy.visualization import AsymmetricPercentileInterval, ImageNormalize
+def _norm(image, percentiles, stretch):
+    from astropy import visualization
 
+    stretches = {
+        "linear": visualization.LinearStretch,
+        "sqrt": visualization.SqrtStretch,
+        "log": visualization.LogStretch,
+        "asinh": visualization.AsinhStretch,
+    }
+    if stretch not in stretches:
+        raise ValueError(f"stretch: must be one of {', '.join(stretches)}, got {stretch!r}")
     low, high = percentiles
     if not 0 <= low < high <= 100:
         raise ValueError(f"percentiles: need 0 <= low < high <= 100, got {percentiles!r}")
-    return ImageNormalize(image, interval=AsymmetricPercentileInterval(low, high))
+    return visualization.ImageNormalize(
+        image,
+        interval=visualization.AsymmetricPercentileInterval(low, high),
+        stretch=stretches[stretch](),
+    )
 
 
 def _ccd_origin(hdul):
@@ -428,7 +445,7 @@ def _figure_and_axes(ax):
         return ax.figure, ax
     import matplotlib.pyplot as plt
 
-    figure = plt.figure()
+    figure = plt.figure(layout="constrained")
     return figure, figure.add_subplot()
 
 

@@ -16,6 +16,8 @@ from astropy.config import paths
 
 DATA = Path(__file__).parent / "data"
 
+os.environ.setdefault("MPLBACKEND", "Agg")  # no screen needed, same pixels everywhere
+
 # Fixed before anything imports astropy's config, so no test reads the user's files.
 _TMP_HOME = tempfile.mkdtemp(prefix="astro_tesscut-tests-")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_TMP_HOME, "config")

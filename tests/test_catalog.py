@@ -4,20 +4,16 @@ astroquery 0.4.x asks MAST for the columns config of ``Mast.Catalogs.Tic.Cone``,
 then posts a Mashup request for the cone, polling while MAST says EXECUTING.
 """
 
-import json
-from urllib.parse import parse_qs
-
+import mast_mocks
 import numpy as np
 import pytest
 import responses
 from astropy import units as u
-from conftest import load_json
-from responses.matchers import query_param_matcher, urlencoded_params_matcher
+from responses.matchers import urlencoded_params_matcher
 
 from astro_tesscut import InvalidQueryError, NoResultsWarning, ServiceError, TessCutClass
 
-MAST = "https://mast.stsci.edu"
-RESOLVER = "https://mastresolver.stsci.edu/Santa-war/query"
+MAST = mast_mocks.PORTAL
 RA, DEC = 84.2911879979852, -80.4691197969941
 
 
@@ -29,48 +25,12 @@ def fresh_astroquery(monkeypatch):
     monkeypatch.setattr(PortalAPI, "_column_configs", {})
 
 
-def mashup_matcher(*, ra, dec, radius_deg):
-    """Match astroquery's Mashup request for a TIC cone, whatever its cache breaker."""
-
-    def match(request):
-        form = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())
-        mashup = json.loads(form["request"][0])
-        expected = {"service": "Mast.Catalogs.Tic.Cone", "format": "json", "page": 1}
-        ok = all(mashup.get(k) == v for k, v in expected.items()) and np.allclose(
-            [mashup["params"]["ra"], mashup["params"]["dec"], mashup["params"]["radius"]],
-            [ra, dec, radius_deg],
-            rtol=0,
-            atol=1e-10,
-        )
-        return ok, "" if ok else f"unexpected Mashup request {mashup}"
-
-    return match
-
-
 def mock_tic(rsps, *, ra=RA, dec=DEC, radius_deg=5 / 60, answers=("tic_cone_pi_men.json",)):
-    rsps.post(
-        MAST + "/portal/Mashup/Mashup.asmx/columnsconfig",
-        json=load_json("tic_columns_config.json"),
-        match=[urlencoded_params_matcher({"colConfigId": "Mast.Catalogs.Tic.Cone"})],
-    )
-    for answer in answers:
-        rsps.post(
-            MAST + "/api/v0/invoke",
-            json=load_json(answer),
-            match=[mashup_matcher(ra=ra, dec=dec, radius_deg=radius_deg)],
-        )
+    mast_mocks.mock_tic(rsps, ra=ra, dec=dec, radius_deg=radius_deg, answers=answers)
 
 
 def test_query_tic_by_tic_id(mock_http):
-    mock_http.get(
-        RESOLVER,
-        json=load_json("resolver_tic_261136679.json"),
-        match=[
-            query_param_matcher(
-                {"name": "TIC 261136679", "outputFormat": "json", "resolveAll": "false"}
-            )
-        ],
-    )
+    mast_mocks.mock_resolver(mock_http, "TIC 261136679", "resolver_tic_261136679.json")
     mock_tic(mock_http)
     stars = TessCutClass().query_tic(objectname="TIC 261136679")
     assert list(stars["ID"]) == ["261136679", "261139071", "724137557", "724137554", "724137558"]

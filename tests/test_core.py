@@ -13,6 +13,7 @@ import responses
 from astropy import units as u
 from astropy.table import Table
 from conftest import load_json
+from mast_mocks import RESOLVER, mock_resolver, mock_zip
 from responses.matchers import query_param_matcher
 from synthetic import PI_MEN_DEC, PI_MEN_RA, make_cutout_zip, make_tpf_file, make_zip, no_data_json
 
@@ -27,7 +28,6 @@ from astro_tesscut import (
 )
 
 SERVER = "https://mast.stsci.edu/tesscut/api/v0.1/"
-RESOLVER = "https://mastresolver.stsci.edu/Santa-war/query"
 RA, DEC = "84.2911879979852", "-80.4691197969941"
 POSITION = {"ra": RA, "dec": DEC}
 CUTOUT_35x45 = {**POSITION, "x": "35", "y": "45", "units": "px"}
@@ -43,24 +43,6 @@ def one_request():
     """Cut every sector in one request, as TESScut itself does without a sector."""
     with conf.set_temp("max_workers", 1):
         yield
-
-
-def mock_resolver(rsps, name, fixture):
-    rsps.get(
-        RESOLVER,
-        json=load_json(fixture),
-        match=[query_param_matcher({"name": name, "outputFormat": "json", "resolveAll": "false"})],
-    )
-
-
-def mock_zip(rsps, path, params, body, status=200):
-    rsps.get(
-        SERVER + path,
-        body=body,
-        status=status,
-        content_type="application/zip",
-        match=[query_param_matcher(params)],
-    )
 
 
 # query_sectors
