@@ -196,6 +196,11 @@ class _Attempt:
             self.received += len(chunk)
             if self.progress is not None:
                 self.progress.advance(len(chunk))
+        # urllib3 < 2 accepts a body cut short without a word; it is a broken transfer.
+        if size and self.received < size and "Content-Encoding" not in response.headers:
+            raise ServiceError(
+                f"the connection closed after {self.received} of {size} bytes", url=self.url
+            )
 
     def undo(self):
         """Forget a failed attempt: empty the sink and take back its progress."""

@@ -145,7 +145,9 @@ def test_connection_closed_mid_body_then_success(service, tmp_path, out, how):
 @pytest.mark.parametrize("how", HOW)
 def test_connection_closed_mid_body_every_time(service, tmp_path, out, how):
     cutout_request(service).respond_with_handler(_cut_off_after(5000))
-    with pytest.raises(ServiceError, match="sector 1: no answer .*the request failed") as info:
+    # urllib3 2 reports the broken body; with urllib3 1 the client counts the bytes itself.
+    broken = "sector 1: no answer from .*: (the request failed|the connection closed after 5000)"
+    with pytest.raises(ServiceError, match=broken) as info:
         fetch(how, out)
     assert info.value.status_code is None
     assert len(service.log) == RETRIES + 1

@@ -49,7 +49,7 @@ def mock_sector_cutout(rsps, sector, *, status=200, body=None, headers=None):
         SERVER + "astrocut",
         status=status,
         body=sector_zip(sector) if body is None else body,
-        headers=headers,
+        headers=headers or {},
         content_type="application/zip",
         match=[query_param_matcher({**CUTOUT, "sector": str(sector)})],
     )
