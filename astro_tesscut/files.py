@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 import os
-import re
 import secrets
 import shutil
 import zipfile
@@ -19,6 +18,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from .exceptions import CorruptResponseError
+from .fitslayout import FITSLayoutError, walk
 
 __all__ = [
     "copy_cutouts",
@@ -33,9 +33,6 @@ __all__ = [
 
 _INFLATE_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
 
-# FITS headers are printable ASCII only (the standard's section 4.1.1), in blocks.
-_PRINTABLE_ASCII = re.compile(rb"[\x20-\x7e]*")
-_BLOCK = 2880
 
 # TESScut's "no data" answer is a short JSON object; never parse megabytes as one.
 _MAX_MESSAGE_BYTES = 1 << 16
@@ -173,7 +170,10 @@ def open_fits(source, *, name):
 
     # Checked before astropy reads it: astropy would only warn, and
     # catching warnings is not safe in the threads cutouts arrive in.
-    _check_layout(source, name)
+    try:
+        walk(source, name=name)
+    except FITSLayoutError as exc:
+        raise CorruptResponseError(str(exc)) from exc
     try:
         hdul = fits.open(source, lazy_load_hdus=False)
     except (OSError, ValueError, TypeError) as exc:
@@ -184,77 +184,6 @@ def open_fits(source, *, name):
             hdul.close()
             raise CorruptResponseError(f"{name} fails its checksum in HDU {index}")
     return hdul
-
-
-def _check_layout(source, name):
-    """Walk a FITS file's HDUs by their headers; raise unless they fill it exactly.
-
-    Every header must be printable ASCII ending in an END card, and the
-    padded headers and data must add up to the file's length.
-    """
-    with _binary(source) as file:
-        size = file.seek(0, os.SEEK_END)
-        file.seek(0)
-        if not re.fullmatch(rb"SIMPLE  = +T", file.read(30)):
-            raise CorruptResponseError(
-                f"{name} is not a readable FITS file (it does not start with SIMPLE = T)"
-            )
-        offset = index = 0
-        while offset < size:
-            file.seek(offset)
-            cards = _header_cards(file, name, index)
-            offset = file.tell() + _data_bytes(cards)
-            index += 1
-        if offset != size:
-            raise CorruptResponseError(
-                f"{name} is truncated: {size} bytes, but its headers announce {offset}"
-            )
-
-
-def _header_cards(file, name, index):
-    """Read one header from the file's position; return its keyword -> raw value."""
-    cards = {}
-    while True:
-        block = file.read(_BLOCK)
-        if len(block) < _BLOCK:
-            raise CorruptResponseError(f"{name} is truncated in the header of HDU {index}")
-        if not _PRINTABLE_ASCII.fullmatch(block):
-            raise CorruptResponseError(f"{name} has a damaged header in HDU {index}")
-        for start in range(0, _BLOCK, 80):
-            keyword = block[start : start + 8].rstrip()
-            if keyword == b"END":
-                return cards
-            if block[start + 8 : start + 10] == b"= ":
-                cards[keyword] = block[start + 10 : start + 80].split(b"/")[0].strip()
-
-
-def _data_bytes(cards):
-    """Bytes of an HDU's data, padded to whole blocks (FITS standard, section 4.4.1)."""
-    try:
-        naxis = int(cards.get(b"NAXIS", b"0"))
-        if naxis == 0:
-            return 0
-        elements = 1
-        for axis in range(1, naxis + 1):
-            elements *= int(cards[b"NAXIS%d" % axis])
-        bits = abs(int(cards[b"BITPIX"]))
-        count = int(cards.get(b"GCOUNT", b"1"))
-        heap = int(cards.get(b"PCOUNT", b"0"))
-    except (KeyError, ValueError) as exc:
-        raise CorruptResponseError(f"a header lacks a readable {exc}") from exc
-    size = bits // 8 * count * (heap + elements)
-    return -(-size // _BLOCK) * _BLOCK
-
-
-@contextlib.contextmanager
-def _binary(source):
-    if isinstance(source, io.BytesIO):
-        position = source.tell()
-        yield source
-        source.seek(position)
-    else:
-        with open(source, "rb") as file:
-            yield file
 
 
 @contextlib.contextmanager
