@@ -16,6 +16,7 @@ from .config import Conf, conf
 from .core import TessCut, TessCutClass
 from .exceptions import (
     CorruptResponseError,
+    InvalidFileError,
     InvalidQueryError,
     InvalidQueryTypeError,
     NoResultsWarning,
@@ -29,6 +30,7 @@ from .exceptions import (
 __all__ = [
     "Conf",
     "CorruptResponseError",
+    "InvalidFileError",
     "InvalidQueryError",
     "InvalidQueryTypeError",
     "NoResultsWarning",

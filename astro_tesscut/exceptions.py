@@ -4,6 +4,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = [
     "CorruptResponseError",
+    "InvalidFileError",
     "InvalidQueryError",
     "InvalidQueryTypeError",
     "NoResultsWarning",
@@ -25,6 +26,10 @@ class InvalidQueryError(TessCutError, ValueError):
 
 class InvalidQueryTypeError(InvalidQueryError, TypeError):
     """An argument has a type the query cannot use; raised before any request."""
+
+
+class InvalidFileError(TessCutError, ValueError):
+    """A local FFI or FFI cube is not what it should be; the message names the file."""
 
 
 class ResolverError(TessCutError, LookupError):

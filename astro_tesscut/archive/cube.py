@@ -1,0 +1,225 @@
+"""FFI cubes in astrocut's (and MAST's) format, opened for cutouts.
+
+A cube holds every FFI of one sector, camera and CCD:
+
+- HDU 0: the first FFI's primary header, plus SECTOR, CAMERA, CCD;
+- HDU 1: float32 pixels, numpy shape (rows, columns, frames, 2) (plane 0 the
+  calibrated flux, plane 1 its uncertainty), frames in time order, so that
+  one cutout row is one contiguous run of ``columns x frames x 8`` bytes;
+- HDU 2: a binary table with one row per FFI: every keyword of its image
+  header, plus FFI_FILE.
+
+Opening reads the three headers and the table once (a cached, immutable
+`FFICube` per file version); cutouts then read only their own rows.
+"""
+
+import functools
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import InvalidFileError
+from ..fitslayout import FITSLayoutError, walk
+
+__all__ = ["FFICube", "open_cube"]
+
+# The column that tells a table row with a whole WCS, and the value it must have.
+_WCS_COLUMN, _WCS_VALUE = "CTYPE2", "DEC--TAN-SIP"
+_TFORM = re.compile(r"^(\d*)([LXBIJKAEDCMPQ])")
+_SCALARS = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8", "L": "S1"}
+
+
+def open_cube(path):
+    """The `FFICube` of the file at ``path`` (cached while the file is unchanged)."""
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise InvalidFileError(f"cube: cannot read {str(path)!r} ({exc.strerror})") from exc
+    return _open_cube(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _open_cube(path, size, mtime_ns):
+    return FFICube.from_file(path)
+
+
+@dataclass(frozen=True, eq=False)
+class FFICube:
+    """An FFI cube's layout and per-FFI table; see the module docstring."""
+
+    path: Path
+    rows: int
+    columns: int
+    frames: int
+    data_start: int
+    primary_header: bytes
+    table: np.ndarray = field(repr=False)
+
+    @classmethod
+    def from_file(cls, path):
+        """Read a cube's headers and table (not its pixels)."""
+        path = Path(path)
+        try:
+            hdus = walk(path, name=path.name, stop_after=3)
+        except FITSLayoutError as exc:
+            raise InvalidFileError(f"cube: {exc}") from exc
+        if len(hdus) != 3:
+            raise InvalidFileError(f"cube: {path.name} has {len(hdus)} HDUs, not 3")
+        primary, image, table = hdus
+        try:
+            shape = [image.integer(f"NAXIS{axis}") for axis in (4, 3, 2, 1)]
+            if image.integer("NAXIS") != 4 or image.integer("BITPIX") != -32 or shape[3] != 2:
+                raise FITSLayoutError("its HDU 1 is not float32 (rows, columns, frames, 2)")
+            records = _read_table(path, table)
+        except FITSLayoutError as exc:
+            raise InvalidFileError(f"cube: {path.name} is not an FFI cube: {exc}") from exc
+        if len(records) != shape[2]:
+            raise InvalidFileError(
+                f"cube: {path.name} has {shape[2]} frames but {len(records)} table rows"
+            )
+        return cls(path, *shape[:3], image.data_start, primary.header, records)
+
+    @functools.cached_property
+    def primary(self):
+        """HDU 0's header, as an `~astropy.io.fits.Header`."""
+        from astropy.io import fits
+
+        return fits.Header.fromstring(self.primary_header.decode("ascii"))
+
+    def column(self, name):
+        """One column of the per-FFI table: numbers as native arrays, text as `str`."""
+        values = self.table[name]
+        if values.dtype.kind == "S":
+            return np.char.rstrip(np.char.decode(values, "ascii"))
+        return values.astype(values.dtype.newbyteorder("="))
+
+    @functools.cached_property
+    def wcs_row(self):
+        """Index of the FFI whose WCS cutouts use: the first whole one from the middle on.
+
+        As astrocut does: start at the middle row, walk to the end, wrap around.
+        """
+        if _WCS_COLUMN not in self.table.dtype.names:
+            raise InvalidFileError(f"cube: {self.path.name} has no WCS in its table")
+        marks = self.column(_WCS_COLUMN)
+        middle = len(marks) // 2
+        for index in [*range(middle, len(marks)), *range(middle)]:
+            if marks[index] == _WCS_VALUE:
+                return index
+        raise InvalidFileError(f"cube: no FFI in {self.path.name} has a whole WCS")
+
+    @functools.cached_property
+    def wcs_header(self):
+        """The image header of the FFI at `wcs_row`, rebuilt from its table row."""
+        from astropy.io import fits
+
+        header = fits.Header()
+        row = self.table[self.wcs_row]
+        for name in self.table.dtype.names:
+            value = row[name]
+            if isinstance(value, bytes):
+                value = value.decode("ascii").rstrip()
+            elif isinstance(value, np.floating):
+                if np.isnan(value):
+                    continue
+                value = float(value)
+            elif isinstance(value, np.integer):
+                value = int(value)
+            header[name] = value
+        return header
+
+    @functools.cached_property
+    def wcs(self):
+        """The celestial WCS (TAN-SIP) of the FFI at `wcs_row`."""
+        from astropy.wcs import WCS
+
+        return WCS(self.wcs_header, relax=True)
+
+    @property
+    def sector_name(self):
+        """``tess-sSSSS-C-D``, from the cube's header or, failing that, its file name."""
+        header = self.primary
+        if all(isinstance(header.get(key), int) for key in ("SECTOR", "CAMERA", "CCD")):
+            return f"tess-s{header['SECTOR']:04d}-{header['CAMERA']}-{header['CCD']}"
+        match = re.match(r"(tess-s\d{4}-\d-\d)", self.path.name)
+        if match is None:
+            raise InvalidFileError(
+                f"cube: cannot tell the sector of {self.path.name}: no SECTOR in its header "
+                "and its name does not start with tess-sSSSS-C-D"
+            )
+        return match.group(1)
+
+    def read_pixels(self, row_start, row_stop, column_start, column_stop):
+        """Pixels of a rectangle, NaN where it lies off the cube.
+
+        Parameters
+        ----------
+        row_start, row_stop, column_start, column_stop : int
+            0-based, stop excluded; may extend past the cube's edges.
+
+        Returns
+        -------
+        pixels : `numpy.ndarray`
+            Big-endian float32 of shape (rows, columns, frames, 2).
+        on_cube : `numpy.ndarray`
+            Boolean (rows, columns): True where the pixel is on the cube.
+        """
+        shape = (row_stop - row_start, column_stop - column_start)
+        pixels = np.full((*shape, self.frames, 2), np.nan, dtype=">f4")
+        on_cube = np.zeros(shape, dtype=bool)
+        rows = range(max(row_start, 0), min(row_stop, self.rows))
+        first, last = max(column_start, 0), min(column_stop, self.columns)
+        if not rows or first >= last:
+            return pixels, on_cube
+        inner = pixels[rows.start - row_start : rows.stop - row_start, first - column_start :]
+        inner = inner[:, : last - first]
+        on_cube[
+            rows.start - row_start : rows.stop - row_start,
+            first - column_start : last - column_start,
+        ] = True
+        run = (last - first) * self.frames * 8
+        block = np.empty((len(rows), last - first, self.frames, 2), dtype=">f4")
+        view = memoryview(block).cast("B")
+        with open(self.path, "rb", buffering=0) as file:
+            descriptor = file.fileno()
+            for index, row in enumerate(rows):
+                offset = self.data_start + ((row * self.columns + first) * self.frames) * 8
+                target = view[index * run : (index + 1) * run]
+                if os.preadv(descriptor, [target], offset) != run:
+                    raise InvalidFileError(f"cube: {self.path.name} ends inside its pixels")
+        inner[...] = block
+        return pixels, on_cube
+
+
+def _read_table(path, layout):
+    """The binary table of ``layout`` as a numpy structured array, in the file's byte order."""
+    if layout.string("XTENSION") != "BINTABLE":
+        raise FITSLayoutError("its HDU 2 is not a binary table")
+    names, formats = [], []
+    for number in range(1, layout.integer("TFIELDS") + 1):
+        form = layout.string(f"TFORM{number}")
+        match = _TFORM.match(form)
+        if match is None or match.group(2) not in (*_SCALARS, "A"):
+            raise FITSLayoutError(f"its table column {number} has format {form!r}")
+        repeat = int(match.group(1) or 1)
+        if match.group(2) == "A":
+            formats.append(f"S{repeat}")
+        else:
+            formats.append(
+                (_SCALARS[match.group(2)], (repeat,)) if repeat > 1 else _SCALARS[match.group(2)]
+            )
+        names.append(layout.string(f"TTYPE{number}"))
+    dtype = np.dtype({"names": names, "formats": formats})
+    width, count = layout.integer("NAXIS1"), layout.integer("NAXIS2")
+    if dtype.itemsize != width:
+        raise FITSLayoutError(f"its table rows are {width} bytes, its columns {dtype.itemsize}")
+    with open(path, "rb") as file:
+        file.seek(layout.data_start)
+        data = file.read(width * count)
+    if len(data) != width * count:
+        raise FITSLayoutError("its table is cut short")
+    return np.frombuffer(data, dtype=dtype)
