@@ -1,0 +1,1 @@
+"""The local backend: offline sector geometry, FFI cubes and cutouts."""

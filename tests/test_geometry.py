@@ -1,0 +1,262 @@
+"""Offline sector geometry: against MAST's footprints and tess-point itself."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tess_stars2px
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.table import vstack
+from astropy.time import Time
+
+from astro_tesscut.archive import geometry
+from astro_tesscut.archive.geometry import locate
+from astro_tesscut.exceptions import InvalidQueryError, InvalidQueryTypeError
+
+PI_MEN = SkyCoord(84.2911879979852, -80.4691197969941, unit="deg")
+
+# (sector, camera, ccd) of every FFI holding Pi Mensae in sectors 1-68, from
+# MAST's TESScut. Sector 35 puts it on collateral columns, which tess-point omits.
+PI_MEN_FFIS = [
+    (1, 4, 2), (4, 4, 3), (8, 4, 4), (11, 4, 1), (12, 3, 4), (13, 3, 3), (27, 3, 3),
+    (28, 4, 2), (31, 4, 3), (34, 4, 4), (35, 4, 4), (38, 4, 1), (39, 3, 4), (61, 4, 4),
+    (62, 4, 4), (64, 4, 1), (65, 3, 4), (66, 3, 4), (67, 3, 3), (68, 4, 2),
+]  # fmt: skip
+
+COLUMNS = ["target", "sectorName", "sector", "camera", "ccd", "column", "row", "released"]
+DTYPE_KINDS = ["i", "U", "i", "i", "i", "f", "f", "b"]
+HIT = ["target", "sector", "camera", "ccd"]
+
+SECTOR_HALF_LENGTH_DAYS = 13.7
+RELEASE_LAG_DAYS = 60
+
+
+@pytest.fixture(scope="module")
+def scinfo():
+    """tess-point's own pointing model, to compare with."""
+    return tess_stars2px.TESS_Spacecraft_Pointing_Data()
+
+
+def random_sky(n, seed):
+    """``n`` positions spread evenly over the sky."""
+    rng = np.random.default_rng(seed)
+    ra = rng.uniform(0, 360, n)
+    dec = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    return SkyCoord(ra, dec, unit="deg")
+
+
+def in_science_area(column, row):
+    """tess-point's test for the science pixels of an FFI."""
+    return 44 < column < 2093 and 0 < row < 2049
+
+
+def hits(table):
+    """``{(target, sector, camera, ccd): (column, row)}`` of a `locate` table."""
+    return {tuple(int(v) for v in row[HIT]): (row["column"], row["row"]) for row in table}
+
+
+def tess_point_hits(coords, scinfo):
+    """The same, from tess-point's per-target entry point (science pixels only)."""
+    ids, _, _, sector, camera, ccd, column, row, _ = tess_stars2px.tess_stars2px_function_entry(
+        np.arange(coords.size), coords.ra.deg, coords.dec.deg, scInfo=scinfo
+    )
+    return {
+        (int(i), int(s), int(cam), int(c)): (x, y)
+        for i, s, cam, c, x, y in zip(ids, sector, camera, ccd, column, row, strict=True)
+        if i >= 0  # tess-point's placeholder when nothing is found
+    }
+
+
+def position_of(sector, camera, ccd, column, row, scinfo):
+    """The sky position tess-point puts at an FFI pixel position."""
+    ra, dec, _ = tess_stars2px.tess_stars2px_reverse_function_entry(
+        sector, camera, ccd, column, row, scInfo=scinfo
+    )
+    return SkyCoord(ra, dec, unit="deg")
+
+
+def test_pi_mensae_is_on_the_ffis_mast_lists():
+    table = locate(PI_MEN, sectors=range(1, 69))
+    assert table.colnames == COLUMNS
+    assert [tuple(int(v) for v in row) for row in table["sector", "camera", "ccd"]] == PI_MEN_FFIS
+    assert set(table["target"]) == {0}
+    assert list(table["sectorName"]) == [f"tess-s{s:04d}-{cam}-{c}" for s, cam, c in PI_MEN_FFIS]
+
+    sector35 = table[table["sector"] == 35][0]
+    assert sector35["column"] == pytest.approx(2114.5, abs=0.1)
+    assert sector35["row"] == pytest.approx(870.3, abs=0.1)
+    assert not in_science_area(sector35["column"], sector35["row"])
+
+
+def test_every_tess_point_hit_is_found_at_the_same_pixel(scinfo):
+    coords = random_sky(200, seed=20240601)
+    ours = hits(locate(coords))
+    theirs = tess_point_hits(coords, scinfo)
+    assert len(theirs) > 1000  # the comparison covers many sectors, cameras and CCDs
+
+    missing = set(theirs) - set(ours)
+    assert not missing
+    for key, (column, row) in theirs.items():
+        assert ours[key] == pytest.approx((column, row), abs=1e-6), key
+
+    # Beyond tess-point, only collateral pixels and gaps between CCDs.
+    extra = {key: pixel for key, pixel in ours.items() if key not in theirs}
+    assert extra
+    assert not [key for key, pixel in extra.items() if in_science_area(*pixel)]
+
+
+def on_ffi(coord, radius, sector, camera, ccd):
+    """Whether `locate` puts ``coord`` on one FFI."""
+    table = locate(coord, radius=radius, sectors=[sector])
+    return bool(np.any((table["camera"] == camera) & (table["ccd"] == ccd)))
+
+
+def test_a_radius_reaches_an_ffi_just_off_its_edge(scinfo):
+    # 10 pixels (about 210 arcsec) beyond the first row of sector 1, camera 1, CCD 1.
+    coord = position_of(1, 1, 1, 1000.0, 0.5 - 10, scinfo)
+    assert not on_ffi(coord, None, 1, 1, 1)
+    assert not on_ffi(coord, 0 * u.deg, 1, 1, 1)
+    assert not on_ffi(coord, 180 * u.arcsec, 1, 1, 1)
+    assert on_ffi(coord, 240 * u.arcsec, 1, 1, 1)
+
+
+def test_a_radius_reaches_a_camera_from_outside_its_field_of_view(scinfo):
+    # 100 pixels beyond the first column of sector 1, camera 1, CCD 1: more than
+    # 12.5 deg off the camera's axis, where tess-point's field of view ends.
+    coord = position_of(1, 1, 1, 0.5 - 100, 1000.0, scinfo)
+    assert not on_ffi(coord, 95 * 21 * u.arcsec, 1, 1, 1)
+    assert on_ffi(coord, 105 * 21 * u.arcsec, 1, 1, 1)
+
+
+def test_a_wider_radius_finds_more_and_keeps_what_it_found():
+    coords = random_sky(50, seed=7)
+    radii = [None, 1 * u.arcmin, 10 * u.arcmin, 1 * u.deg, 5 * u.deg]
+    found = [hits(locate(coords, radius=radius)) for radius in radii]
+    for smaller, larger in itertools.pairwise(found):
+        assert set(smaller) <= set(larger)
+        for key, pixel in smaller.items():  # the same pixel positions
+            assert larger[key] == pytest.approx(pixel, abs=1e-9)
+    assert len(found[-1]) > len(found[0])
+
+
+def test_many_targets_at_once_equal_one_at_a_time(monkeypatch):
+    coords = SkyCoord([PI_MEN, *random_sky(29, seed=3)])
+    monkeypatch.setattr(geometry, "_CHUNK", 7)  # several chunks, so offsets are exercised
+    now = Time("2025-01-01")
+    together = locate(coords, radius=2 * u.arcmin, now=now)
+
+    alone = []
+    for i, coord in enumerate(coords):
+        table = locate(coord, radius=2 * u.arcmin, now=now)
+        assert set(table["target"]) <= {0}
+        table["target"] = i
+        alone.append(table)
+    alone = vstack(alone)
+
+    assert len(together) == len(alone) > 30 * 5
+    for name in COLUMNS:
+        if together[name].dtype.kind == "f":  # BLAS may round differently for other shapes
+            assert np.allclose(together[name], alone[name], rtol=0, atol=1e-9), name
+        else:
+            assert np.array_equal(together[name], alone[name]), name
+    assert np.array_equal(
+        np.lexsort([together[name] for name in reversed(HIT)]), np.arange(len(together))
+    )
+
+    grid = locate(coords.reshape(5, 6), radius=2 * u.arcmin, now=now)
+    assert np.array_equal(grid["target"], together["target"])
+
+
+def test_any_frame_gives_the_icrs_answer():
+    now = Time("2025-01-01")
+    icrs = locate(PI_MEN, now=now)
+    galactic = locate(PI_MEN.galactic, now=now)
+    assert list(galactic["sectorName"]) == list(icrs["sectorName"])
+    assert np.allclose(galactic["column"], icrs["column"], atol=1e-6)
+    assert np.allclose(galactic["row"], icrs["row"], atol=1e-6)
+
+
+def test_released_is_judged_at_now(scinfo):
+    midtime = dict(zip(scinfo.sectors.tolist(), scinfo.midtimes, strict=True))
+    end = {sector: mid + SECTOR_HALF_LENGTH_DAYS for sector, mid in midtime.items()}
+    now = Time(end[90] + RELEASE_LAG_DAYS / 2, format="jd")
+    long_over = max(s for s in end if end[s] + RELEASE_LAG_DAYS < now.jd)
+    future = min(s for s in midtime if midtime[s] > now.jd)
+    expected = {1: True, long_over: True, 90: False, future: False}
+
+    for sector, released in expected.items():
+        coord = position_of(sector, 1, 1, 1000.0, 1000.0, scinfo)
+        table = locate(coord, sectors=[sector], now=now)
+        assert len(table) == 1
+        assert bool(table["released"][0]) is released, sector
+
+
+def test_nothing_found_gives_an_empty_table_with_the_same_columns():
+    north_ecliptic_pole = SkyCoord(270, 66.56, unit="deg")
+    for table in (
+        locate(north_ecliptic_pole, sectors=[1]),
+        locate(PI_MEN, sectors=[]),
+        locate(SkyCoord([], [], unit="deg")),
+    ):
+        assert len(table) == 0
+        assert table.colnames == COLUMNS
+        assert [table[name].dtype.kind for name in COLUMNS] == DTYPE_KINDS
+    assert [locate(PI_MEN)[name].dtype.kind for name in COLUMNS] == DTYPE_KINDS
+
+
+def test_the_pointing_model_is_built_once(monkeypatch):
+    built = []
+    real = tess_stars2px.TESS_Spacecraft_Pointing_Data
+
+    def counted(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tess_stars2px, "TESS_Spacecraft_Pointing_Data", counted)
+    geometry._pointing_model.cache_clear()
+    locate(PI_MEN)
+    locate(PI_MEN, sectors=[1])
+    assert len(built) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"coords": "84.29 -80.47"}, InvalidQueryTypeError, "must be a SkyCoord"),
+        ({"coords": (84.29, -80.47)}, InvalidQueryTypeError, "must be a SkyCoord"),
+        (
+            {"coords": SkyCoord([1, np.nan], [0, 0], unit="deg")},
+            InvalidQueryError,
+            "must be finite.*index 1",
+        ),
+        ({"radius": -1 * u.arcmin}, InvalidQueryError, "zero or more"),
+        ({"radius": 5 * u.m}, InvalidQueryError, "must be an angle"),
+        ({"radius": [1, 2] * u.deg}, InvalidQueryError, "single angle"),
+        (
+            {"sectors": [1, 999]},
+            InvalidQueryError,
+            "unknown sector 999; the pointing model knows 1-",
+        ),
+        ({"sectors": [0, 999, 1000]}, InvalidQueryError, "unknown sectors 0 and 999-1000;"),
+        ({"sectors": 5}, InvalidQueryTypeError, "iterable of sector numbers"),
+        ({"sectors": "1"}, InvalidQueryTypeError, "iterable of sector numbers"),
+        ({"sectors": [1.5]}, InvalidQueryTypeError, "must be integers"),
+        ({"sectors": [True]}, InvalidQueryTypeError, "must be integers"),
+        ({"now": "2025-01-01"}, InvalidQueryTypeError, "astropy Time"),
+        ({"now": Time(["2025-01-01", "2025-02-01"])}, InvalidQueryError, "single time"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, error, words):
+    kwargs = {"coords": PI_MEN, **kwargs}
+    coords = kwargs.pop("coords")
+    with pytest.raises(error, match=words) as info:
+        locate(coords, **kwargs)
+    argument = next(iter(kwargs), "coords")
+    assert str(info.value).startswith(f"{argument}:")
+
+
+def test_unknown_sectors_are_listed_against_the_ones_tess_point_knows():
+    with pytest.raises(InvalidQueryError) as info:
+        locate(PI_MEN, sectors=[999])
+    assert str(info.value).endswith(f"knows 1-{tess_stars2px.max_sector} and 1751")
