@@ -18,12 +18,15 @@ from .exceptions import (
 )
 from .files import (
     copy_cutouts,
+    cutout_from_bytes,
     load_cutout,
     no_data_message,
     open_cutouts,
     save_archive,
     temporary_path,
     write_cutouts,
+    write_files,
+    write_zip,
 )
 from .progress import TransferProgress
 from .service import MastService
@@ -65,6 +68,11 @@ class TessCutClass:
         Seconds to wait for an answer; ``conf.timeout`` by default.
     cache_dir : str or path-like, optional
         Directory of the cutout cache; ``conf.cache_dir`` by default.
+    archive : str or path-like, optional
+        Work offline from this directory of FFI cubes and/or FFIs instead
+        of the TESScut service: sectors come from TESS's pointing model,
+        cutouts from the cubes (built from FFIs when needed), in TESScut's
+        format. See `~astro_tesscut.archive.local.LocalArchive`.
 
     Examples
     --------
@@ -74,16 +82,32 @@ class TessCutClass:
     ...                               size=(45, 35), sector=1)  # doctest: +REMOTE_DATA
     """
 
-    def __init__(self, *, server=None, resolver_server=None, timeout=None, cache_dir=None):
+    def __init__(
+        self, *, server=None, resolver_server=None, timeout=None, cache_dir=None, archive=None
+    ):
         self._service = MastService(server=server, resolver_server=resolver_server, timeout=timeout)
         self._cache = CutoutCache(cache_dir)
         self._positions = {}  # object name -> resolved SkyCoord
+        self._archive = None
+        if archive is not None:
+            from .archive.local import LocalArchive
+
+            self._archive = LocalArchive(archive)
 
     def __repr__(self):
+        if self._archive is not None:
+            return f"<TessCutClass archive={str(self._archive.directory)!r}>"
         return f"<TessCutClass server={self._service.server!r}>"
 
     def query_sectors(
-        self, *, coordinates=None, objectname=None, radius=None, moving_target=False, mt_type=None
+        self,
+        *,
+        coordinates=None,
+        objectname=None,
+        radius=None,
+        moving_target=False,
+        mt_type=None,
+        offline=False,
     ):
         """List the TESS sectors, cameras and CCDs that observed a target.
 
@@ -106,14 +130,24 @@ class TessCutClass:
             are found along its path.
         mt_type : {'majorbody', 'smallbody'}, optional
             The kind of moving target; by default the service tries both.
+        offline : bool, optional
+            Compute the sectors from TESS's pointing model (tess-point)
+            instead of asking the service; always so with an ``archive``.
+            Names are still resolved through MAST; moving targets need the
+            service.
 
         Returns
         -------
         `~astropy.table.Table`
             One row per sector, camera and CCD, sorted by sector, with
             columns ``sectorName`` (str), ``sector``, ``camera``, ``ccd``
-            (int). Empty, with a `~astro_tesscut.NoResultsWarning`, when
-            nothing observed the target.
+            (int). Offline, also ``column`` and ``row`` (the target's 1-based
+            FFI pixel, collateral pixels included) and ``released`` (False
+            while the sector's data may not be public yet: planned sectors
+            and those ended less than 60 days ago); with an archive,
+            ``available`` (its cube or FFIs are in the archive). Empty, with a
+            `~astro_tesscut.NoResultsWarning`, when nothing observed the
+            target.
         """
         from astropy.table import Table
 
@@ -126,6 +160,10 @@ class TessCutClass:
         if moving_target and radius is not None:
             raise InvalidQueryError("radius: not used with moving_target=True; leave it out")
         radius = parse_radius(radius)
+        offline = _flag(offline, "offline") or self._archive is not None
+        if offline:
+            self._check_offline(target)
+            return self._offline_sectors(self._resolved(target), radius)
         target = self._resolved(target)
         rows = self._sector_rows(target, radius)
         return Table(
@@ -214,6 +252,10 @@ class TessCutClass:
         )
         use_cache = _flag(cache, "cache", default=conf.cache)
         _flag(show_progress, "show_progress")
+        if self._archive is not None:
+            self._check_offline(target)
+            files = self._local_cutouts(self._resolved(target), size, sector, show_progress)
+            return [cutout_from_bytes(name, data) for name, data in files]
         target = self._resolved(target)
 
         def fetch(sector, progress):
@@ -283,8 +325,21 @@ class TessCutClass:
         use_cache = _flag(cache, "cache", default=conf.cache) and inflate
         _flag(show_progress, "show_progress")
         directory = _output_directory(path)
+        if self._archive is not None:
+            self._check_offline(target)
         target = self._resolved(target)
         directory.mkdir(parents=True, exist_ok=True)
+        zip_name = f"tesscut_{target.label}_{size.label}"
+        if self._archive is not None:
+            files = self._local_cutouts(target, size, sector, show_progress)
+            if not files:
+                paths = []
+            elif inflate:
+                paths = write_files(files, directory)
+            else:
+                suffix = f"_s{sector:04d}.zip" if sector is not None else ".zip"
+                paths = [write_zip(files, directory / (zip_name + suffix))]
+            return Table([[str(p) for p in paths]], names=["Local Path"], dtype=[str])
 
         def fetch(sector, progress):
             if use_cache:
@@ -295,9 +350,8 @@ class TessCutClass:
                     return archive
                 if inflate:
                     return write_cutouts(archive, directory)
-                name = f"tesscut_{target.label}_{size.label}"
-                name += f"_s{sector:04d}.zip" if sector is not None else ".zip"
-                return [save_archive(archive, directory / name)]
+                suffix = f"_s{sector:04d}.zip" if sector is not None else ".zip"
+                return [save_archive(archive, directory / (zip_name + suffix))]
 
         paths = self._per_sector(target, sector, fetch, show_progress)
         return Table([[str(p) for p in paths]], names=["Local Path"], dtype=[str])
@@ -322,6 +376,39 @@ class TessCutClass:
         if target.name not in self._positions:
             self._positions[target.name] = self._service.resolve(target.name)
         return target.at(self._positions[target.name])
+
+    def _check_offline(self, target):
+        if target.moving:
+            raise InvalidQueryError(
+                "moving_target: offline, sectors and cutouts are for fixed positions only; a "
+                "moving target's path needs the TESScut service"
+            )
+
+    def _offline_sectors(self, target, radius):
+        if self._archive is not None:
+            table = self._archive.sectors(target.coord, radius)
+        else:
+            from .archive.geometry import locate
+
+            table = locate(target.coord, radius=radius)
+            table.remove_column("target")
+        if not len(table):
+            warnings.warn(
+                f"no TESS sector observed {_describe(target)}", NoResultsWarning, stacklevel=3
+            )
+        return table
+
+    def _local_cutouts(self, target, size, sector, show_progress):
+        files = self._archive.cutouts(target.coord, size, sector, show_progress=show_progress)
+        if not files:
+            where = f"sector {sector}" if sector is not None else "any sector"
+            warnings.warn(
+                f"no cutout data: {self._archive!r} holds no cube or FFIs of {where} covering "
+                f"{_describe(target)}",
+                NoResultsWarning,
+                stacklevel=3,
+            )
+        return files
 
     def _sector_rows(self, target, radius):
         rows = sorted(self._service.sectors(target, radius), key=lambda row: row[1:])

@@ -22,6 +22,7 @@ from .fitslayout import FITSLayoutError, walk
 
 __all__ = [
     "copy_cutouts",
+    "cutout_from_bytes",
     "load_cutout",
     "no_data_message",
     "open_cutouts",
@@ -29,6 +30,8 @@ __all__ = [
     "save_archive",
     "temporary_path",
     "write_cutouts",
+    "write_files",
+    "write_zip",
 ]
 
 _INFLATE_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
@@ -128,11 +131,31 @@ def save_archive(payload_path, final_path):
 
 def load_cutout(path):
     """Read a verified cutout file into memory; ``filename()`` gives its name."""
+    return cutout_from_bytes(Path(path).name, Path(path).read_bytes())
+
+
+def cutout_from_bytes(name, data):
+    """An in-memory `~astropy.io.fits.HDUList` of a file's bytes; ``filename()`` gives ``name``."""
     from astropy.io import fits
 
-    data = io.BytesIO(Path(path).read_bytes())
-    data.name = Path(path).name
-    return fits.open(data, lazy_load_hdus=False)
+    buffer = io.BytesIO(data)
+    buffer.name = name
+    return fits.open(buffer, lazy_load_hdus=False)
+
+
+def write_files(files, directory):
+    """Write ``(name, bytes)`` pairs into ``directory``, verified, all of them or none."""
+    return _install(directory, {name: partial(_write_bytes, data) for name, data in files})
+
+
+def write_zip(files, path):
+    """Write ``(name, bytes)`` pairs as a zip archive at ``path``, verified, or nothing."""
+    path = Path(path)
+    with temporary_path(path.parent, path.name) as tmp:
+        with zipfile.ZipFile(tmp, "x", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in files:
+                archive.writestr(name, data)
+        return save_archive(tmp, path)
 
 
 def _install(directory, writers):
@@ -246,6 +269,11 @@ def _read_member(archive, name):
         return archive.read(name)
     except _INFLATE_ERRORS as exc:
         raise CorruptResponseError(f"cannot inflate {name} from the archive: {exc}") from exc
+
+
+def _write_bytes(data, path):
+    with open(path, "xb") as file:
+        file.write(data)
 
 
 def _copy_member(archive, name, path):

@@ -50,6 +50,30 @@ def load_json(name):
     return json.loads((DATA / name).read_text())
 
 
+# A small region of sector 1, camera 4, CCD 2 around Pi Mensae, with the real WCS.
+FFI_REGION = {"sector": 1, "camera": 4, "ccd": 2, "shape": (40, 50), "corner": (1600, 240)}
+PI_MEN = (84.2911879979852, -80.4691197969941)
+
+
+@pytest.fixture(scope="session")
+def ffi_files(tmp_path_factory):
+    """Eight synthetic SPOC FFIs of a 40 x 50 pixel region around Pi Mensae."""
+    from astro_tesscut.simulate import write_ffis
+
+    directory = tmp_path_factory.mktemp("ffis")
+    stars = [(*PI_MEN, 2e5), (84.257651, -80.46656, 3e3)]
+    return write_ffis(directory, n_frames=8, stars=stars, seed=1, **FFI_REGION)
+
+
+@pytest.fixture(scope="session")
+def cube_file(ffi_files, tmp_path_factory):
+    """Our cube of `ffi_files`, named as MAST names cubes."""
+    from astro_tesscut.archive.build import build_cube
+
+    path = tmp_path_factory.mktemp("cube") / "tess-s0001-4-2-cube.fits"
+    return build_cube(ffi_files, path, show_progress=False)
+
+
 @pytest.fixture
 def mock_http():
     """`responses` mocking every HTTP call; an unexpected request fails the test."""

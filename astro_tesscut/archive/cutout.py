@@ -7,20 +7,18 @@ edges rounded half to even. Only the window's rows are read from the cube.
 """
 
 import functools
-import io
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..exceptions import InvalidQueryError
-from ..files import temporary_path
+from ..files import cutout_from_bytes, write_files
 from ..sizes import parse_size
 from ..targets import parse_coordinates
 from .cube import FFICube, open_cube
 from .tpf import tpf_bytes, tpf_name
 
-__all__ = ["cutout", "cutout_windows", "cutouts"]
+__all__ = ["cut", "cutout", "cutout_windows", "cutouts"]
 
 
 def cutout(cube, coordinates, *, size=5):
@@ -71,19 +69,39 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None):
     list of `~astropy.io.fits.HDUList`, or of `pathlib.Path` with ``output_dir``
         One per target, in order.
     """
-    from astropy.io import fits
-
-    cube = cube if isinstance(cube, FFICube) else open_cube(cube)
-    coords = _positions(coordinates)
-    size = parse_size(size)
     if output_dir is not None:
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-    windows = cutout_windows(cube, coords, size)
     results = []
+    for name, data in cut(cube, _positions(coordinates), parse_size(size)):
+        if output_dir is None:
+            results.append(cutout_from_bytes(name, data))
+        else:
+            results.extend(write_files([(name, data)], output_dir))
+    return results
+
+
+def cut(cube, coords, size, *, skip_off_cube=False):
+    """Yield ``(name, bytes)`` of the target pixel file of each position.
+
+    Parameters
+    ----------
+    cube : path-like or `~astro_tesscut.archive.cube.FFICube`
+        The cube.
+    coords : `~astropy.coordinates.SkyCoord`
+        A 1-d array of positions.
+    size : `~astro_tesscut.sizes.CutoutSize`
+        The cutouts' size.
+    skip_off_cube : bool, optional
+        Leave out positions whose window misses the cube instead of raising.
+    """
+    cube = cube if isinstance(cube, FFICube) else open_cube(cube)
+    windows = cutout_windows(cube, coords, size)
     for coord, (column, column_stop, row, row_stop) in zip(coords, windows, strict=True):
         ra, dec = float(coord.ra.deg), float(coord.dec.deg)
         if column_stop <= 0 or row_stop <= 0 or column >= cube.columns or row >= cube.rows:
+            if skip_off_cube:
+                continue
             raise InvalidQueryError(
                 f"coordinates: ({ra}, {dec}) lies off {cube.sector_name}; its cutout window "
                 f"(columns {column}..{column_stop - 1}, rows {row}..{row_stop - 1}) misses the "
@@ -101,14 +119,7 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None):
             residual=_residual(cube, column, row, column_stop - column, row_stop - row),
             linear_wcs=_linear_wcs(cube, column, column_stop, row, row_stop),
         )
-        name = tpf_name(cube, ra, dec, column_stop - column, row_stop - row)
-        if output_dir is None:
-            buffer = io.BytesIO(data)
-            buffer.name = name
-            results.append(fits.open(buffer))
-        else:
-            results.append(_write(output_dir / name, data))
-    return results
+        yield tpf_name(cube, ra, dec, column_stop - column, row_stop - row), data
 
 
 def cutout_windows(cube, coords, size):
@@ -225,11 +236,3 @@ def _separation(ra0, dec0, ra1, dec1):
     ra0, dec0, ra1, dec1 = map(np.radians, (ra0, dec0, ra1, dec1))
     a = np.sin((dec1 - dec0) / 2) ** 2 + np.cos(dec0) * np.cos(dec1) * np.sin((ra1 - ra0) / 2) ** 2
     return np.degrees(2 * np.arcsin(np.sqrt(a)))
-
-
-def _write(path, data):
-    with temporary_path(path.parent, path.name) as tmp:
-        with open(tmp, "xb") as file:
-            file.write(data)
-        os.replace(tmp, path)
-    return path
