@@ -144,8 +144,12 @@ def cutout_from_bytes(name, data):
 
 
 def write_files(files, directory):
-    """Write ``(name, bytes)`` pairs into ``directory``, verified, all of them or none."""
-    return _install(directory, {name: partial(_write_bytes, data) for name, data in files})
+    """Write ``(name, bytes)`` pairs this package made into ``directory``, all or none.
+
+    Unlike downloads, they are not read back: they never crossed a network.
+    """
+    writers = {name: partial(_write_bytes, data) for name, data in files}
+    return _install(directory, writers, verify=False)
 
 
 def write_zip(files, path):
@@ -158,7 +162,7 @@ def write_zip(files, path):
         return save_archive(tmp, path)
 
 
-def _install(directory, writers):
+def _install(directory, writers, *, verify=True):
     """Write each file with ``writers[name](temporary_path)``, verify it, then rename all."""
     directory = Path(directory)
     with contextlib.ExitStack() as stack:
@@ -166,7 +170,8 @@ def _install(directory, writers):
         for name, write in writers.items():
             tmp = stack.enter_context(temporary_path(directory, name))
             write(tmp)
-            open_fits(tmp, name=name).close()
+            if verify:
+                open_fits(tmp, name=name).close()
             staged.append((tmp, directory / name))
         for tmp, final in staged:
             os.replace(tmp, final)

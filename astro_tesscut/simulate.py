@@ -159,13 +159,15 @@ def _science_mask(shape, corner):
 
 def _add_star(scene, x, y, flux):
     """Add a Gaussian PSF of total ``flux`` centred on 0-based pixel (x, y)."""
+    rows, columns = scene.shape
     x0, y0 = round(x), round(y)
-    rows = slice(max(y0 - _PSF_HALF_WIDTH, 0), max(y0 + _PSF_HALF_WIDTH + 1, 0))
-    cols = slice(max(x0 - _PSF_HALF_WIDTH, 0), max(x0 + _PSF_HALF_WIDTH + 1, 0))
-    yy, xx = np.mgrid[rows, cols]
-    if yy.size:
-        psf = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * _PSF_SIGMA**2))
-        scene[rows, cols] += flux * psf / (2 * np.pi * _PSF_SIGMA**2)
+    row_range = slice(max(y0 - _PSF_HALF_WIDTH, 0), min(y0 + _PSF_HALF_WIDTH + 1, rows))
+    column_range = slice(max(x0 - _PSF_HALF_WIDTH, 0), min(x0 + _PSF_HALF_WIDTH + 1, columns))
+    if row_range.start >= row_range.stop or column_range.start >= column_range.stop:
+        return
+    yy, xx = np.mgrid[row_range, column_range]
+    psf = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * _PSF_SIGMA**2))
+    scene[row_range, column_range] += flux * psf / (2 * np.pi * _PSF_SIGMA**2)
 
 
 def _image_header(wcs_cards, camera, ccd, tstart, tstop, *, quality):

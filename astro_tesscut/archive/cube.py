@@ -16,6 +16,7 @@ Opening reads the three headers and the table once (a cached, immutable
 import functools
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,12 @@ __all__ = ["FFICube", "open_cube"]
 # The column that tells a table row with a whole WCS, and the value it must have.
 _WCS_COLUMN, _WCS_VALUE = "CTYPE2", "DEC--TAN-SIP"
 _TFORM = re.compile(r"^(\d*)([LXBIJKAEDCMPQ])")
+# Keywords that define a celestial WCS with SIP distortion (FITS WCS papers I-III, SIP).
+_WCS_KEYWORD = re.compile(
+    r"^(WCSAXES|WCSNAME|CTYPE\d|CUNIT\d|CRPIX\d|CRVAL\d|CDELT\d|CROTA\d|CD\d_\d|PC\d_\d|"
+    r"PV\d_\d+|LONPOLE|LATPOLE|RADESYS|EQUINOX|MJDREF[IF]?|(A|B|AP|BP)_(ORDER|DMAX|\d+_\d+))$"
+)
+_READERS = 8
 _SCALARS = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8", "L": "S1"}
 
 
@@ -113,11 +120,9 @@ class FFICube:
         raise InvalidFileError(f"cube: no FFI in {self.path.name} has a whole WCS")
 
     @functools.cached_property
-    def wcs_header(self):
-        """The image header of the FFI at `wcs_row`, rebuilt from its table row."""
-        from astropy.io import fits
-
-        header = fits.Header()
+    def wcs_row_values(self):
+        """The FFI at `wcs_row`'s image-header keywords and values (NaN floats left out)."""
+        values = {}
         row = self.table[self.wcs_row]
         for name in self.table.dtype.names:
             value = row[name]
@@ -129,17 +134,23 @@ class FFICube:
                 value = float(value)
             elif isinstance(value, np.integer):
                 value = int(value)
-            header[name] = value
-        return header
+            values[name] = value
+        return values
+
+    @functools.cached_property
+    def wcs_cards(self):
+        """The WCS keywords of the FFI at `wcs_row`, as (keyword, value) pairs in order."""
+        return [(k, v) for k, v in self.wcs_row_values.items() if _WCS_KEYWORD.match(k)]
 
     @functools.cached_property
     def wcs(self):
-        """The celestial WCS (TAN-SIP) of the FFI at `wcs_row`."""
+        """The celestial WCS (TAN-SIP) of the FFI at `wcs_row`, as astrocut builds it."""
+        from astropy.io import fits
         from astropy.wcs import WCS
 
-        return WCS(self.wcs_header, relax=True)
+        return WCS(fits.Header(self.wcs_cards), relax=True)
 
-    @property
+    @functools.cached_property
     def sector_name(self):
         """``tess-sSSSS-C-D``, from the cube's header or, failing that, its file name."""
         header = self.primary
@@ -169,30 +180,40 @@ class FFICube:
             Boolean (rows, columns): True where the pixel is on the cube.
         """
         shape = (row_stop - row_start, column_stop - column_start)
-        pixels = np.full((*shape, self.frames, 2), np.nan, dtype=">f4")
-        on_cube = np.zeros(shape, dtype=bool)
         rows = range(max(row_start, 0), min(row_stop, self.rows))
         first, last = max(column_start, 0), min(column_stop, self.columns)
+        on_cube = np.zeros(shape, dtype=bool)
+        whole = len(rows) == shape[0] and last - first == shape[1]
+        pixels = np.empty((*shape, self.frames, 2), dtype=">f4")
+        if not whole:  # off the cube's edge: NaN, as TESScut fills it
+            pixels.fill(np.nan)
         if not rows or first >= last:
             return pixels, on_cube
-        inner = pixels[rows.start - row_start : rows.stop - row_start, first - column_start :]
-        inner = inner[:, : last - first]
-        on_cube[
-            rows.start - row_start : rows.stop - row_start,
-            first - column_start : last - column_start,
-        ] = True
+        top, left = rows.start - row_start, first - column_start
+        on_cube[top : top + len(rows), left : left + last - first] = True
+        inner = pixels[top : top + len(rows), left : left + last - first]
+        block = inner if whole else np.empty(inner.shape, dtype=">f4")
         run = (last - first) * self.frames * 8
-        block = np.empty((len(rows), last - first, self.frames, 2), dtype=">f4")
         view = memoryview(block).cast("B")
+
+        def read(index):
+            offset = self.data_start + ((rows[index] * self.columns + first) * self.frames) * 8
+            if os.preadv(descriptor, [view[index * run : (index + 1) * run]], offset) != run:
+                raise InvalidFileError(f"cube: {self.path.name} ends inside its pixels")
+
         with open(self.path, "rb", buffering=0) as file:
             descriptor = file.fileno()
-            for index, row in enumerate(rows):
-                offset = self.data_start + ((row * self.columns + first) * self.frames) * 8
-                target = view[index * run : (index + 1) * run]
-                if os.preadv(descriptor, [target], offset) != run:
-                    raise InvalidFileError(f"cube: {self.path.name} ends inside its pixels")
-        inner[...] = block
+            # Several reads in flight let a cold disk serve rows in parallel.
+            list(_readers().map(read, range(len(rows))))
+        if not whole:
+            inner[...] = block
         return pixels, on_cube
+
+
+@functools.cache
+def _readers():
+    """Threads shared by every cube read (reads release the GIL)."""
+    return ThreadPoolExecutor(_READERS, thread_name_prefix="astro_tesscut-cube")
 
 
 def _read_table(path, layout):

@@ -6,7 +6,9 @@ position through the WCS of the FFI in the middle of the sector, the window's
 edges rounded half to even. Only the window's rows are read from the cube.
 """
 
+import collections
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,8 @@ from .cube import FFICube, open_cube
 from .tpf import tpf_bytes, tpf_name
 
 __all__ = ["cut", "cutout", "cutout_windows", "cutouts"]
+
+_WORKERS = 3  # cutouts made at once in a batch
 
 
 def cutout(cube, coordinates, *, size=5):
@@ -72,17 +76,20 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None):
     if output_dir is not None:
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-    results = []
-    for name, data in cut(cube, _positions(coordinates), parse_size(size)):
-        if output_dir is None:
-            results.append(cutout_from_bytes(name, data))
-        else:
-            results.extend(write_files([(name, data)], output_dir))
-    return results
+    if output_dir is None:
+        keep = cutout_from_bytes
+    else:
+
+        def keep(name, data):
+            (path,) = write_files([(name, data)], output_dir)
+            return path
+
+    return list(cut(cube, _positions(coordinates), parse_size(size), keep=keep))
 
 
-def cut(cube, coords, size, *, skip_off_cube=False):
-    """Yield ``(name, bytes)`` of the target pixel file of each position.
+def cut(cube, coords, size, *, skip_off_cube=False, keep=None):
+    """Yield the target pixel file of each position, as ``(name, data)`` (data: uint8 array)
+    or as what ``keep(name, data)`` makes of it.
 
     Parameters
     ----------
@@ -94,14 +101,19 @@ def cut(cube, coords, size, *, skip_off_cube=False):
         The cutouts' size.
     skip_off_cube : bool, optional
         Leave out positions whose window misses the cube instead of raising.
+    keep : callable, optional
+        Run on each file where it is made (in a worker thread for a batch), so
+        that writing it overlaps making the next.
     """
     cube = cube if isinstance(cube, FFICube) else open_cube(cube)
     windows = cutout_windows(cube, coords, size)
-    for coord, (column, column_stop, row, row_stop) in zip(coords, windows, strict=True):
+
+    def make(job):
+        coord, (column, column_stop, row, row_stop) = job
         ra, dec = float(coord.ra.deg), float(coord.dec.deg)
         if column_stop <= 0 or row_stop <= 0 or column >= cube.columns or row >= cube.rows:
             if skip_off_cube:
-                continue
+                return None
             raise InvalidQueryError(
                 f"coordinates: ({ra}, {dec}) lies off {cube.sector_name}; its cutout window "
                 f"(columns {column}..{column_stop - 1}, rows {row}..{row_stop - 1}) misses the "
@@ -119,7 +131,33 @@ def cut(cube, coords, size, *, skip_off_cube=False):
             residual=_residual(cube, column, row, column_stop - column, row_stop - row),
             linear_wcs=_linear_wcs(cube, column, column_stop, row, row_stop),
         )
-        yield tpf_name(cube, ra, dec, column_stop - column, row_stop - row), data
+        name = tpf_name(cube, ra, dec, column_stop - column, row_stop - row)
+        return (name, data) if keep is None else keep(name, data)
+
+    jobs = zip(coords, windows, strict=True)
+    for result in _ahead(make, jobs) if len(coords) > 1 else map(make, jobs):
+        if result is not None:
+            yield result
+
+
+def _ahead(function, items):
+    """``function(item)`` for each item, a few computed ahead in threads, yielded in order.
+
+    Reads, copies and writes release the GIL, so a second core works while
+    the caller writes the previous file; the lookahead bounds the memory held.
+    """
+    pending = collections.deque()
+    for item in items:
+        pending.append(_workers().submit(function, item))
+        if len(pending) > 2 * _WORKERS:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+@functools.cache
+def _workers():
+    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="astro_tesscut-cutout")
 
 
 def cutout_windows(cube, coords, size):
@@ -162,7 +200,7 @@ def cutout_windows(cube, coords, size):
 
 @functools.lru_cache(maxsize=8)
 def _ffi_wcs_cards(cube):
-    return tuple(card for card in cube.wcs.to_header(relax=True).cards)
+    return tuple((keyword, value, "") for keyword, value in cube.wcs_cards)
 
 
 def _positions(coordinates):

@@ -113,7 +113,7 @@ class LocalArchive:
             if key in hits:
                 cube = self._cube(key, held[key], show_progress)
                 results.extend(cut(cube, coord.reshape((1,)), size, skip_off_cube=True))
-        return sorted(results)
+        return sorted(results, key=lambda pair: pair[0])
 
     def _cube(self, key, source, show_progress):
         if isinstance(source, Path):

@@ -23,21 +23,21 @@ __all__ = ["tpf_bytes", "tpf_name"]
 
 _IMAGE_COLUMNS = ("RAW_CNTS", "FLUX", "FLUX_ERR", "FLUX_BKG", "FLUX_BKG_ERR")
 # Keywords of the FFI that gave the WCS worth keeping in the PIXELS header.
-_FFI_KEYWORDS = (
-    "EXPOSURE",
-    "TIMEDEL",
-    "INT_TIME",
-    "READTIME",
-    "FRAMETIM",
-    "NUM_FRM",
-    "DEADC",
-    "LIVETIME",
-    "TIMEPIXR",
-    "TIERRELA",
-    "BACKAPP",
-    "DEADAPP",
-    "VIGNAPP",
-)
+_FFI_KEYWORDS = {
+    "EXPOSURE": "[d] time on source",
+    "TIMEDEL": "[d] time resolution of data",
+    "INT_TIME": "[s] photon accumulation time per frame",
+    "READTIME": "[s] readout time per frame",
+    "FRAMETIM": "[s] frame time [INT_TIME + READTIME]",
+    "NUM_FRM": "number of frames per time stamp",
+    "DEADC": "deadtime correction",
+    "LIVETIME": "[d] TELAPSE multiplied by DEADC",
+    "TIMEPIXR": "bin time beginning=0 middle=0.5 end=1",
+    "TIERRELA": "[d] relative time error",
+    "BACKAPP": "background is subtracted",
+    "DEADAPP": "deadtime applied",
+    "VIGNAPP": "vignetting or collimator correction applied",
+}
 # Primary-header keywords that describe one FFI, not the cutout (as astrocut drops them).
 _DROPPED_PREFIXES = (
     "SC_",
@@ -72,6 +72,10 @@ def tpf_name(cube, ra, dec, nx, ny):
 def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual, linear_wcs):
     """A target pixel file, as the bytes of a FITS file.
 
+    The file is assembled in one buffer: the PIXELS records are filled in
+    place, so the only copies of the pixels are the transpose from the cube's
+    order and the final write.
+
     Parameters
     ----------
     cube : `~astro_tesscut.archive.cube.FFICube`
@@ -90,27 +94,44 @@ def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual,
         WCS_MSEP and WCS_SIG of the APERTURE WCS against the FFI WCS, degrees.
     linear_wcs : dict
         The table-column TAN WCS: ``crpix``, ``crval`` (2 each) and ``cd`` (2x2).
+
+    Returns
+    -------
+    `numpy.ndarray`
+        The file's bytes (uint8), ready to write or wrap.
     """
     ny, nx = on_cube.shape
     base, inherited = _primary_cards(cube)
     target = [
-        ("RA_OBJ", ra, "[deg] right ascension"),
-        ("DEC_OBJ", dec, "[deg] declination"),
+        _card("RA_OBJ", ra, "[deg] right ascension"),
+        _card("DEC_OBJ", dec, "[deg] declination"),
     ]
-    rendered = [_card(*card) for card in target]
-    primary = [*base, *rendered]
-    inherit = [*inherited, *rendered]
-    table = _pixels_records(cube, pixels)
-    aperture = on_cube.astype(">i4")
-    pixels_cards = _pixels_cards(cube, nx, ny, corner, linear_wcs)
-    aperture_cards = _aperture_cards(nx, ny, corner, aperture_wcs, residual)
-    return b"".join(
-        (
-            _hdu(primary, b""),
-            _hdu(_with_inherited(pixels_cards, inherit), table.tobytes()),
-            _hdu(_with_inherited(aperture_cards, inherit), aperture.tobytes()),
-        )
-    )
+    headers = [
+        [*base, *target],
+        _with_inherited(_pixels_cards(cube, nx, ny, corner, linear_wcs), [*inherited, *target]),
+        _with_inherited(
+            _aperture_cards(nx, ny, corner, aperture_wcs, residual), [*inherited, *target]
+        ),
+    ]
+    records = _records_dtype(nx, ny)
+    sizes = [0, records.itemsize * cube.frames, nx * ny * 4]
+    header_sizes = [
+        _padded(len(cards) * 80 + 3 * 80) for cards in headers
+    ]  # + CHECKSUM, DATASUM, END
+    starts = np.cumsum([0] + [h + _padded(d) for h, d in zip(header_sizes, sizes, strict=True)])
+    buffer = np.zeros(starts[-1], dtype=np.uint8)
+
+    data_start = starts[1] + header_sizes[1]
+    table = buffer[data_start : data_start + sizes[1]].view(records)
+    _fill_records(table, cube, pixels)
+    aperture_start = starts[2] + header_sizes[2]
+    buffer[aperture_start : aperture_start + sizes[2]].view(">i4")[:] = on_cube.ravel()
+
+    for index, cards in enumerate(headers):
+        data = buffer[starts[index] + header_sizes[index] : starts[index + 1]]
+        header = _header(cards, _ones_complement_sum(data))
+        buffer[starts[index] : starts[index] + len(header)] = np.frombuffer(header, np.uint8)
+    return buffer
 
 
 def _with_inherited(cards, inherited):
@@ -126,52 +147,60 @@ def _primary_cards(cube):
     Returns the primary's cards (without RA_OBJ and DEC_OBJ, which each cutout
     adds) and the subset extensions inherit.
     """
-    header = cube.primary.copy()
-    for keyword in list(header):
-        if keyword in _DROPPED or keyword.startswith(_DROPPED_PREFIXES):
-            header.remove(keyword, ignore_missing=True, remove_all=True)
-    header.update(
-        {
-            "CREATOR": ("astro_tesscut", "software used to produce this file"),
-            "PROCVER": (__version__, "software version"),
-            "FFI_TYPE": ("SPOC", "the FFI type used to make the cutouts"),
-            "RA_OBJ": (0.0, "[deg] right ascension"),
-            "DEC_OBJ": (0.0, "[deg] declination"),
-            "TIMEREF": ("SOLARSYSTEM", "barycentric correction applied to times"),
-            "TASSIGN": ("SPACECRAFT", "where time is assigned"),
-            "TIMESYS": ("TDB", "time system is Barycentric Dynamical Time (TDB)"),
-            "BJDREFI": (2457000, "integer part of BTJD reference date"),
-            "BJDREFF": (0.0, "fraction of the day in BTJD reference date"),
-            "TIMEUNIT": ("d", "time unit for TIME, TSTART, and TSTOP"),
-        }
-    )
-    start, stop = header.get("TSTART", 0.0), header.get("TSTOP", 0.0)
-    header["TELAPSE"] = (stop - start, "[d] TSTOP - TSTART")
-    header.update(
-        {
-            "OBJECT": ("", "string version of target id"),
-            "TCID": (0, "unique tess target identifier"),
-            "PXTABLE": (0, "pixel table id"),
-            "PMRA": (0.0, "[mas/yr] RA proper motion"),
-            "PMDEC": (0.0, "[mas/yr] Dec proper motion"),
-            "PMTOTAL": (0.0, "[mas/yr] total proper motion"),
-            "TESSMAG": (0.0, "[mag] TESS magnitude"),
-            "TEFF": (0.0, "[K] Effective temperature"),
-            "LOGG": (0.0, "[cm/s2] log10 surface gravity"),
-            "MH": (0.0, "[log10([M/H])] metallicity"),
-            "RADIUS": (0.0, "[solar radii] stellar radius"),
-            "TICVER": (0, "TICVER"),
-            "TICID": (None, "unique tess target identifier"),
-        }
-    )
-    del header["RA_OBJ"], header["DEC_OBJ"]
-    cards = [card.image for card in header.cards]
-    inherited = [
-        card.image
-        for card in header.cards
-        if card.keyword not in _NOT_INHERITED and card.keyword not in _EXTENSION_KEYWORDS
+    cards = {}
+    text = cube.primary_header.decode("ascii")
+    for start in range(0, len(text), 80):
+        card = text[start : start + 80]
+        keyword = card[:8].rstrip()
+        if keyword == "END":
+            break
+        if keyword not in _DROPPED and not keyword.startswith(_DROPPED_PREFIXES):
+            cards.setdefault(keyword, card)
+    start, stop = _number(cards.get("TSTART")), _number(cards.get("TSTOP"))
+    updates = [
+        ("CREATOR", "astro_tesscut", "software used to produce this file"),
+        ("PROCVER", __version__, "software version"),
+        ("FFI_TYPE", "SPOC", "the FFI type used to make the cutouts"),
+        ("TIMEREF", "SOLARSYSTEM", "barycentric correction applied to times"),
+        ("TASSIGN", "SPACECRAFT", "where time is assigned"),
+        ("TIMESYS", "TDB", "time system is Barycentric Dynamical Time (TDB)"),
+        ("BJDREFI", 2457000, "integer part of BTJD reference date"),
+        ("BJDREFF", 0.0, "fraction of the day in BTJD reference date"),
+        ("TIMEUNIT", "d", "time unit for TIME, TSTART, and TSTOP"),
+        ("TELAPSE", stop - start, "[d] TSTOP - TSTART"),
+        ("OBJECT", "", "string version of target id"),
+        ("TCID", 0, "unique tess target identifier"),
+        ("PXTABLE", 0, "pixel table id"),
+        ("PMRA", 0.0, "[mas/yr] RA proper motion"),
+        ("PMDEC", 0.0, "[mas/yr] Dec proper motion"),
+        ("PMTOTAL", 0.0, "[mas/yr] total proper motion"),
+        ("TESSMAG", 0.0, "[mag] TESS magnitude"),
+        ("TEFF", 0.0, "[K] Effective temperature"),
+        ("LOGG", 0.0, "[cm/s2] log10 surface gravity"),
+        ("MH", 0.0, "[log10([M/H])] metallicity"),
+        ("RADIUS", 0.0, "[solar radii] stellar radius"),
+        ("TICVER", 0, "TICVER"),
+        ("TICID", None, "unique tess target identifier"),
     ]
-    return cards, inherited
+    for keyword, value, comment in updates:
+        cards[keyword] = _card(keyword, value, comment)
+    primary = list(cards.values())
+    inherited = [
+        card
+        for keyword, card in cards.items()
+        if keyword not in _NOT_INHERITED and keyword not in _EXTENSION_KEYWORDS
+    ]
+    return primary, inherited
+
+
+def _number(card):
+    """The numeric value of a rendered card, or 0 when there is none."""
+    if card is None:
+        return 0.0
+    try:
+        return float(card[10:].split("/")[0])
+    except ValueError:
+        return 0.0
 
 
 @functools.lru_cache(maxsize=8)
@@ -183,10 +212,10 @@ def _per_ffi_columns(cube):
     return time, barycorr, quality, cube.table["FFI_FILE"]
 
 
-def _pixels_records(cube, pixels):
-    rows, columns = pixels.shape[:2]
-    cell = (rows, columns)
-    dtype = np.dtype(
+@functools.lru_cache(maxsize=64)
+def _records_dtype(nx, ny):
+    cell = (ny, nx)
+    return np.dtype(
         [
             ("TIME", ">f8"),
             ("TIMECORR", ">f4"),
@@ -202,7 +231,10 @@ def _pixels_records(cube, pixels):
             ("FFI_FILE", "S38"),
         ]
     )
-    records = np.zeros(cube.frames, dtype=dtype)
+
+
+def _fill_records(records, cube, pixels):
+    """Fill the PIXELS table in place; its background and position columns stay zero."""
     time, barycorr, quality, ffi_file = _per_ffi_columns(cube)
     records["TIME"] = time
     records["TIMECORR"] = barycorr
@@ -213,7 +245,6 @@ def _pixels_records(cube, pixels):
     records["FLUX_ERR"] = pixels[..., 1].transpose(2, 0, 1)
     records["QUALITY"] = quality
     records["FFI_FILE"] = ffi_file
-    return records
 
 
 def _pixels_cards(cube, nx, ny, corner, linear_wcs):
@@ -236,7 +267,7 @@ def _pixels_cards(cube, nx, ny, corner, linear_wcs):
         ("XTENSION", "BINTABLE", "binary table extension"),
         ("BITPIX", 8, "array data type"),
         ("NAXIS", 2, "number of array dimensions"),
-        ("NAXIS1", _row_bytes(nx, ny), "length of dimension 1"),
+        ("NAXIS1", _records_dtype(nx, ny).itemsize, "length of dimension 1"),
         ("NAXIS2", cube.frames, "length of dimension 2"),
         ("PCOUNT", 0, "number of group parameters"),
         ("GCOUNT", 1, "number of groups"),
@@ -262,8 +293,8 @@ def _pixels_cards(cube, nx, ny, corner, linear_wcs):
 @functools.lru_cache(maxsize=8)
 def _ffi_cards(cube):
     """Keywords of the FFI that gave the WCS, for the PIXELS header."""
-    ffi = cube.wcs_header
-    cards = [(k, ffi[k], ffi.comments[k]) for k in _FFI_KEYWORDS if k in ffi]
+    ffi = cube.wcs_row_values
+    cards = [(k, ffi[k], comment) for k, comment in _FFI_KEYWORDS.items() if k in ffi]
     cards.append(("WCS_FFI", ffi.get("FFI_FILE", ""), "FFI of the WCS"))
     return tuple(cards)
 
@@ -338,25 +369,24 @@ def _aperture_cards(nx, ny, corner, aperture_wcs, residual):
     return [_card(*card) for card in cards]
 
 
-def _row_bytes(nx, ny):
-    return 8 + 4 + 4 + 5 * 4 * nx * ny + 4 + 4 + 4 + 38
-
-
-def _hdu(cards, data):
-    """One HDU's bytes: header and data, each padded, with DATASUM and CHECKSUM."""
-    data = data + bytes(-len(data) % BLOCK)
-    datasum = _ones_complement_sum(data)
-    cards = [
-        *cards,
-        _card("CHECKSUM", "0" * 16, "HDU checksum"),
-        _card("DATASUM", str(datasum), "data unit checksum"),
-        "END".ljust(80),
-    ]
-    text = "".join(cards).encode("ascii")
+def _header(cards, datasum):
+    """A header's bytes, padded, with DATASUM and the CHECKSUM that makes its HDU sum to -0."""
+    text = "".join(
+        [
+            *cards,
+            _card("CHECKSUM", "0" * 16, "HDU checksum"),
+            _card("DATASUM", str(datasum), "data unit checksum"),
+            "END".ljust(80),
+        ]
+    ).encode("ascii")
     text += b" " * (-len(text) % BLOCK)
     checksum = _encode_checksum(~_add(_ones_complement_sum(text), datasum) & 0xFFFFFFFF)
     at = text.index(b"CHECKSUM= '") + 11
-    return text[:at] + checksum + text[at + 16 :] + data
+    return text[:at] + checksum + text[at + 16 :]
+
+
+def _padded(size):
+    return -(-size // BLOCK) * BLOCK
 
 
 def _card(keyword, value, comment):
@@ -383,7 +413,7 @@ def _value(value):
 
 def _ones_complement_sum(data):
     """The FITS 32-bit ones' complement sum of ``data`` (a whole number of 4-byte words)."""
-    total = int(np.frombuffer(data, dtype=">u4").sum(dtype=np.uint64))
+    total = int(np.frombuffer(data, dtype=">u4").sum(dtype=np.uint64)) if len(data) else 0
     while total >> 32:
         total = (total & 0xFFFFFFFF) + (total >> 32)
     return total
