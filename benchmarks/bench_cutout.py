@@ -65,7 +65,7 @@ def timed(work, repeat, before=None, out=None):
     times = []
     for _ in range(repeat):
         if out is not None:
-            for path in Path(out).iterdir():
+            for path in Path(out).glob("*.fits"):
                 path.unlink()
         if before is not None:
             before()
@@ -154,8 +154,8 @@ def wcs_residuals(cube, centre, out):
     from astropy.wcs import WCS
 
     ffi = cube_module.open_cube(cube).wcs
-    (path,) = ours(cube, centre.reshape((1,)), (100, 100), out)
-    (their_path,) = theirs(cube, [centre], (100, 100), out)
+    (path,) = ours(cube, centre.reshape((1,)), (100, 100), Path(out) / "ours")
+    (their_path,) = theirs(cube, [centre], (100, 100), Path(out) / "astrocut")
     with fits.open(path) as mine, fits.open(their_path) as their:
         column, row = mine[2].header["CRVAL1P"] - 1, mine[2].header["CRVAL2P"] - 1
         yy, xx = np.mgrid[:100, :100]
