@@ -98,6 +98,9 @@ def write_ffis(
     science = _science_mask(shape, corner)
     exposure = cadence_minutes * 60 * 0.8  # seconds on sky, as SPOC's deadtime leaves
     wcs_cards = wcs.to_header(relax=True)
+    if corner != (0, 0):
+        # A region of the CCD says where it lies, as cutouts do, with a physical WCS.
+        wcs_cards.update(_physical_wcs(corner))
 
     paths = []
     for index in range(n_frames):
@@ -146,6 +149,22 @@ def write_ffis(
         if progress is not None:
             progress(path)
     return paths
+
+
+def _physical_wcs(corner):
+    return {
+        "WCSNAMEP": "PHYSICAL",
+        "CTYPE1P": "RAWX",
+        "CUNIT1P": "PIXEL",
+        "CRPIX1P": 1,
+        "CRVAL1P": corner[0] + 1,
+        "CDELT1P": 1.0,
+        "CTYPE2P": "RAWY",
+        "CUNIT2P": "PIXEL",
+        "CRPIX2P": 1,
+        "CRVAL2P": corner[1] + 1,
+        "CDELT2P": 1.0,
+    }
 
 
 def _science_mask(shape, corner):

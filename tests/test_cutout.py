@@ -6,7 +6,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
-from conftest import PI_MEN
+from conftest import FFI_REGION, PI_MEN
 from test_files import PIXEL_COLUMNS
 
 from astro_tesscut import InvalidQueryError
@@ -27,8 +27,11 @@ def ffi_stack(paths, hdu):
 
 def test_pixels_are_the_ffis(ffi_files, cube_file):
     hdul = cutout(cube_file, PI_MEN_TEXT, size=(9, 7))
-    column0 = hdul["PIXELS"].header["1CRV5P"] - 1
-    row0 = hdul["PIXELS"].header["2CRV5P"] - 1
+    # The physical WCS gives CCD pixels; the FFIs are a region of the CCD starting at origin.
+    origin = open_cube(cube_file).ccd_origin
+    assert origin == FFI_REGION["corner"]
+    column0 = hdul["PIXELS"].header["1CRV5P"] - 1 - origin[0]
+    row0 = hdul["PIXELS"].header["2CRV5P"] - 1 - origin[1]
     flux, error = hdul["PIXELS"].data["FLUX"], hdul["PIXELS"].data["FLUX_ERR"]
     assert flux.shape == (8, 9, 7)
     window = np.s_[:, row0 : row0 + 9, column0 : column0 + 7]
@@ -73,7 +76,9 @@ def test_tesscut_layout(cube_file, ffi_files):
 def test_wcs_of_the_cutout(cube_file):
     hdul = cutout(cube_file, PI_MEN_TEXT, size=15)
     ffi = open_cube(cube_file).wcs
-    column0, row0 = hdul["APERTURE"].header["CRVAL1P"] - 1, hdul["APERTURE"].header["CRVAL2P"] - 1
+    origin = open_cube(cube_file).ccd_origin
+    column0 = hdul["APERTURE"].header["CRVAL1P"] - 1 - origin[0]
+    row0 = hdul["APERTURE"].header["CRVAL2P"] - 1 - origin[1]
     yy, xx = np.mgrid[:15, :15]
     truth = ffi.pixel_to_world(xx + column0, yy + row0)
     aperture = WCS(hdul["APERTURE"].header).pixel_to_world(xx, yy)
@@ -102,7 +107,8 @@ def test_edge_is_padded_with_nan(cube_file):
     assert np.isnan(hdul["PIXELS"].data["FLUX_ERR"][:, off]).all()
     off_columns = int(off[3].sum())
     assert off_columns in (2, 3)
-    assert hdul["PIXELS"].header["1CRV5P"] == 1 - off_columns  # CCD column, 1-based
+    first_column = FFI_REGION["corner"][0] - off_columns  # CCD column, 0-based
+    assert hdul["PIXELS"].header["1CRV5P"] == first_column + 1
 
 
 def test_angular_size(cube_file):

@@ -151,6 +151,18 @@ class FFICube:
         return WCS(fits.Header(self.wcs_cards), relax=True)
 
     @functools.cached_property
+    def ccd_origin(self):
+        """CCD column and row (0-based) of the cube's first pixel.
+
+        (0, 0) for whole FFIs; FFIs of a region of a CCD say where it starts
+        with a physical WCS (CRVAL1P, CRVAL2P), as cutouts do.
+        """
+        values = self.wcs_row_values
+        return tuple(
+            int(values.get(f"CRVAL{axis}P", 1) - values.get(f"CRPIX{axis}P", 1)) for axis in (1, 2)
+        )
+
+    @functools.cached_property
     def sector_name(self):
         """``tess-sSSSS-C-D``, from the cube's header or, failing that, its file name."""
         header = self.primary

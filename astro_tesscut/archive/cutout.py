@@ -120,9 +120,10 @@ def cut(cube, coords, size, *, skip_off_cube=False, keep=None):
                 f"cube's {cube.columns} x {cube.rows} pixels"
             )
         pixels, on_cube = cube.read_pixels(row, row_stop, column, column_stop)
+        origin = cube.ccd_origin
         data = tpf_bytes(
             cube,
-            corner=(column, row),
+            corner=(column + origin[0], row + origin[1]),
             pixels=pixels,
             on_cube=on_cube,
             ra=ra,

@@ -81,7 +81,7 @@ def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual,
     cube : `~astro_tesscut.archive.cube.FFICube`
         The cube cut from.
     corner : (int, int)
-        0-based cube column and row of the cutout's first pixel.
+        0-based CCD column and row of the cutout's first pixel.
     pixels : `numpy.ndarray`
         Big-endian float32 (rows, columns, frames, 2) from the cube.
     on_cube : `numpy.ndarray`
