@@ -4,7 +4,7 @@ import warnings
 
 from .exceptions import NoResultsWarning, ServiceError
 
-__all__ = ["query_tic"]
+__all__ = ["bundled_cone", "bundled_position", "bundled_stars", "query_tic"]
 
 
 def query_tic(coord, radius):
@@ -58,5 +58,50 @@ def query_tic(coord, radius):
     stars = SkyCoord(table["ra"], table["dec"], unit="deg")
     table["distance"] = coord.separation(stars).to(u.arcsec)
     table["distance"].info.description = "angular distance from the search centre"
+    table.sort("distance")
+    return table
+
+
+def bundled_stars():
+    """The TIC rows that ship with the package: the worked example's, around Pi Mensae.
+
+    Returns
+    -------
+    `~astropy.table.Table`
+        Columns ID, name (aliases separated by ``|``), ra, dec, Tmag, Jmag,
+        objType.
+    """
+    from importlib.resources import files
+
+    from astropy.table import Table
+
+    return Table.read(
+        files("astro_tesscut") / "data" / "pi_men_neighbours.ecsv", format="ascii.ecsv"
+    )
+
+
+def bundled_position(name):
+    """The position of ``name`` ("TIC 261136679", "Pi Men", ...) if the bundled rows
+    know it, else `None`: names offline, without MAST's resolver."""
+    from astropy.coordinates import SkyCoord
+
+    wanted = "".join(name.lower().split())
+    for row in bundled_stars():
+        aliases = [f"tic{row['ID']}"]
+        if row["name"]:
+            aliases += ["".join(alias.lower().split()) for alias in row["name"].split("|")]
+        if wanted in aliases:
+            return SkyCoord(row["ra"], row["dec"], unit="deg")
+    return None
+
+
+def bundled_cone(coord, radius):
+    """The bundled TIC rows within ``radius`` of ``coord``, nearest first, with ``distance``."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    table = bundled_stars()
+    table["distance"] = coord.separation(SkyCoord(table["ra"], table["dec"])).to(u.arcsec)
+    table = table[table["distance"] <= radius]
     table.sort("distance")
     return table

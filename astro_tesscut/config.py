@@ -65,6 +65,11 @@ class Conf(_config.ConfigNamespace):
         "Directory of the cutout cache; empty for 'astro_tesscut/cutouts' in the astropy "
         "cache directory.",
     )
+    archive = _config.ConfigItem(
+        "",
+        "Directory of FFI cubes and/or FFIs that the tesscut command's --offline cuts from; "
+        "empty for the demo's synthetic sector around Pi Mensae.",
+    )
     max_inflated_bytes = _config.ConfigItem(
         20 * 2**30,
         "Largest total size in bytes that one cutout archive may inflate to; larger "

@@ -1,0 +1,159 @@
+"""The ``tesscut`` command through its entry point: arguments, exit codes, error lines, files."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PI_MEN
+from mast_mocks import TESSCUT, mock_resolver, mock_sectors
+
+from astro_tesscut import InvalidQueryError
+from astro_tesscut.cli import main
+
+PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
+
+
+@pytest.fixture
+def archive(cube_file, tmp_path):
+    directory = tmp_path / "archive"
+    directory.mkdir()
+    (directory / cube_file.name).symlink_to(cube_file)
+    return directory
+
+
+def one_line_error(capsys, starts):
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1
+    assert err.startswith(starts), err
+    return err
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("sectors", "cutout", "plot", "demo"):
+        assert command in out
+    assert "exit codes" in out
+
+
+@pytest.mark.parametrize("command", ["sectors", "cutout", "plot", "demo"])
+def test_help_of_each_command(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert f"usage: tesscut {command}" in capsys.readouterr().out
+
+
+def test_module_and_console_script():
+    run = subprocess.run(
+        [sys.executable, "-m", "astro_tesscut", "--help"], capture_output=True, text=True
+    )
+    assert run.returncode == 0
+    assert "usage: tesscut" in run.stdout
+    # The console script sits beside the interpreter when the package is installed.
+    script = Path(sys.executable).with_name("tesscut")
+    if not script.exists():
+        pytest.skip("the tesscut console script is not installed beside this Python")
+    assert subprocess.run([script, "--help"], capture_output=True).returncode == 0
+
+
+def test_sectors_offline(mock_http, capsys):
+    assert main(["sectors", PI_MEN_TEXT, "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "tess-s0001-4-2" in out
+    assert "tess-s0035-4-4" in out
+    assert len(mock_http.calls) == 0
+
+
+def test_sectors_online_by_name(mock_http, capsys):
+    mock_resolver(mock_http, "TIC 261136679", "resolver_tic_261136679.json")
+    mock_sectors(
+        mock_http,
+        {"ra": str(PI_MEN[0]), "dec": str(PI_MEN[1]), "radius": str(5 / 60)},
+        "sector_pi_men.json",
+    )
+    assert main(["sectors", "TIC 261136679", "--radius", "5 arcmin"]) == 0
+    assert capsys.readouterr().out.count("tess-s00") == 20
+
+
+def test_bad_coordinates_are_one_line_and_exit_2(mock_http, capsys):
+    assert main(["sectors", "84.3 95", "--offline"]) == 2
+    one_line_error(capsys, "tesscut: error: coordinates: Dec must be within")
+
+
+def test_debug_shows_the_exception(mock_http):
+    with pytest.raises(InvalidQueryError):
+        main(["--debug", "sectors", "84.3 95", "--offline"])
+
+
+def test_service_failure_exits_1(mock_http, capsys):
+    mock_http.get(TESSCUT + "sector", status=503, body="Service Unavailable")
+    assert main(["sectors", "10 20"]) == 1
+    one_line_error(capsys, "tesscut: error: HTTP 503")
+
+
+def test_cutout_from_an_archive_with_a_plot(mock_http, archive, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["cutout", PI_MEN_TEXT, "--size", "35x45", "--archive", str(archive),
+                 "--out", str(out), "--plot"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out.split()
+    assert printed[0].endswith("tess-s0001-4-2_84.291188_-80.469120_35x45_astrocut.fits")
+    assert printed[1].endswith("_35x45_astrocut.png")
+    assert sorted(p.suffix for p in out.iterdir()) == [".fits", ".png"]
+    assert len(mock_http.calls) == 0
+
+
+def test_cutout_bad_size_exits_2(mock_http, archive, capsys):
+    assert main(["cutout", PI_MEN_TEXT, "--size", "35by45", "--archive", str(archive)]) == 2
+    one_line_error(capsys, "tesscut: error: --size: '35by45' is not COLSxROWS")
+
+
+def test_cutout_of_nothing_exits_3(mock_http, archive, tmp_path, capsys):
+    assert main(["cutout", "10 20", "--archive", str(archive), "--out", str(tmp_path)]) == 3
+    assert "no cutout data" in capsys.readouterr().err
+
+
+def test_plot(archive, tmp_path, capsys):
+    main(["cutout", PI_MEN_TEXT, "--size", "9", "--archive", str(archive), "--out", str(tmp_path)])
+    (fits_file,) = tmp_path.glob("*.fits")
+    png = tmp_path / "frame3.png"
+    assert main(["plot", str(fits_file), "--frame", "3", "--out", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert main(["plot", str(fits_file), "--frame", "99"]) == 2
+    one_line_error(capsys, "tesscut: error: frame: 99 is out of range")
+    assert main(["plot", str(tmp_path / "missing.fits")]) == 1
+
+
+def test_demo_end_to_end(mock_http, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--frames", "12"]) == 0
+    report = capsys.readouterr().out
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "cutout.png",
+        "cutout_sky.png",
+        "lightcurve.png",
+        "tess-s0001-4-2_84.291188_-80.469120_35x45_astrocut.fits",
+    ]
+    for name in names:
+        assert name in report
+    assert "tess-s0035-4-4" in report  # the sector table, from the pointing model
+    assert "261139071" in report  # the neighbours
+    assert len(mock_http.calls) == 0
+
+
+def test_offline_cutout_uses_the_demo_sector(mock_http, tmp_path, monkeypatch, capsys):
+    from astro_tesscut import demo
+
+    made = []
+    real = demo.demo_archive
+    monkeypatch.setattr(demo, "demo_archive", lambda **k: made.append(1) or real(frames=12, **k))
+    assert main(["cutout", "Pi Men", "--size", "7", "--offline", "--out", str(tmp_path)]) == 0
+    assert made == [1]
+    assert capsys.readouterr().out.strip().endswith("_7x7_astrocut.fits")
+    assert len(mock_http.calls) == 0
