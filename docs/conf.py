@@ -1,7 +1,10 @@
 """Sphinx configuration of the astro_tesscut documentation."""
 
+import contextlib
+import io
 import os
 from importlib.metadata import version as _version
+from pathlib import Path
 
 project = "astro_tesscut"
 author = "astro_tesscut developers"
@@ -23,7 +26,7 @@ automodapi_toctreedirnm = "api"
 automodsumm_inherited_members = False
 default_role = "obj"
 nitpicky = False
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated"]
 
 # Offline builds (no network, as in CI) leave links to other projects' docs unresolved.
 intersphinx_mapping = (
@@ -39,3 +42,25 @@ intersphinx_mapping = (
 
 html_theme = "alabaster"
 html_title = f"astro_tesscut {release}"
+
+
+def _generate(app):
+    """Figures of the worked example and the command's help, made from the offline demo.
+
+    The demo needs no network, so neither does the documentation.
+    """
+    from astro_tesscut.cli import main
+    from astro_tesscut.demo import run_demo
+
+    out = Path(app.srcdir) / "_generated"
+    if not (out / "cutout_sky.png").exists():
+        run_demo(out, frames=120, show_progress=False, echo=lambda line: None)
+    for command in ("", "sectors", "cutout", "plot", "demo"):
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
+            main([command, "--help"] if command else ["--help"])
+        (out / f"help-{command or 'tesscut'}.txt").write_text(text.getvalue())
+
+
+def setup(app):
+    app.connect("builder-inited", _generate)
