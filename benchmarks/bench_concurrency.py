@@ -14,7 +14,6 @@ Run by hand (it needs astroquery, a core dependency)::
 
 import argparse
 import json
-import statistics
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from synthetic import PI_MEN_DEC, PI_MEN_RA, make_cutout_zip
+from timing import timed
 
 from astro_tesscut import TessCutClass, conf
 
@@ -89,15 +89,6 @@ def serve(n_sectors, service_time, shape, n_cadences):
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}{API}", server
-
-
-def timed(function, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main():

@@ -18,7 +18,7 @@ Run by hand (needs astrocut, a benchmark-only dependency)::
 """
 
 import argparse
-import statistics
+import os
 import tempfile
 import time
 import warnings
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import sector_data
 from astropy.coordinates import SkyCoord
+from timing import timed
 
 from astro_tesscut.archive import cube as cube_module
 from astro_tesscut.archive.build import build_cube
@@ -59,20 +60,17 @@ def theirs(cube, coords, size, out):
     return paths
 
 
-def timed(work, repeat, before=None, out=None):
-    """Median wall time of ``work()``; the output directory is emptied before each call
-    (outside the timing), so neither tool pays for replacing the other's file."""
-    times = []
-    for _ in range(repeat):
-        if out is not None:
-            for path in Path(out).glob("*.fits"):
-                path.unlink()
-        if before is not None:
-            before()
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def emptied(out, then=None):
+    """A set-up step that empties ``out`` (so neither tool pays for replacing the other's
+    file), then runs ``then``."""
+
+    def step():
+        for path in Path(out).glob("*.fits"):
+            path.unlink()
+        if then is not None:
+            then()
+
+    return step
 
 
 def memory_speed():
@@ -102,6 +100,7 @@ def main():
     print(f"{'case':<26}{'astrocut':>11}{'astro_tesscut':>15}{'ratio':>8}   floor (ours / floor)")
 
     def cold():
+        os.sync()  # earlier runs' writes flushed, so they do not land in this timing
         sector_data.evict([cube])
         cube_module._open_cube.cache_clear()
 
@@ -114,10 +113,9 @@ def main():
             for state, before, repeat in (("warm", None, 5), ("cold", cold, 3)):
                 ours(cube, centre.reshape((1,)), size, out)
                 theirs(cube, [centre], size, out)
-                a = timed(lambda s=size: theirs(cube, [centre], s, out), repeat, before, out)
-                b = timed(
-                    lambda s=size: ours(cube, centre.reshape((1,)), s, out), repeat, before, out
-                )
+                setup = emptied(out, before)
+                a, _ = timed(lambda s=size: theirs(cube, [centre], s, out), repeat, setup)
+                b, _ = timed(lambda s=size: ours(cube, centre.reshape((1,)), s, out), repeat, setup)
                 floor = (
                     (read + written) / memory
                     if state == "warm"
@@ -136,8 +134,8 @@ def main():
             rng.uniform(100, 2000, args.targets), rng.uniform(100, 1950, args.targets)
         )
         size = (45, 35)
-        a = timed(lambda: theirs(cube, targets, size, out), 1, out=out)
-        b = timed(lambda: ours(cube, targets, size, out), 1, out=out)
+        a, _ = timed(lambda: theirs(cube, targets, size, out), 1, emptied(out))
+        b, _ = timed(lambda: ours(cube, targets, size, out), 1, emptied(out))
         read = args.targets * size[0] * size[1] * FRAMES * 8
         floor = (read + args.targets * file_bytes[size]) / memory
         label = f"{args.targets} targets, 35x45 px"

@@ -13,13 +13,13 @@ Run by hand (it needs tess-point, which ``locate`` uses)::
 """
 
 import argparse
-import statistics
 import time
 from importlib.metadata import version
 
 import numpy as np
 import tess_stars2px
 from astropy.coordinates import SkyCoord
+from timing import timed
 
 from astro_tesscut.archive.geometry import locate
 
@@ -27,15 +27,6 @@ from astro_tesscut.archive.geometry import locate
 def random_sky(n, rng):
     """``n`` positions spread evenly over the sky, as RA and Dec in degrees."""
     return rng.uniform(0, 360, n), np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
-
-
-def timed(function, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def science_hits_agree(table, ids, ras, decs, scinfo):
