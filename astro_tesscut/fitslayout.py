@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 
-__all__ = ["BLOCK", "FITSLayoutError", "HDULayout", "walk"]
+__all__ = ["BLOCK", "FITSLayoutError", "HDULayout", "header_at", "walk"]
 
 BLOCK = 2880
 # FITS headers are printable ASCII only (the standard's section 4.1.1).
@@ -81,20 +81,16 @@ def walk(source, *, name, stop_after=None):
     """
     with _binary(source) as file:
         size = file.seek(0, os.SEEK_END)
-        file.seek(0)
-        if not re.fullmatch(rb"SIMPLE  = +T", file.read(30)):
-            raise FITSLayoutError(
-                f"{name} is not a readable FITS file (it does not start with SIMPLE = T)"
-            )
+
+        def read(offset, length):
+            file.seek(offset)
+            return file.read(length)
+
         hdus = []
         offset = 0
         while offset < size and (stop_after is None or len(hdus) < stop_after):
-            file.seek(offset)
-            header = _read_header(file, name, len(hdus))
-            cards = _cards(header)
-            hdu = HDULayout(offset, offset + len(header), _data_size(cards, name), cards, header)
-            hdus.append(hdu)
-            offset = hdu.data_end
+            hdus.append(header_at(read, offset, name=name, index=len(hdus)))
+            offset = hdus[-1].data_end
         if stop_after is None and offset != size:
             raise FITSLayoutError(
                 f"{name} is truncated: {size} bytes, but its headers announce {offset}"
@@ -102,17 +98,41 @@ def walk(source, *, name, stop_after=None):
         return hdus
 
 
-def _read_header(file, name, index):
+def header_at(read, offset, *, name, index, chunk=BLOCK):
+    """The HDU whose header starts at ``offset``, reading with ``read(offset, length)``.
+
+    ``read`` may be a local file's or a remote one's; ``chunk`` is how many
+    bytes to ask for at a time (a multiple of 2880), so that a header costs
+    one request where it can.
+
+    Raises
+    ------
+    FITSLayoutError
+        The first HDU does not start with SIMPLE = T, or the header is
+        damaged or cut short.
+    """
     blocks = []
+    position = offset
     while True:
-        block = file.read(BLOCK)
-        if len(block) < BLOCK:
+        data = read(position, chunk)
+        if index == 0 and position == offset and not re.match(rb"SIMPLE  = +T", data[:30]):
+            raise FITSLayoutError(
+                f"{name} is not a readable FITS file (it does not start with SIMPLE = T)"
+            )
+        for start in range(0, len(data) - len(data) % BLOCK, BLOCK):
+            block = data[start : start + BLOCK]
+            if not _PRINTABLE_ASCII.fullmatch(block):
+                raise FITSLayoutError(f"{name} has a damaged header in HDU {index}")
+            blocks.append(block)
+            if any(block[i : i + 8] == b"END     " for i in range(0, BLOCK, 80)):
+                header = b"".join(blocks)
+                cards = _cards(header)
+                return HDULayout(
+                    offset, offset + len(header), _data_size(cards, name), cards, header
+                )
+        if len(data) < chunk:
             raise FITSLayoutError(f"{name} is truncated in the header of HDU {index}")
-        if not _PRINTABLE_ASCII.fullmatch(block):
-            raise FITSLayoutError(f"{name} has a damaged header in HDU {index}")
-        blocks.append(block)
-        if any(block[i : i + 8] == b"END     " for i in range(0, BLOCK, 80)):
-            return b"".join(blocks)
+        position += chunk
 
 
 def _cards(header):

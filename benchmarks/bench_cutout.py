@@ -102,7 +102,7 @@ def main():
     def cold():
         os.sync()  # earlier runs' writes flushed, so they do not land in this timing
         sector_data.evict([cube])
-        cube_module._open_cube.cache_clear()
+        cube_module.forget_cubes()
 
     file_bytes = {}
     with tempfile.TemporaryDirectory(dir=sector_data.ROOT) as out:

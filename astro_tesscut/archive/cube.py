@@ -13,19 +13,18 @@ Opening reads the three headers and the table once (a cached, immutable
 `FFICube` per file version); cutouts then read only their own rows.
 """
 
+import collections
 import functools
-import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..exceptions import InvalidFileError
-from ..fitslayout import FITSLayoutError, walk
+from ..fitslayout import FITSLayoutError, header_at
+from .source import open_source
 
-__all__ = ["FFICube", "open_cube"]
+__all__ = ["FFICube", "forget_cubes", "open_cube"]
 
 # The column that tells a table row with a whole WCS, and the value it must have.
 _WCS_COLUMN, _WCS_VALUE = "CTYPE2", "DEC--TAN-SIP"
@@ -35,30 +34,43 @@ _WCS_KEYWORD = re.compile(
     r"^(WCSAXES|WCSNAME|CTYPE\d|CUNIT\d|CRPIX\d|CRVAL\d|CDELT\d|CROTA\d|CD\d_\d|PC\d_\d|"
     r"PV\d_\d+|LONPOLE|LATPOLE|RADESYS|EQUINOX|MJDREF[IF]?|(A|B|AP|BP)_(ORDER|DMAX|\d+_\d+))$"
 )
-_READERS = 8
+# Opened cubes by version (file and state, or URL and options), least recently used first.
+_OPENED = collections.OrderedDict()
+_MAX_OPENED = 64
+# Bytes asked for at a time when reading headers: one request covers the
+# primary and image headers, another the table's (about 180 columns).
+_CHUNK = 20 * 2880
 _SCALARS = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8", "L": "S1"}
 
 
-def open_cube(path):
-    """The `FFICube` of the file at ``path`` (cached while the file is unchanged)."""
-    path = Path(path).resolve()
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise InvalidFileError(f"cube: cannot read {str(path)!r} ({exc.strerror})") from exc
-    return _open_cube(path, stat.st_size, stat.st_mtime_ns)
+def open_cube(location, storage_options=None):
+    """The `FFICube` at ``location``: a path, or any fsspec URL (``s3://...``).
+
+    Its headers and table are read once and cached (for a local file, while
+    it is unchanged); ``storage_options`` go to fsspec unchanged.
+    """
+    source = open_source(location, storage_options)
+    cube = _OPENED.get(source.version)
+    if cube is None:
+        cube = _OPENED[source.version] = FFICube.from_source(source)
+        while len(_OPENED) > _MAX_OPENED:
+            _OPENED.popitem(last=False)
+    else:
+        _OPENED.move_to_end(source.version)
+    return cube
 
 
-@functools.lru_cache(maxsize=32)
-def _open_cube(path, size, mtime_ns):
-    return FFICube.from_file(path)
+def forget_cubes():
+    """Empty the in-process cache of opened cubes (their headers and tables)."""
+    _OPENED.clear()
 
 
 @dataclass(frozen=True, eq=False)
 class FFICube:
     """An FFI cube's layout and per-FFI table; see the module docstring."""
 
-    path: Path
+    source: object = field(repr=False)
+    name: str
     rows: int
     columns: int
     frames: int
@@ -67,28 +79,27 @@ class FFICube:
     table: np.ndarray = field(repr=False)
 
     @classmethod
-    def from_file(cls, path):
-        """Read a cube's headers and table (not its pixels)."""
-        path = Path(path)
+    def from_source(cls, source):
+        """Read a cube's headers and table (not its pixels): three reads, remote or not."""
+        name = source.name
         try:
-            hdus = walk(path, name=path.name, stop_after=3)
+            primary = header_at(source.read, 0, name=name, index=0, chunk=_CHUNK)
+            image = header_at(source.read, primary.data_end, name=name, index=1, chunk=_CHUNK)
+            table = header_at(source.read, image.data_end, name=name, index=2, chunk=_CHUNK)
         except FITSLayoutError as exc:
             raise InvalidFileError(f"cube: {exc}") from exc
-        if len(hdus) != 3:
-            raise InvalidFileError(f"cube: {path.name} has {len(hdus)} HDUs, not 3")
-        primary, image, table = hdus
         try:
             shape = [image.integer(f"NAXIS{axis}") for axis in (4, 3, 2, 1)]
             if image.integer("NAXIS") != 4 or image.integer("BITPIX") != -32 or shape[3] != 2:
                 raise FITSLayoutError("its HDU 1 is not float32 (rows, columns, frames, 2)")
-            records = _read_table(path, table)
+            records = _read_table(source, table)
         except FITSLayoutError as exc:
-            raise InvalidFileError(f"cube: {path.name} is not an FFI cube: {exc}") from exc
+            raise InvalidFileError(f"cube: {name} is not an FFI cube: {exc}") from exc
         if len(records) != shape[2]:
             raise InvalidFileError(
-                f"cube: {path.name} has {shape[2]} frames but {len(records)} table rows"
+                f"cube: {name} has {shape[2]} frames but {len(records)} table rows"
             )
-        return cls(path, *shape[:3], image.data_start, primary.header, records)
+        return cls(source, name, *shape[:3], image.data_start, primary.header, records)
 
     @functools.cached_property
     def primary(self):
@@ -111,13 +122,13 @@ class FFICube:
         As astrocut does: start at the middle row, walk to the end, wrap around.
         """
         if _WCS_COLUMN not in self.table.dtype.names:
-            raise InvalidFileError(f"cube: {self.path.name} has no WCS in its table")
+            raise InvalidFileError(f"cube: {self.name} has no WCS in its table")
         marks = self.column(_WCS_COLUMN)
         middle = len(marks) // 2
         for index in [*range(middle, len(marks)), *range(middle)]:
             if marks[index] == _WCS_VALUE:
                 return index
-        raise InvalidFileError(f"cube: no FFI in {self.path.name} has a whole WCS")
+        raise InvalidFileError(f"cube: no FFI in {self.name} has a whole WCS")
 
     @functools.cached_property
     def wcs_row_values(self):
@@ -168,10 +179,10 @@ class FFICube:
         header = self.primary
         if all(isinstance(header.get(key), int) for key in ("SECTOR", "CAMERA", "CCD")):
             return f"tess-s{header['SECTOR']:04d}-{header['CAMERA']}-{header['CCD']}"
-        match = re.match(r"(tess-s\d{4}-\d-\d)", self.path.name)
+        match = re.match(r"(tess-s\d{4}-\d-\d)", self.name)
         if match is None:
             raise InvalidFileError(
-                f"cube: cannot tell the sector of {self.path.name}: no SECTOR in its header "
+                f"cube: cannot tell the sector of {self.name}: no SECTOR in its header "
                 "and its name does not start with tess-sSSSS-C-D"
             )
         return match.group(1)
@@ -207,28 +218,17 @@ class FFICube:
         block = inner if whole else np.empty(inner.shape, dtype=">f4")
         run = (last - first) * self.frames * 8
         view = memoryview(block).cast("B")
-
-        def read(index):
-            offset = self.data_start + ((rows[index] * self.columns + first) * self.frames) * 8
-            if os.preadv(descriptor, [view[index * run : (index + 1) * run]], offset) != run:
-                raise InvalidFileError(f"cube: {self.path.name} ends inside its pixels")
-
-        with open(self.path, "rb", buffering=0) as file:
-            descriptor = file.fileno()
-            # Several reads in flight let a cold disk serve rows in parallel.
-            list(_readers().map(read, range(len(rows))))
+        offsets = [self.data_start + (row * self.columns + first) * self.frames * 8 for row in rows]
+        self.source.read_into(
+            [(offset, run) for offset in offsets],
+            [view[i * run : (i + 1) * run] for i in range(len(rows))],
+        )
         if not whole:
             inner[...] = block
         return pixels, on_cube
 
 
-@functools.cache
-def _readers():
-    """Threads shared by every cube read (reads release the GIL)."""
-    return ThreadPoolExecutor(_READERS, thread_name_prefix="astro_tesscut-cube")
-
-
-def _read_table(path, layout):
+def _read_table(source, layout):
     """The binary table of ``layout`` as a numpy structured array, in the file's byte order."""
     if layout.string("XTENSION") != "BINTABLE":
         raise FITSLayoutError("its HDU 2 is not a binary table")
@@ -250,9 +250,7 @@ def _read_table(path, layout):
     width, count = layout.integer("NAXIS1"), layout.integer("NAXIS2")
     if dtype.itemsize != width:
         raise FITSLayoutError(f"its table rows are {width} bytes, its columns {dtype.itemsize}")
-    with open(path, "rb") as file:
-        file.seek(layout.data_start)
-        data = file.read(width * count)
+    data = source.read(layout.data_start, width * count)
     if len(data) != width * count:
         raise FITSLayoutError("its table is cut short")
     return np.frombuffer(data, dtype=dtype)
