@@ -12,6 +12,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "unknown"
 
+from .batch import batch_cutouts
 from .config import Conf, conf
 from .core import TessCut, TessCutClass
 from .exceptions import (
@@ -41,5 +42,6 @@ __all__ = [
     "TessCutClass",
     "TessCutError",
     "TessCutWarning",
+    "batch_cutouts",
     "conf",
 ]

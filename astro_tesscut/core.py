@@ -69,10 +69,15 @@ class TessCutClass:
     cache_dir : str or path-like, optional
         Directory of the cutout cache; ``conf.cache_dir`` by default.
     archive : str or path-like, optional
-        Work offline from this directory of FFI cubes and/or FFIs instead
-        of the TESScut service: sectors come from TESS's pointing model,
-        cutouts from the cubes (built from FFIs when needed), in TESScut's
-        format. See `~astro_tesscut.archive.local.LocalArchive`.
+        Work from FFI cubes instead of the TESScut service: a directory of
+        cubes and/or FFIs (`~astro_tesscut.archive.local.LocalArchive`), or a
+        URL prefix of cubes named as MAST names them, such as
+        ``"s3://stpubdata/tess/public/mast/"``
+        (`~astro_tesscut.archive.remote.RemoteArchive`). Sectors come from
+        TESS's pointing model, cutouts from the cubes, in TESScut's format.
+    storage_options : dict, optional
+        With a URL ``archive``: fsspec options, passed on unchanged (e.g.
+        ``{"anon": True}``, or an endpoint URL and credentials).
 
     Examples
     --------
@@ -83,20 +88,34 @@ class TessCutClass:
     """
 
     def __init__(
-        self, *, server=None, resolver_server=None, timeout=None, cache_dir=None, archive=None
+        self,
+        *,
+        server=None,
+        resolver_server=None,
+        timeout=None,
+        cache_dir=None,
+        archive=None,
+        storage_options=None,
     ):
         self._service = MastService(server=server, resolver_server=resolver_server, timeout=timeout)
         self._cache = CutoutCache(cache_dir)
         self._positions = {}  # object name -> resolved SkyCoord
         self._archive = None
         if archive is not None:
-            from .archive.local import LocalArchive
+            from .archive.source import is_url
 
-            self._archive = LocalArchive(archive)
+            if is_url(archive):
+                from .archive.remote import RemoteArchive
+
+                self._archive = RemoteArchive(archive, storage_options=storage_options)
+            else:
+                from .archive.local import LocalArchive
+
+                self._archive = LocalArchive(str(archive).removeprefix("file://"))
 
     def __repr__(self):
         if self._archive is not None:
-            return f"<TessCutClass archive={str(self._archive.directory)!r}>"
+            return f"<TessCutClass archive={self._archive!r}>"
         return f"<TessCutClass server={self._service.server!r}>"
 
     def query_sectors(
@@ -399,7 +418,16 @@ class TessCutClass:
         return table
 
     def _local_cutouts(self, target, size, sector, show_progress):
-        files = self._archive.cutouts(target.coord, size, sector, show_progress=show_progress)
+        files, missing = self._archive.cutouts(
+            target.coord, size, sector, show_progress=show_progress
+        )
+        if missing:
+            warnings.warn(
+                f"{len(missing)} cube(s) that could hold {_describe(target)} are missing: "
+                + "; ".join(missing),
+                NoResultsWarning,
+                stacklevel=3,
+            )
         if not files:
             where = f"sector {sector}" if sector is not None else "any sector"
             warnings.warn(

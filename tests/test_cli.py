@@ -98,8 +98,19 @@ def test_service_failure_exits_1(mock_http, capsys):
 
 def test_cutout_from_an_archive_with_a_plot(mock_http, archive, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["cutout", PI_MEN_TEXT, "--size", "35x45", "--archive", str(archive),
-                 "--out", str(out), "--plot"])  # fmt: skip
+    code = main(
+        [
+            "cutout",
+            PI_MEN_TEXT,
+            "--size",
+            "35x45",
+            "--archive",
+            str(archive),
+            "--out",
+            str(out),
+            "--plot",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out.split()
     assert printed[0].endswith("tess-s0001-4-2_84.291188_-80.469120_35x45_astrocut.fits")

@@ -11,20 +11,17 @@ import hashlib
 import re
 from pathlib import Path
 
-from ..exceptions import InvalidQueryError
+from ..exceptions import InvalidFileError, InvalidQueryError
 from .cube import open_cube
-from .cutout import cut
+from .store import CubeStore
 
 __all__ = ["LocalArchive"]
 
 _CUBE_NAME = re.compile(r"^tess-s(\d{4})-(\d)-(\d)-cube\.fits$")
 _FFI_NAME = re.compile(r"^tess\d+-s(\d{4})-(\d)-(\d)-\d+-[a-z]_ffic\.fits$")
-# Around each target, how far beyond the pointing model's FFI edge a cube is still tried:
-# the model and a cube's own WCS differ by a pixel or two near the edges.
-_EDGE_SLACK_ARCMIN = 2.0
 
 
-class LocalArchive:
+class LocalArchive(CubeStore):
     """FFI cubes and FFIs under ``directory``, as a source of sectors and cutouts.
 
     Parameters
@@ -57,68 +54,29 @@ class LocalArchive:
                 ffis.setdefault(tuple(map(int, match.groups())), []).append(path)
         return {**ffis, **cubes}  # a cube, when there is one, wins over loose FFIs
 
-    def sectors(self, coord, radius, *, now=None):
-        """The offline sector table of ``coord``, with ``available`` marking what is here.
+    def held(self):
+        """The (sector, camera, ccd) of the cubes and FFIs under the directory."""
+        return set(self.inventory())
 
-        Returns
-        -------
-        `~astropy.table.Table`
-            As `~astro_tesscut.archive.geometry.locate`, one target, plus a
-            boolean ``available`` column.
-        """
-        from .geometry import locate
-
-        table = locate(coord, radius=radius, now=now)
+    def cube(self, key, *, show_progress=False):
+        """The cube of ``key``: the archive's, or one built once from its FFIs."""
         held = self.inventory()
-        table["available"] = [
-            (s, c, d) in held
-            for s, c, d in zip(table["sector"], table["camera"], table["ccd"], strict=True)
-        ]
-        table.remove_column("target")
-        return table
-
-    def cutouts(self, coord, size, sector=None, *, show_progress=False):
-        """``(name, bytes)`` of every target pixel file of ``coord`` this archive can cut.
-
-        Parameters
-        ----------
-        coord : `~astropy.coordinates.SkyCoord`
-            The target (scalar).
-        size : `~astro_tesscut.sizes.CutoutSize`
-            The cutout size.
-        sector : int, optional
-            Only this sector.
-        show_progress : bool, optional
-            Show progress bars while cubes are built from FFIs.
-
-        Returns
-        -------
-        list of (str, bytes)
-            Sorted by name, that is by sector, camera and CCD.
-        """
-        from astropy import units as u
-
-        from .geometry import locate
-
-        held = self.inventory()
-        wanted = sorted(key for key in held if sector is None or key[0] == sector)
-        if not wanted:
-            return []
-        reach = locate(
-            coord, radius=_EDGE_SLACK_ARCMIN * u.arcmin, sectors=sorted({k[0] for k in wanted})
-        )
-        hits = {(int(s), int(c), int(d)) for s, c, d in reach["sector", "camera", "ccd"]}
-        results = []
-        for key in wanted:
-            if key in hits:
-                cube = self._cube(key, held[key], show_progress)
-                results.extend(cut(cube, coord.reshape((1,)), size, skip_off_cube=True))
-        return sorted(results, key=lambda pair: pair[0])
+        if key not in held:
+            raise InvalidFileError(
+                f"cube: {self.directory} holds no cube or FFIs of sector {key[0]}, camera "
+                f"{key[1]}, CCD {key[2]}"
+            )
+        return self._cube(key, held[key], show_progress)
 
     def _cube(self, key, source, show_progress):
+        return open_cube(self.location(key, source, show_progress=show_progress))
+
+    def location(self, key, source=None, *, show_progress=False):
+        """The path of the cube of ``key``, built from the archive's FFIs if need be."""
+        source = self.inventory()[key] if source is None else source
         if isinstance(source, Path):
-            return open_cube(source)
-        return open_cube(self._built_cube(key, source, show_progress))
+            return source
+        return self._built_cube(key, source, show_progress)
 
     def _built_cube(self, key, ffis, show_progress):
         """The cube of these FFIs in the cube cache, built the first time it is asked for."""

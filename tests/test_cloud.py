@@ -1,0 +1,253 @@
+"""Cutouts straight from FFI cubes on S3, and batches of them: on a real S3 API on 127.0.0.1.
+
+moto's threaded server stands in for MAST's public bucket; a proxy in front of
+it counts what the client fetches and throttles on demand. Needs the
+``cloud`` extra (fsspec, s3fs, dask, distributed) and moto[server].
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("s3fs", reason="the cloud extra (s3fs, fsspec) is not installed")
+pytest.importorskip("moto.server", reason="moto[server] is not installed")
+
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.table import Table
+from conftest import PI_MEN
+from s3_server import CountingProxy
+
+from astro_tesscut import NoResultsWarning, TessCutClass, batch_cutouts
+from astro_tesscut.archive.cube import forget_cubes, open_cube
+from astro_tesscut.archive.cutout import cutout
+
+PREFIX = "s3://stpubdata/tess/public/mast/"
+ANON = {"anon": True}
+PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
+
+
+@pytest.fixture(scope="session")
+def s3(cube_file):
+    """moto on 127.0.0.1 behind a counting proxy, holding the test cube as MAST would."""
+    import boto3
+    import fsspec
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    proxy = CountingProxy((host, port))
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+        )
+    }
+    # botocore, and so s3fs, honour AWS_ENDPOINT_URL: every S3 client goes to the proxy.
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": proxy.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    fsspec.AbstractFileSystem.clear_instance_cache()
+    client = boto3.client(
+        "s3",
+        endpoint_url=proxy.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket="stpubdata")
+    client.upload_file(
+        str(cube_file),
+        "stpubdata",
+        "tess/public/mast/" + cube_file.name,
+        ExtraArgs={"ACL": "public-read"},
+    )
+    yield proxy
+    proxy.stop()
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    fsspec.AbstractFileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def proxy(s3):
+    forget_cubes()
+    s3.reset()
+    return s3
+
+
+def test_same_cutout_from_s3_and_from_disk(proxy, cube_file):
+    remote = open_cube(PREFIX + cube_file.name, ANON)
+    local = open_cube(cube_file)
+    assert (remote.rows, remote.columns, remote.frames) == (local.rows, local.columns, local.frames)
+    assert remote.primary_header == local.primary_header
+    ours = cutout(remote, PI_MEN_TEXT, size=(9, 7))
+    theirs = cutout(local, PI_MEN_TEXT, size=(9, 7))
+    for hdu in range(3):
+        assert ours[hdu].header == theirs[hdu].header
+    for column in ("FLUX", "FLUX_ERR", "QUALITY", "TIME"):
+        assert np.array_equal(ours[1].data[column], theirs[1].data[column])
+
+
+def test_a_cutout_fetches_only_its_rows(proxy, cube_file):
+    cube = open_cube(PREFIX + cube_file.name, ANON)
+    headers = proxy.sent()
+    assert len([r for r in proxy.requests if r[0] == "GET"]) == 4  # 3 headers, 1 table
+    proxy.reset()
+    cutout(cube, PI_MEN_TEXT, size=(9, 7))
+    own = 9 * 7 * cube.frames * 8  # the cutout rows' own bytes
+    gets = [r for r in proxy.requests if r[0] == "GET"]
+    assert len(gets) == 9  # one range request per row (rows are not adjacent)
+    assert proxy.sent() == own
+    assert headers < 4 * 20 * 2880 + cube.frames * 2000  # headers and table, not the pixels
+
+
+def test_archive_on_s3_through_the_one_api(proxy, cube_file, tmp_path):
+    tesscut = TessCutClass(archive=PREFIX, storage_options=ANON)
+    sectors = tesscut.query_sectors(coordinates=PI_MEN_TEXT)
+    assert sectors["sectorName"][0] == "tess-s0001-4-2"
+    assert "available" not in sectors.colnames
+    assert proxy.requests == []  # the sector table needs no request
+    with pytest.warns(NoResultsWarning, match="are missing"):  # other released sectors
+        (hdul,) = tesscut.get_cutouts(coordinates=PI_MEN_TEXT, size=(9, 7))
+    local = cutout(cube_file, PI_MEN_TEXT, size=(9, 7))
+    assert hdul.filename() == local.filename()
+    assert np.array_equal(hdul[1].data["FLUX"], local[1].data["FLUX"])
+    paths = tesscut.download_cutouts(coordinates=PI_MEN_TEXT, size=5, sector=1, path=tmp_path)
+    assert paths["Local Path"][0].endswith("_5x5_astrocut.fits")
+
+
+def test_throttling_is_retried(proxy, cube_file):
+    cube = open_cube(PREFIX + cube_file.name, ANON)
+    proxy.reset()
+    proxy.throttle_next = 2
+    hdul = cutout(cube, PI_MEN_TEXT, size=(3, 3))
+    assert [r[3] for r in proxy.requests].count(503) == 2
+    assert np.array_equal(
+        hdul[1].data["FLUX"], cutout(cube_file, PI_MEN_TEXT, size=3)[1].data["FLUX"]
+    )
+
+
+def batch_targets(cube_file):
+    """Three targets on the test cube, and one on a CCD the bucket has no cube of."""
+    cube = open_cube(cube_file)
+    on_cube = cube.wcs.pixel_to_world([25, 10, 40], [20, 30, 8])
+    elsewhere = SkyCoord(60.0, -70.0, unit="deg")  # sector 1, camera 4, CCD 1 or so
+    return Table(
+        {
+            "id": ["a", "b", "c", "far"],
+            "ra": [*on_cube.ra.deg, elsewhere.ra.deg],
+            "dec": [*on_cube.dec.deg, elsewhere.dec.deg],
+        }
+    )
+
+
+def test_batch_on_s3_with_a_missing_cube_and_a_resume(proxy, cube_file, tmp_path):
+    targets = batch_targets(cube_file)
+    result = batch_cutouts(
+        targets, 5, PREFIX, sectors=[1], out_dir=tmp_path, storage_options=ANON, show_progress=False
+    )
+    written = result[result["status"] == "written"]
+    assert list(written["target"]) == ["a", "b", "c"]
+    assert set(written["sector"]) == {1}
+    errors = result[result["status"] == "error"]
+    assert list(errors["target"]) == ["far"]
+    assert "does not exist" in errors["error"][0]
+    for path in written["path"]:
+        with fits.open(path) as hdul:
+            assert hdul[1].data["FLUX"].shape == (8, 5, 5)
+    times = {path: os.stat(path).st_mtime_ns for path in written["path"]}
+
+    forget_cubes()
+    proxy.reset()
+    again = batch_cutouts(
+        targets, 5, PREFIX, sectors=[1], out_dir=tmp_path, storage_options=ANON, show_progress=False
+    )
+    assert list(again[again["status"] == "skipped"]["target"]) == ["a", "b", "c"]
+    assert {path: os.stat(path).st_mtime_ns for path in written["path"]} == times
+    ranged = [r for r in proxy.requests if r[2] and r[3] == 206]
+    assert proxy.sent() < 4 * 20 * 2880 + 8 * 2000  # headers again at most, no pixels
+    assert len(ranged) <= 4
+
+
+def test_batch_from_a_local_directory_equals_s3(proxy, cube_file, tmp_path):
+    directory = tmp_path / "mirror"
+    directory.mkdir()
+    (directory / cube_file.name).symlink_to(cube_file)
+    targets = batch_targets(cube_file)[:3]
+    local = batch_cutouts(targets, 5, directory, out_dir=tmp_path / "local", show_progress=False)
+    remote = batch_cutouts(
+        targets,
+        5,
+        PREFIX,
+        sectors=[1],
+        out_dir=tmp_path / "s3",
+        storage_options=ANON,
+        show_progress=False,
+    )
+    assert list(local["status"]) == list(remote["status"]) == ["written"] * 3
+    for a, b in zip(local["path"], remote["path"], strict=True):
+        with fits.open(a) as x, fits.open(b) as y:
+            assert np.array_equal(x[1].data["FLUX"], y[1].data["FLUX"])
+
+
+def test_batch_on_a_dask_cluster_equals_serial(proxy, cube_file, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the cloud extra (dask) is missing")
+    targets = batch_targets(cube_file)
+    serial = batch_cutouts(
+        targets,
+        5,
+        PREFIX,
+        sectors=[1],
+        out_dir=tmp_path / "serial",
+        storage_options=ANON,
+        show_progress=False,
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        parallel = batch_cutouts(
+            targets,
+            5,
+            PREFIX,
+            sectors=[1],
+            out_dir=tmp_path / "dask",
+            client=client,
+            storage_options=ANON,
+            show_progress=False,
+        )
+    for column in ("target", "sector", "camera", "ccd", "status"):
+        assert list(parallel[column]) == list(serial[column])
+    for a, b in zip(serial["path"], parallel["path"], strict=True):
+        if a:
+            assert Path(a).read_bytes() == Path(b).read_bytes()
+
+
+def test_batch_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="^targets: the table has no ra"):
+        batch_cutouts(Table({"x": [1]}), 5, PREFIX, out_dir=tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="^out_dir: "):
+        batch_cutouts(SkyCoord([1], [2], unit="deg"), 5, PREFIX, out_dir=tmp_path / "file")
+    with pytest.raises(ValueError, match="^storage_options: "):
+        batch_cutouts(
+            SkyCoord([1], [2], unit="deg"), 5, PREFIX, out_dir=tmp_path, storage_options="anon"
+        )
