@@ -116,7 +116,13 @@ def _add_offline(parser):
         "conf.archive (by default the demo's synthetic sector)",
     )
     where.add_argument(
-        "--archive", metavar="DIR", help="work offline from this directory of FFI cubes or FFIs"
+        "--archive",
+        metavar="DIR|URL",
+        help="work from FFI cubes: a directory of cubes or FFIs, or a URL prefix of cubes "
+        "such as s3://stpubdata/tess/public/mast/",
+    )
+    parser.add_argument(
+        "--anon", action="store_true", help="read a URL --archive anonymously (public buckets)"
     )
 
 
@@ -130,7 +136,9 @@ def _client(args, *, pixels=False):
         from .demo import demo_archive
 
         archive = conf.archive or demo_archive()
-    return TessCutClass(archive=archive) if archive else TessCutClass()
+    if not archive:
+        return TessCutClass()
+    return TessCutClass(archive=archive, storage_options={"anon": True} if args.anon else None)
 
 
 def _target(args):

@@ -6,6 +6,7 @@ what a client fetched and how it copes with throttling.
 """
 
 import http.client
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -42,6 +43,16 @@ class CountingProxy:
 
             def _forward(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path in ("/__counts__", "/__reset__"):  # for a benchmark in another process
+                    if self.path == "/__reset__":
+                        proxy.reset()
+                    counts = {"requests": [list(r) for r in proxy.requests], "sent": proxy.sent()}
+                    self.send_response(200)
+                    data = json.dumps(counts).encode()
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 ranged = self.headers.get("Range")
                 with proxy._lock:
                     throttle = self.command == "GET" and ranged and proxy.throttle_next > 0

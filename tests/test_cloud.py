@@ -251,3 +251,25 @@ def test_batch_bad_input(tmp_path):
         batch_cutouts(
             SkyCoord([1], [2], unit="deg"), 5, PREFIX, out_dir=tmp_path, storage_options="anon"
         )
+
+
+def test_command_line_on_s3(proxy, tmp_path, capsys):
+    from astro_tesscut.cli import main
+
+    code = main(
+        [
+            "cutout",
+            PI_MEN_TEXT,
+            "--size",
+            "5",
+            "--sector",
+            "1",
+            "--archive",
+            PREFIX,
+            "--anon",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    assert capsys.readouterr().out.strip().endswith("_5x5_astrocut.fits")
