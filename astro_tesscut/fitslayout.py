@@ -119,7 +119,8 @@ def header_at(read, offset, *, name, index, chunk=BLOCK):
             raise FITSLayoutError(
                 f"{name} is not a readable FITS file (it does not start with SIMPLE = T)"
             )
-        for start in range(0, len(data) - len(data) % BLOCK, BLOCK):
+        whole = len(data) - len(data) % BLOCK  # a read may come back short: at the end, or cached
+        for start in range(0, whole, BLOCK):
             block = data[start : start + BLOCK]
             if not _PRINTABLE_ASCII.fullmatch(block):
                 raise FITSLayoutError(f"{name} has a damaged header in HDU {index}")
@@ -130,9 +131,9 @@ def header_at(read, offset, *, name, index, chunk=BLOCK):
                 return HDULayout(
                     offset, offset + len(header), _data_size(cards, name), cards, header
                 )
-        if len(data) < chunk:
+        if not whole:
             raise FITSLayoutError(f"{name} is truncated in the header of HDU {index}")
-        position += chunk
+        position += whole
 
 
 def _cards(header):

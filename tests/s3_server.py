@@ -8,6 +8,7 @@ what a client fetched and how it copes with throttling.
 import http.client
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SLOW_DOWN = (
@@ -19,8 +20,9 @@ SLOW_DOWN = (
 class CountingProxy:
     """Forwards HTTP to ``upstream`` (host, port); counts and can throttle."""
 
-    def __init__(self, upstream):
+    def __init__(self, upstream, *, latency=0.0):
         self.upstream = upstream
+        self.latency = latency  # seconds added to every answer, as a far server's round trip
         self.requests = []  # (method, path, range header, status, bytes sent)
         self.throttle_next = 0  # answer this many coming range GETs with 503 SlowDown
         self._lock = threading.Lock()
@@ -61,6 +63,8 @@ class CountingProxy:
                 if throttle:
                     self._answer(503, {"Content-Type": "application/xml"}, SLOW_DOWN, ranged)
                     return
+                if proxy.latency:
+                    time.sleep(proxy.latency)  # other requests proceed meanwhile: one thread each
                 connection = http.client.HTTPConnection(*proxy.upstream, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 headers["Host"] = f"{proxy.upstream[0]}:{proxy.upstream[1]}"

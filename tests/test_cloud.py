@@ -107,7 +107,7 @@ def test_same_cutout_from_s3_and_from_disk(proxy, cube_file):
 def test_a_cutout_fetches_only_its_rows(proxy, cube_file):
     cube = open_cube(PREFIX + cube_file.name, ANON)
     headers = proxy.sent()
-    assert len([r for r in proxy.requests if r[0] == "GET"]) == 4  # 3 headers, 1 table
+    assert len([r for r in proxy.requests if r[0] == "GET"]) == 3  # 2 for headers, 1 table
     proxy.reset()
     cutout(cube, PI_MEN_TEXT, size=(9, 7))
     own = 9 * 7 * cube.frames * 8  # the cutout rows' own bytes

@@ -82,10 +82,17 @@ class FFICube:
     def from_source(cls, source):
         """Read a cube's headers and table (not its pixels): three reads, remote or not."""
         name = source.name
+        head = source.read(0, _CHUNK)  # the primary and image headers, in one read
+
+        def read(offset, length):
+            if offset < len(head):
+                return head[offset : offset + length]  # header_at reads on if it needs more
+            return source.read(offset, length)
+
         try:
-            primary = header_at(source.read, 0, name=name, index=0, chunk=_CHUNK)
-            image = header_at(source.read, primary.data_end, name=name, index=1, chunk=_CHUNK)
-            table = header_at(source.read, image.data_end, name=name, index=2, chunk=_CHUNK)
+            primary = header_at(read, 0, name=name, index=0, chunk=_CHUNK)
+            image = header_at(read, primary.data_end, name=name, index=1, chunk=_CHUNK)
+            table = header_at(read, image.data_end, name=name, index=2, chunk=_CHUNK)
         except FITSLayoutError as exc:
             raise InvalidFileError(f"cube: {exc}") from exc
         try:
