@@ -68,9 +68,12 @@ class CountingProxy:
                 connection = http.client.HTTPConnection(*proxy.upstream, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 headers["Host"] = f"{proxy.upstream[0]}:{proxy.upstream[1]}"
-                connection.request(self.command, self.path, body=body or None, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
+                try:
+                    connection.request(self.command, self.path, body=body or None, headers=headers)
+                    response = connection.getresponse()
+                    data = response.read()
+                finally:
+                    connection.close()
                 keep = {
                     k: v
                     for k, v in response.getheaders()
@@ -85,7 +88,6 @@ class CountingProxy:
                     ranged,
                     head=self.command == "HEAD",
                 )
-                connection.close()
 
             def _answer(self, status, headers, data, ranged, head=False):
                 self.send_response(status)

@@ -5,7 +5,9 @@ it counts what the client fetches and throttles on demand. Needs the
 ``cloud`` extra (fsspec, s3fs, dask, distributed) and moto[server].
 """
 
+import gc
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +75,15 @@ def s3(cube_file):
         "tess/public/mast/" + cube_file.name,
         ExtraArgs={"ACL": "public-read"},
     )
+    client.close()
     yield proxy
+    forget_cubes()
+    fsspec.AbstractFileSystem.clear_instance_cache()
+    # s3fs and botocore keep pooled connections until their owners are collected: collect
+    # them here, where their closing is expected, not at some later test's boundary.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
     proxy.stop()
     server.stop()
     for key, value in saved.items():
