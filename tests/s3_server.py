@@ -90,6 +90,9 @@ class CountingProxy:
                 )
 
             def _answer(self, status, headers, data, ranged, head=False):
+                # Counted before it is sent, so a client that has its answer sees it counted.
+                with proxy._lock:
+                    proxy.requests.append((self.command, self.path, ranged, status, len(data)))
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -97,8 +100,6 @@ class CountingProxy:
                     self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                with proxy._lock:
-                    proxy.requests.append((self.command, self.path, ranged, status, len(data)))
 
             def log_message(self, *args):
                 pass
