@@ -2,6 +2,7 @@
 
 import json
 import platform
+import weakref
 
 from . import __version__
 from .config import conf
@@ -62,6 +63,8 @@ class MastService:
             adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, int(conf.max_workers)))
             self._session.mount("http://", adapter)
             self._session.mount("https://", adapter)
+            # Its pooled connections are closed when this service goes, not left to the GC.
+            weakref.finalize(self, self._session.close)
             self._session.headers["User-Agent"] = (
                 f"astro_tesscut/{__version__} (+https://github.com/astro-tesscut/astro_tesscut) "
                 f"python-requests/{requests.__version__} Python/{platform.python_version()}"

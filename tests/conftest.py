@@ -6,9 +6,11 @@ with internet access blocked by pytest-remotedata unless marked
 ``remote_data``. HTTP is mocked with `responses`.
 """
 
+import gc
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,17 @@ os.environ["XDG_CONFIG_HOME"] = os.path.join(_TMP_HOME, "config")
 os.environ["XDG_CACHE_HOME"] = os.path.join(_TMP_HOME, "cache")
 for _dir in ("config", "cache"):
     os.makedirs(os.path.join(_TMP_HOME, _dir, "astropy"), exist_ok=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collect_pooled_connections():
+    """At the end, collect what third-party connection pools (s3fs's aiohttp, botocore,
+    dask) still hold, where their sockets are expected to close, rather than in the
+    interpreter's last collection, after pytest has stopped watching warnings."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)

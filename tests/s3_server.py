@@ -98,6 +98,9 @@ class CountingProxy:
                     self.send_header(key, value)
                 if not head:
                     self.send_header("Content-Length", str(len(data)))
+                # One request per connection: none is left open, idle, when the tests end.
+                self.send_header("Connection", "close")
+                self.close_connection = True
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -120,3 +123,4 @@ class CountingProxy:
 
     def stop(self):
         self.server.shutdown()
+        self.server.server_close()
