@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..exceptions import InvalidFileError, InvalidQueryError
 from .cube import open_cube
-from .store import CubeStore
+from .store import CubeStore, cube_name
 
 __all__ = ["LocalArchive"]
 
@@ -66,10 +66,7 @@ class LocalArchive(CubeStore):
                 f"cube: {self.directory} holds no cube or FFIs of sector {key[0]}, camera "
                 f"{key[1]}, CCD {key[2]}"
             )
-        return self._cube(key, held[key], show_progress)
-
-    def _cube(self, key, source, show_progress):
-        return open_cube(self.location(key, source, show_progress=show_progress))
+        return open_cube(self.location(key, held[key], show_progress=show_progress))
 
     def location(self, key, source=None, *, show_progress=False):
         """The path of the cube of ``key``, built from the archive's FFIs if need be."""
@@ -86,12 +83,10 @@ class LocalArchive(CubeStore):
         for path in ffis:
             stat = path.stat()
             fingerprint.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-        sector, camera, ccd = key
-        path = self._cache_directory() / fingerprint.hexdigest()[:24]
-        path /= f"tess-s{sector:04d}-{camera}-{ccd}-cube.fits"
+        path = self._cache_directory() / fingerprint.hexdigest()[:24] / cube_name(*key)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            build_cube(ffis, path, sector=sector, show_progress=show_progress)
+            build_cube(ffis, path, sector=key[0], show_progress=show_progress)
         return path
 
     def _cache_directory(self):

@@ -8,14 +8,9 @@ Cutouts read the cube's headers once and then only their own rows.
 
 from ..exceptions import InvalidQueryError
 from .cube import open_cube
-from .store import CubeStore
+from .store import CubeStore, cube_name
 
-__all__ = ["RemoteArchive", "cube_name"]
-
-
-def cube_name(sector, camera, ccd):
-    """MAST's name of a cube: ``tess-s0008-4-1-cube.fits``."""
-    return f"tess-s{sector:04d}-{camera}-{ccd}-cube.fits"
+__all__ = ["RemoteArchive"]
 
 
 class RemoteArchive(CubeStore):

@@ -8,11 +8,16 @@ which cubes they hold and how to open one.
 from ..exceptions import InvalidFileError
 from .cutout import cut
 
-__all__ = ["CubeStore"]
+__all__ = ["CubeStore", "cube_name"]
 
 # Around each target, how far beyond the pointing model's FFI edge a cube is still tried:
 # the model and a cube's own WCS differ by a pixel or two near the edges.
 _EDGE_SLACK_ARCMIN = 2.0
+
+
+def cube_name(sector, camera, ccd):
+    """MAST's name of a cube: ``tess-s0008-4-1-cube.fits``."""
+    return f"tess-s{sector:04d}-{camera}-{ccd}-cube.fits"
 
 
 class CubeStore:
