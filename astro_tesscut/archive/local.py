@@ -40,6 +40,7 @@ class LocalArchive(CubeStore):
                 f"archive: {str(self.directory)!r} is not a directory of FFI cubes or FFIs"
             )
         self._cube_cache = cube_cache
+        self._inventory = {}  # the last walk of the directory
 
     def __repr__(self):
         return f"<LocalArchive {str(self.directory)!r}>"
@@ -52,7 +53,8 @@ class LocalArchive(CubeStore):
                 cubes[tuple(map(int, match.groups()))] = path
             elif match := _FFI_NAME.match(path.name):
                 ffis.setdefault(tuple(map(int, match.groups())), []).append(path)
-        return {**ffis, **cubes}  # a cube, when there is one, wins over loose FFIs
+        self._inventory = {**ffis, **cubes}  # a cube, when there is one, wins over loose FFIs
+        return self._inventory
 
     def held(self):
         """The (sector, camera, ccd) of the cubes and FFIs under the directory."""
@@ -60,7 +62,8 @@ class LocalArchive(CubeStore):
 
     def cube(self, key, *, show_progress=False):
         """The cube of ``key``: the archive's, or one built once from its FFIs."""
-        held = self.inventory()
+        # The walk that found the key (held, just before) usually still holds it.
+        held = self._inventory if key in self._inventory else self.inventory()
         if key not in held:
             raise InvalidFileError(
                 f"cube: {self.directory} holds no cube or FFIs of sector {key[0]}, camera "
@@ -70,7 +73,8 @@ class LocalArchive(CubeStore):
 
     def location(self, key, source=None, *, show_progress=False):
         """The path of the cube of ``key``, built from the archive's FFIs if need be."""
-        source = self.inventory()[key] if source is None else source
+        if source is None:
+            source = (self._inventory if key in self._inventory else self.inventory())[key]
         if isinstance(source, Path):
             return source
         return self._built_cube(key, source, show_progress)
