@@ -66,3 +66,15 @@ def bandwidth(directory, size=1 << 30):
     read = size / (time.perf_counter() - start)
     path.unlink()
     return write, read
+
+
+def s3_root(cube, key="stpubdata/tess/public/mast"):
+    """A directory laid out ``bucket/key`` holding ``cube`` (a link), for the S3 stand-in."""
+    root = ROOT / "s3"
+    folder = root / key
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / Path(cube).name
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(Path(cube).resolve())
+    return root

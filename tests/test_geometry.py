@@ -206,18 +206,21 @@ def test_nothing_found_gives_an_empty_table_with_the_same_columns():
 
 
 def test_the_pointing_model_is_built_once(monkeypatch):
+    from astro_tesscut.archive import pointing
+
     built = []
-    real = tess_stars2px.TESS_Spacecraft_Pointing_Data
+    real = pointing._model
 
     def counted(*args, **kwargs):
         built.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tess_stars2px, "TESS_Spacecraft_Pointing_Data", counted)
-    geometry._pointing_model.cache_clear()
+    monkeypatch.setattr(pointing, "_model", counted)
+    pointing.pointing_model.cache_clear()
     locate(PI_MEN)
     locate(PI_MEN, sectors=[1])
     assert len(built) == 1
+    pointing.pointing_model.cache_clear()
 
 
 @pytest.mark.parametrize(

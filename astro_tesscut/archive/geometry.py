@@ -2,14 +2,12 @@
 
 tess-point (``tess_stars2px``) holds the spacecraft pointing of every sector
 and the focal-plane geometry of the cameras, but maps one target at a time
-in Python loops. `locate` evaluates the same model with numpy for many
-targets, every sector, camera and CCD at once, and counts the whole FFI,
-collateral pixels included, as a CCD's footprint, as MAST's TESScut does.
+in Python loops. `locate` evaluates the same model (`.pointing`) with numpy
+for many targets, every sector, camera and CCD at once, and counts the whole
+FFI, collateral pixels included, as a CCD's footprint, as MAST's TESScut does.
 """
 
-import functools
 import numbers
-from dataclasses import dataclass, fields
 
 import numpy as np
 from astropy import units as u
@@ -19,12 +17,12 @@ from astropy.time import Time
 
 from ..exceptions import InvalidQueryError, InvalidQueryTypeError
 from ..targets import parse_radius
+from .pointing import focal_plane, pixels_on_ccds, pointing_model, unit_vectors
 
 __all__ = ["locate"]
 
 FFI_COLUMNS = 2136  # an FFI's size in pixels, collateral pixels included
 FFI_ROWS = 2078
-COLLATERAL_COLUMNS = 44  # left of the science columns, so column = CCD x + 45 (1-based)
 PIXEL_SCALE = 21 * u.arcsec  # approximate: the optics' distortion varies it across a camera
 SECTOR_HALF_LENGTH_DAYS = 13.7  # from the middle of a sector (tess-point's midtime) to its end
 RELEASE_LAG_DAYS = 60.0  # from the end of a sector to its FFIs at MAST, allowing for delays
@@ -34,51 +32,6 @@ RELEASE_LAG_DAYS = 60.0  # from the end of a sector to its FFIs at MAST, allowin
 _FOV_MIN_LATITUDE_DEG = 70.0
 _FOV_HALF_WIDTH_DEG = 12.5
 _CHUNK = 2000  # targets at a time: 2000 x 135 sectors x 4 cameras x 3 floats is ~26 MB
-
-
-@dataclass(frozen=True)
-class _PointingModel:
-    """tess-point's model as arrays over S sectors, 4 cameras and 4 CCDs."""
-
-    sectors: np.ndarray  # (S,), ascending
-    midtimes: np.ndarray  # (S,), JD of each sector's middle
-    rmat4: np.ndarray  # (S, 4, 3, 3), sky to camera frame
-    optcon: np.ndarray  # (S, 4, 6), focal length and radial distortion
-    asymang: np.ndarray  # (S, 4)
-    asymfac: np.ndarray  # (S, 4)
-    ccdxy0: np.ndarray  # (S, 4, 4, 2), CCD origins on the focal plane, mm
-    ccdang: np.ndarray  # (S, 4, 4), CCD rotations, deg
-    pixsz: np.ndarray  # (S, 4, 4, 2), pixel sizes, mm
-
-    def take(self, index):
-        """The model for the sectors at ``index`` only."""
-        return _PointingModel(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-
-@functools.cache
-def _pointing_model():
-    """tess-point's pointing model, built once per process."""
-    try:
-        import tess_stars2px
-    except ImportError as exc:
-        raise ImportError(
-            "offline sector geometry needs tess-point: python -m pip install tess-point"
-        ) from exc
-
-    data = tess_stars2px.TESS_Spacecraft_Pointing_Data()
-    order = np.argsort(data.sectors)
-
-    def stacked(name):
-        return np.stack([getattr(data.fpgObjs[i], name) for i in order])
-
-    return _PointingModel(
-        sectors=np.asarray(data.sectors, dtype=int)[order],
-        midtimes=np.asarray(data.midtimes, dtype=float)[order],
-        **{
-            name: stacked(name)
-            for name in ("rmat4", "optcon", "asymang", "asymfac", "ccdxy0", "ccdang", "pixsz")
-        },
-    )
 
 
 def locate(coords, *, radius=None, sectors=None, now=None):
@@ -142,7 +95,7 @@ def locate(coords, *, radius=None, sectors=None, now=None):
     ra, dec = _parse_coords(coords)
     radius_deg = parse_radius(radius).deg
     now = _parse_now(now)
-    model = _pointing_model()
+    model = pointing_model()
     model = model.take(_parse_sectors(sectors, model.sectors))
 
     parts = []
@@ -179,7 +132,7 @@ def _hits(ra, dec, model, radius_deg):
     """
     n_sectors = len(model.sectors)
     # Each target in each camera's frame, as Levine_FPG.radec2pix, all at once.
-    sky = np.stack(_unit_vectors(ra, dec), axis=-1)
+    sky = np.stack(unit_vectors(ra, dec), axis=-1)
     frame = (sky @ model.rmat4.reshape(-1, 3).T).reshape(len(ra), n_sectors, 4, 3)
     x, y, z = np.moveaxis(frame, -1, 0)
 
@@ -194,8 +147,8 @@ def _hits(ra, dec, model, radius_deg):
     )
     target, sector, camera = np.nonzero(in_view)
 
-    fp_x, fp_y = _focal_plane(x[in_view], y[in_view], z[in_view], model, sector, camera)
-    column, row = _ffi_pixels(fp_x, fp_y, model, sector, camera)
+    fp_x, fp_y = focal_plane(x[in_view], y[in_view], z[in_view], model, sector, camera)
+    column, row = pixels_on_ccds(fp_x, fp_y, model, sector, camera)
 
     # How far outside the FFI each position is (0 inside), to compare with the radius.
     off_x = np.maximum(np.maximum(0.5 - column, column - (FFI_COLUMNS + 0.5)), 0.0)
@@ -203,54 +156,6 @@ def _hits(ra, dec, model, radius_deg):
     reached = np.hypot(off_x, off_y) * PIXEL_SCALE.to_value(u.deg) <= radius_deg
     pair, ccd = np.nonzero(reached)
     return target[pair], sector[pair], camera[pair], ccd, column[reached], row[reached]
-
-
-def _unit_vectors(ra, dec):
-    """Levine_FPG.sphereToCart: RA and Dec in degrees to unit vectors."""
-    ra, dec = np.radians(ra), np.radians(dec)
-    return np.cos(ra) * np.cos(dec), np.sin(ra) * np.cos(dec), np.sin(dec)
-
-
-def _focal_plane(x, y, z, model, sector, camera):
-    """Levine_FPG.optics_fp: camera-frame vectors (z > 0) to focal-plane mm.
-
-    ``sector`` and ``camera`` index ``model`` for each vector.
-    """
-    # tess-point's tan(90 deg - latitude) and longitude, from the vector directly.
-    tan_theta = np.hypot(x, y) / z
-    longitude = np.arctan2(y, x)
-    optcon = model.optcon[sector, camera]
-    powers = tan_theta[:, None] ** (2.0 * np.arange(optcon.shape[-1] - 1))
-    radius_mm = optcon[:, 0] * tan_theta * np.sum(optcon[:, 1:] * powers, axis=-1)
-    fp_x, fp_y = -np.cos(longitude) * radius_mm, -np.sin(longitude) * radius_mm
-
-    # make_az_asym: stretch along the axis at asymang.
-    angle = model.asymang[sector, camera]
-    fp_x, fp_y = _rotate(fp_x, fp_y, angle)
-    return _rotate(model.asymfac[sector, camera] * fp_x, fp_y, -angle)
-
-
-def _ffi_pixels(fp_x, fp_y, model, sector, camera):
-    """Levine_FPG.mm_to_pix for all four CCDs: (k, 4) 1-based FFI columns and rows.
-
-    tess-point picks one CCD by the quadrant; every CCD is computed here, so
-    that a target in a gap between CCDs lands on the collateral pixels of
-    whichever FFIs reach it.
-    """
-    origin = model.ccdxy0[sector, camera]
-    ccd_x, ccd_y = _rotate(
-        fp_x[:, None] - origin[..., 0], fp_y[:, None] - origin[..., 1], model.ccdang[sector, camera]
-    )
-    pixel = model.pixsz[sector, camera]
-    column = ccd_x / pixel[..., 0] - 0.5 + COLLATERAL_COLUMNS + 1
-    row = ccd_y / pixel[..., 1] - 0.5 + 1
-    return column, row
-
-
-def _rotate(x, y, angle_deg):
-    """Levine_FPG.xyrotate: rotate the axes by ``angle_deg``."""
-    cos, sin = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
-    return cos * x + sin * y, -sin * x + cos * y
 
 
 def _sector_names(sectors):
