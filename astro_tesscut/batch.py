@@ -1,14 +1,23 @@
 """Cutouts of many targets from FFI cubes, on one machine or a Dask cluster.
 
-Every target's sectors come from TESS's pointing model in one vectorised
-call; the work is grouped by cube, so that a worker reads each cube's
-headers once, and each file is written under a temporary name and renamed.
-A finished file that is whole is not made again, so a killed run resumes
-where it stopped; a missing cube or a failed read fails only its own rows.
+Every target's cubes come from TESS's pointing model, computed in bounded
+chunks into small integer arrays (a million targets over every sector take
+tens of megabytes). The work is cut into tasks of at most `TASK_TARGETS`
+targets of one cube, so that every worker shares a cube with many targets;
+a few cubes at a time are interleaved, so that each worker reads a cube's
+headers and table once (they are cached per process) and no cube waits for
+another to finish. Only a bounded number of tasks is in flight at once, on
+local threads or on the cluster, so memory does not grow with the targets
+beyond the returned table.
+
+Each file is written under a temporary name and renamed. A finished file
+that is whole is not made again, so a killed run resumes where it stopped;
+a missing cube or a failed read fails only its own rows.
 """
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
+import itertools
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +26,13 @@ from .exceptions import InvalidQueryError, TessCutError
 
 __all__ = ["batch_cutouts"]
 
+TASK_TARGETS = 64  # most targets in one task: small enough to spread a hot cube
+OPEN_CUBES = 4  # cubes whose tasks are interleaved at any time
+_TASKS_PER_THREAD = 2  # tasks in flight per worker thread (one running, one queued)
+_LOCAL_THREADS = 4  # tasks at once without a cluster
 _COLUMNS = ("target", "sector", "camera", "ccd", "path", "status", "error")
+_STATUSES = np.array(["written", "skipped", "error"])
+WRITTEN, SKIPPED, ERROR = range(3)
 
 
 def batch_cutouts(
@@ -50,26 +65,25 @@ def batch_cutouts(
     out_dir : path-like
         Where the files go (made if missing), under TESScut's names.
     client : `distributed.Client`, optional
-        Run on this Dask cluster (one task per cube); local threads without.
+        Run on this Dask cluster; local threads without.
     storage_options : dict, optional
         fsspec options for a URL ``archive``, passed on unchanged.
     overwrite : bool, optional
         Make files again even when a whole one is already there.
     show_progress : bool, optional
-        A progress bar (Dask's own on a cluster).
+        A progress bar of files made.
 
     Returns
     -------
     `~astropy.table.Table`
-        One row per (target, sector, camera, CCD): ``target``, ``sector``,
-        ``camera``, ``ccd``, ``path``, ``status`` (``written``, ``skipped``
-        for a whole file already there, or ``error``) and ``error``.
+        One row per (target, sector, camera, CCD), in the order of the
+        targets: ``target``, ``sector``, ``camera``, ``ccd``, ``path``,
+        ``status`` (``written``, ``skipped`` for a whole file already there,
+        or ``error``) and ``error``.
     """
-    from astropy.table import Table
-
     from .sizes import parse_size
 
-    coords, names = _targets(targets)
+    ra, dec, names = _targets(targets)
     size = parse_size(size)
     if not isinstance(overwrite, bool):
         raise InvalidQueryError(f"overwrite: must be True or False, got {overwrite!r}")
@@ -77,59 +91,50 @@ def batch_cutouts(
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidQueryError(f"out_dir: {str(out_dir)!r} exists and is not a directory")
     store = _store(archive, storage_options)
-    wanted = _sectors(sectors)
+    keys, order = store.candidates(ra, dec, _sectors(sectors))
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    groups = [
-        (key, indices)
-        for key, indices in store.candidates(coords).items()
-        if wanted is None or key[0] in wanted
-    ]
-    jobs = [
-        (
-            key,
-            _location(store, key),
-            store.storage_options,
-            coords.ra.deg[indices],
-            coords.dec.deg[indices],
-            [names[i] for i in indices],
-            size,
-            str(out_dir),
-            overwrite,
-        )
-        for key, indices in groups
-    ]
-    rows = _run(jobs, client, show_progress, sum(len(i) for _, i in groups))
-    order = {name: i for i, name in enumerate(names)}
-    rows.sort(key=lambda row: (order[row["target"]], row["sector"], row["camera"], row["ccd"]))
-    return Table(
-        rows=[[row[c] for c in _COLUMNS] for row in rows] or None,
-        names=_COLUMNS,
-        dtype=[str, int, int, int, str, str, str],
+    from tqdm.auto import tqdm
+
+    # What travels to a worker: where the cube is, and the task's own positions.
+    tasks = (
+        (str(store.location(key)), store.storage_options, rows, ra[targets], dec[targets])
+        for key, rows, targets in _tasks(keys, order)
     )
+    work = functools.partial(_cut_task, size=size, out_dir=str(out_dir), overwrite=overwrite)
+    done = []
+    with tqdm(
+        total=len(order), desc="cutouts", unit="file", disable=None if show_progress else True
+    ) as bar:
+        for rows in _run(work, tasks, client):
+            done.append(rows)
+            bar.update(len(rows[0]))
+    return _table(done, keys, order, names, out_dir)
 
 
 def _targets(targets):
-    from astropy.coordinates import SkyCoord
+    """ICRS RA and Dec arrays (degrees) and a name for each target."""
     from astropy.table import Table
 
-    if isinstance(targets, SkyCoord):
-        coords = targets.icrs.reshape(-1)
-        return coords, [str(i) for i in range(len(coords))]
+    from .targets import _is_sky_coordinate, positions_of
+
+    if _is_sky_coordinate(targets):
+        ra, dec = positions_of(targets.reshape(-1) if not targets.isscalar else targets)
+        return ra, dec, [str(i) for i in range(len(ra))]
     if isinstance(targets, Table):
         missing = [c for c in ("ra", "dec") if c not in targets.colnames]
         if missing:
             raise InvalidQueryError(f"targets: the table has no {' or '.join(missing)} column")
-        coords = SkyCoord(
-            np.asarray(targets["ra"], float), np.asarray(targets["dec"], float), unit="deg"
-        )
+        ra, dec = np.asarray(targets["ra"], float), np.asarray(targets["dec"], float)
+        if not (np.isfinite(ra).all() and np.isfinite(dec).all()):
+            raise InvalidQueryError("targets: every ra and dec must be finite")
         column = next((c for c in ("id", "ID", "name") if c in targets.colnames), None)
         names = (
             [str(v) for v in targets[column]] if column else [str(i) for i in range(len(targets))]
         )
         if len(set(names)) != len(names):
             raise InvalidQueryError(f"targets: the {column} column repeats names")
-        return coords, names
+        return ra, dec, names
     raise InvalidQueryError(
         f"targets: must be a Table with ra and dec columns or a SkyCoord, got "
         f"{type(targets).__name__}"
@@ -140,7 +145,7 @@ def _sectors(sectors):
     if sectors is None:
         return None
     try:
-        return {int(s) for s in sectors}
+        return sorted({int(s) for s in sectors})
     except (TypeError, ValueError) as exc:
         raise InvalidQueryError(f"sectors: must be sector numbers, got {sectors!r}") from exc
 
@@ -157,101 +162,130 @@ def _store(archive, storage_options):
     return LocalArchive(str(archive).removeprefix("file://"))
 
 
-def _location(store, key):
-    """Where the cube of ``key`` is, as workers open it (FFIs built into a cube first)."""
-    return str(store.location(key))
+def _tasks(keys, order):
+    """Tasks of at most TASK_TARGETS targets of one cube, OPEN_CUBES cubes interleaved.
+
+    ``keys`` and ``order`` are `CubeStore.candidates`' (pairs sorted by cube).
+    Yields ``(key, rows, targets)``: ``rows`` index the pairs, ``targets`` the targets.
+    """
+    starts = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
+    cubes = zip(np.concatenate([[0], starts]), np.concatenate([starts, [len(keys)]]), strict=True)
+    active = []  # per open cube: (key, iterator of its tasks' rows)
+    while True:
+        while len(active) < OPEN_CUBES and (group := next(cubes, None)) is not None:
+            start, stop = (int(value) for value in group)
+            if start < stop:
+                firsts = range(start, stop, TASK_TARGETS)
+                slices = iter([(first, min(first + TASK_TARGETS, stop)) for first in firsts])
+                active.append((tuple(int(value) for value in keys[start]), slices))
+        if not active:
+            return
+        for entry in list(active):
+            span = next(entry[1], None)
+            if span is None:
+                active.remove(entry)
+            else:
+                rows = np.arange(*span)
+                yield entry[0], rows, order[rows]
 
 
-def _run(jobs, client, show_progress, total):
-    if client is not None:
-        futures = client.map(_cut_group, jobs, pure=False)
-        if show_progress:
-            from distributed import progress
+def _run(function, tasks, client):
+    """``function(task)`` for each task, a bounded number in flight; results as they finish."""
+    if client is None:
+        pool = ThreadPoolExecutor(_LOCAL_THREADS, thread_name_prefix="astro_tesscut-batch")
+        submit, limit = pool.submit, _LOCAL_THREADS * _TASKS_PER_THREAD
+        from concurrent.futures import wait
+    else:
+        from distributed import wait
 
-            progress(futures)
-        return [row for rows in client.gather(futures) for row in rows]
+        def submit(*args):
+            return client.submit(*args, pure=False)
 
-    from tqdm.auto import tqdm
+        limit = max(1, sum(client.nthreads().values())) * _TASKS_PER_THREAD
+    pending = set()
+    try:
+        for task in itertools.chain(tasks, [None]):
+            if task is not None:
+                pending.add(submit(function, task))
+            while pending and (len(pending) >= limit or task is None):
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+    finally:
+        for future in pending:
+            future.cancel()
+        if client is None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
-    rows = []
-    with (
-        tqdm(
-            total=total, desc="cutouts", unit="file", disable=None if show_progress else True
-        ) as bar,
-        ThreadPoolExecutor(max(1, min(len(jobs), 4))) as pool,
-    ):
-        for group in pool.map(_cut_group, jobs):
-            rows.extend(group)
-            bar.update(len(group))
-    return rows
 
+def _cut_task(task, *, size, out_dir, overwrite):
+    """Cut one task's targets from its cube (runs on a worker).
 
-def _cut_group(job):
-    """Cut one cube's targets (runs on a worker): one row per target."""
-    key, location, storage_options, ras, decs, names, size, out_dir, overwrite = job
-    from astropy.coordinates import SkyCoord
-
+    Returns the task's rows (indices into the batch's pairs), and for each
+    its status code, its file name ("" when none) and its error ("" when none).
+    """
     from .archive.cube import open_cube
+    from .archive.cutout import ahead, cutout_windows
 
-    sector, camera, ccd = key
-
-    def row(name, path="", status="written", error=""):
-        return {
-            "target": name,
-            "sector": sector,
-            "camera": camera,
-            "ccd": ccd,
-            "path": str(path),
-            "status": status,
-            "error": error,
-        }
-
+    location, storage_options, rows, ra, dec = task
+    count = len(rows)
     try:
         cube = open_cube(location, storage_options)
-    except (TessCutError, OSError) as exc:
-        return [row(name, status="error", error=str(exc)) for name in names]
+        windows = cutout_windows(cube, ra, dec, size).tolist()
+    except (TessCutError, OSError, ValueError) as exc:
+        error = " ".join(str(exc).split())
+        return rows, np.full(count, ERROR, np.uint8), [""] * count, [error] * count
 
-    coords = SkyCoord(ras, decs, unit="deg")
-    return list(
-        _threads().map(
-            lambda i: _cut_one(cube, coords[i], names[i], size, out_dir, overwrite, row),
-            range(len(names)),
-        )
-    )
+    def one(i):
+        try:
+            return _cut_one(cube, float(ra[i]), float(dec[i]), windows[i], out_dir, overwrite)
+        except (TessCutError, OSError, ValueError) as exc:
+            return ERROR, "", " ".join(str(exc).split())
+
+    statuses, files, errors = zip(*ahead(one, range(count)), strict=True)
+    return rows, np.array(statuses, np.uint8), list(files), list(errors)
 
 
-def _cut_one(cube, coord, name, size, out_dir, overwrite, row):
-    from .archive.cutout import cut, cutout_windows
-    from .archive.tpf import tpf_name
+def _cut_one(cube, ra, dec, window, out_dir, overwrite):
+    """Write one target's file, unless a whole one is there: (status, file name, error)."""
+    from .archive.cutout import cut_name, cut_one, off_cube
     from .files import write_files
     from .fitslayout import FITSLayoutError, walk
 
-    try:
-        column, column_stop, row_start, row_stop = cutout_windows(cube, coord.reshape((1,)), size)[
-            0
-        ]
-        path = Path(out_dir) / tpf_name(
-            cube,
-            float(coord.ra.deg),
-            float(coord.dec.deg),
-            column_stop - column,
-            row_stop - row_start,
-        )
-        if not overwrite and path.exists():
-            try:
-                walk(path, name=path.name)  # whole: headers and data add up to the file
-                return row(name, path, status="skipped")
-            except (FITSLayoutError, OSError):
-                pass  # broken: make it again
-        made = list(cut(cube, coord.reshape((1,)), size))
-        ((file_name, data),) = made
-        (written,) = write_files([(file_name, data)], out_dir)
-        return row(name, written)
-    except (TessCutError, OSError, ValueError) as exc:
-        return row(name, status="error", error=" ".join(str(exc).split()))
+    if off_cube(cube, window):
+        return ERROR, "", f"({ra}, {dec}) lies off {cube.sector_name}"
+    path = Path(out_dir) / cut_name(cube, ra, dec, window)
+    if not overwrite and path.exists():
+        try:
+            walk(path, name=path.name)  # whole: headers and data add up to the file
+            return SKIPPED, path.name, ""
+        except (FITSLayoutError, OSError):
+            pass  # broken: make it again
+    name, data = cut_one(cube, ra, dec, window)
+    write_files([(name, data)], out_dir)
+    return WRITTEN, name, ""
 
 
-@functools.cache
-def _threads():
-    """Cutouts of one cube made a few at a time (reads and writes release the GIL)."""
-    return ThreadPoolExecutor(3, thread_name_prefix="astro_tesscut-batch")
+def _table(done, keys, order, names, out_dir):
+    """The result table from the tasks' rows, in the order of the targets, then cubes."""
+    from astropy.table import Table
+
+    rows = np.concatenate([part[0] for part in done]) if done else np.empty(0, np.int64)
+    status = np.concatenate([part[1] for part in done]) if done else np.empty(0, np.uint8)
+    files = np.array([name for part in done for name in part[2]], dtype=object)
+    errors = np.array([error for part in done for error in part[3]], dtype=object)
+    target, key = order[rows], keys[rows]
+    sort = np.lexsort((key[:, 2], key[:, 1], key[:, 0], target))
+    target, key, status, files, errors = (a[sort] for a in (target, key, status, files, errors))
+    return Table(
+        {
+            "target": np.array(names, dtype=str)[target],
+            "sector": key[:, 0].astype(int),
+            "camera": key[:, 1].astype(int),
+            "ccd": key[:, 2].astype(int),
+            "path": np.array([str(out_dir / name) if name else "" for name in files], dtype=str),
+            "status": _STATUSES[status],
+            "error": np.array(errors.tolist(), dtype=str),
+        },
+        names=_COLUMNS,
+    )

@@ -5,14 +5,14 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from astropy import units as u
 
 from .exceptions import InvalidQueryError, InvalidQueryTypeError
+from .targets import _is_quantity
 
 __all__ = ["CutoutSize", "parse_size"]
 
 # The angular units TESScut understands, by the name it gives them.
-_SERVICE_ANGLE_UNITS = {"arcsec": u.arcsec, "arcmin": u.arcmin, "d": u.deg}
+_SERVICE_ANGLE_UNITS = {"arcsec": "arcsec", "arcmin": "arcmin", "d": "deg"}
 
 _SIZE_FORMS = (
     "give a number of pixels (10), a (ny, nx) pair ((45, 35)), or a Quantity in "
@@ -60,6 +60,10 @@ def parse_size(size):
         pixels, a unit that is neither pixels nor an angle, mixed pixels and
         angles, or more than two sides.
     """
+    if not _is_quantity(size) and not (
+        isinstance(size, tuple | list | np.ndarray) and any(map(_is_quantity, size))
+    ):
+        return _pixel_size(size)
     sides = _sides(size)
     if len(sides) == 1:
         sides = sides * 2
@@ -81,22 +85,29 @@ def parse_size(size):
     return _angular_size(nx, ny)
 
 
-def _sides(size):
-    """The sides of ``size`` as a list of scalar Quantities (plain numbers in pixels)."""
-    if isinstance(size, u.Quantity):
-        return list(np.atleast_1d(size))
-    if isinstance(size, tuple | list | np.ndarray):
-        return [_side(side) for side in size]
-    return [_side(size)]
+def _pixel_size(size):
+    """A size of plain numbers (pixels), checked without astropy.units."""
+    sides = (
+        [_number(side) for side in size]
+        if isinstance(size, tuple | list | np.ndarray)
+        else [_number(size)]
+    )
+    if len(sides) not in (1, 2):
+        raise InvalidQueryError(
+            f"size: has {len(sides)} elements, but a cutout has one side or two (ny, nx)"
+        )
+    ny, nx = sides * 2 if len(sides) == 1 else sides
+    for side in (ny, nx):
+        if not (math.isfinite(side) and side > 0):
+            raise InvalidQueryError(f"size: every side must be positive and finite, got {side:g}")
+        if side != round(side):
+            raise InvalidQueryError(f"size: a cutout is a whole number of pixels, got {side:g} px")
+    return CutoutSize(x=round(nx), y=round(ny), units="px")
 
 
-def _side(value):
-    if isinstance(value, u.Quantity):
-        if not value.isscalar:
-            raise InvalidQueryError(f"size: each side must be a single value, got {value}")
-        return value
+def _number(value):
     if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
-        return float(value) * u.pixel
+        return float(value)
     if isinstance(value, tuple | list | np.ndarray):
         raise InvalidQueryError(
             f"size: must be one side or a (ny, nx) pair, got a nested {value!r}"
@@ -104,7 +115,26 @@ def _side(value):
     raise InvalidQueryTypeError(f"size: must be numeric, got {value!r}; {_SIZE_FORMS}")
 
 
+def _sides(size):
+    """The sides of a size holding Quantities, as a list of scalar Quantities."""
+    if _is_quantity(size):
+        return list(np.atleast_1d(size))
+    return [_side(side) for side in size]
+
+
+def _side(value):
+    from astropy import units as u
+
+    if _is_quantity(value):
+        if not value.isscalar:
+            raise InvalidQueryError(f"size: each side must be a single value, got {value}")
+        return value
+    return _number(value) * u.pixel
+
+
 def _kind(side):
+    from astropy import units as u
+
     if side.unit == u.pixel:
         return "px"
     if side.unit.physical_type == "angle":
@@ -124,9 +154,11 @@ def _whole_pixels(side):
 
 
 def _angular_size(nx, ny):
+    from astropy import units as u
+
     # Keep the user's unit when the service knows it, so sizes travel exactly.
     for name, unit in _SERVICE_ANGLE_UNITS.items():
-        if nx.unit == unit and ny.unit == unit:
+        if nx.unit == u.Unit(unit) and ny.unit == u.Unit(unit):
             return CutoutSize(x=float(nx.value), y=float(ny.value), units=name)
     return CutoutSize(
         x=float(nx.to_value(u.arcsec)), y=float(ny.to_value(u.arcsec)), units="arcsec"

@@ -6,14 +6,22 @@ A target is a fixed position (``coordinates``), a name to resolve to one
 
 import math
 import numbers
+import sys
 from dataclasses import dataclass, replace
 
 import numpy as np
-from astropy import units as u
 
 from .exceptions import InvalidQueryError, InvalidQueryTypeError
 
-__all__ = ["Target", "parse_coordinates", "parse_radius", "parse_sector", "parse_target"]
+__all__ = [
+    "Target",
+    "parse_coordinates",
+    "parse_position",
+    "parse_radius",
+    "parse_sector",
+    "parse_target",
+    "positions_of",
+]
 
 MOVING_TARGET_TYPES = ("majorbody", "smallbody")
 
@@ -130,35 +138,75 @@ def parse_coordinates(coordinates):
         The value cannot be parsed, is not one position, is not finite, or
         has a declination outside [-90, 90] degrees.
     """
-    from astropy.coordinates import BaseCoordinateFrame, SkyCoord
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
 
-    if isinstance(coordinates, SkyCoord | BaseCoordinateFrame):
+    ra, dec = parse_position(coordinates)
+    return SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+
+
+def parse_position(coordinates):
+    """Return ``coordinates`` (any form `parse_coordinates` takes) as ICRS (ra, dec) in degrees.
+
+    Numbers and strings of two numbers are read without importing
+    astropy.coordinates; other forms are parsed by it.
+    """
+    if _is_sky_coordinate(coordinates):
         if not coordinates.isscalar:
             raise InvalidQueryError(
                 f"coordinates: must be a single position, got {coordinates.size} of them"
             )
-        try:
-            coord = SkyCoord(coordinates).icrs
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise InvalidQueryError(f"coordinates: cannot be transformed to ICRS ({exc})") from exc
+        ra, dec = (float(value[0]) for value in _icrs_degrees(coordinates))
     elif isinstance(coordinates, str):
-        coord = _parse_coordinate_string(coordinates)
-    elif isinstance(coordinates, tuple | list | np.ndarray | u.Quantity):
-        coord = _parse_coordinate_pair(coordinates)
+        ra, dec = _parse_coordinate_string(coordinates)
+    elif isinstance(coordinates, tuple | list | np.ndarray) or _is_quantity(coordinates):
+        ra, dec = _parse_coordinate_pair(coordinates)
     else:
         raise InvalidQueryTypeError(
             f"coordinates: cannot use a {type(coordinates).__name__}; {_COORDINATE_FORMS}"
         )
-    if not (np.isfinite(coord.ra.deg) and np.isfinite(coord.dec.deg)):
-        raise InvalidQueryError(
-            f"coordinates: RA and Dec must be finite, got ({coord.ra.deg}, {coord.dec.deg})"
-        )
-    return coord
+    if not (math.isfinite(ra) and math.isfinite(dec)):
+        raise InvalidQueryError(f"coordinates: RA and Dec must be finite, got ({ra}, {dec})")
+    return ra, dec
+
+
+def positions_of(coordinates):
+    """ICRS RA and Dec arrays (degrees) of one position or a SkyCoord array of them."""
+    if _is_sky_coordinate(coordinates) and not coordinates.isscalar:
+        ra, dec = _icrs_degrees(coordinates)
+        if not (np.isfinite(ra).all() and np.isfinite(dec).all()):
+            raise InvalidQueryError("coordinates: every position must be finite")
+        return ra, dec
+    ra, dec = parse_position(coordinates)
+    return np.array([ra]), np.array([dec])
+
+
+def _icrs_degrees(coordinates):
+    """Flattened ICRS RA and Dec of a SkyCoord or frame, degrees."""
+    from astropy.coordinates import SkyCoord
+
+    try:
+        icrs = SkyCoord(coordinates).icrs
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidQueryError(f"coordinates: cannot be transformed to ICRS ({exc})") from exc
+    return np.ravel(icrs.ra.deg), np.ravel(icrs.dec.deg)
+
+
+def _is_sky_coordinate(value):
+    """A SkyCoord or coordinate frame (without importing astropy.coordinates to tell)."""
+    coordinates = sys.modules.get("astropy.coordinates")
+    return coordinates is not None and isinstance(
+        value, coordinates.SkyCoord | coordinates.BaseCoordinateFrame
+    )
+
+
+def _is_quantity(value):
+    """An astropy Quantity (none can exist before astropy.units is imported)."""
+    units = sys.modules.get("astropy.units")
+    return units is not None and isinstance(value, units.Quantity)
 
 
 def _parse_coordinate_string(text):
-    from astropy.coordinates import SkyCoord
-
     words = text.replace(",", " ").split()
     try:
         values = [float(word) for word in words]
@@ -169,13 +217,17 @@ def _parse_coordinate_string(text):
             raise InvalidQueryError(
                 f"coordinates: {text!r} is not two numbers; {_COORDINATE_FORMS}"
             )
-        return _coordinate_from_degrees(*values, given=text)
+        return _checked_degrees(*values, given=text)
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
     # Without units in the text, sexagesimal RA is read as hours, Dec as degrees.
     for unit in (None, (u.hourangle, u.deg)):
         try:
-            return SkyCoord(text, frame="icrs", unit=unit)
+            coord = SkyCoord(text, frame="icrs", unit=unit)
         except (ValueError, TypeError, u.UnitsError):
-            pass
+            continue
+        return float(coord.ra.deg), float(coord.dec.deg)
     reason = _COORDINATE_FORMS
     if len(words) == 2 and _beyond_a_pole(words[1]):
         reason = "Dec must be within [-90, 90] deg"
@@ -183,6 +235,7 @@ def _parse_coordinate_string(text):
 
 
 def _beyond_a_pole(dec_text):
+    from astropy import units as u
     from astropy.coordinates import Angle
 
     try:
@@ -195,29 +248,31 @@ def _parse_coordinate_pair(pair):
     if len(pair) != 2:
         raise InvalidQueryError(f"coordinates: an (ra, dec) pair has 2 elements, got {len(pair)}")
     degrees = [_to_degrees(value, "coordinates") for value in pair]
-    return _coordinate_from_degrees(*degrees, given=pair)
+    return _checked_degrees(*degrees, given=pair)
 
 
-def _coordinate_from_degrees(ra, dec, *, given):
-    from astropy.coordinates import SkyCoord
-
+def _checked_degrees(ra, dec, *, given):
     if not (math.isfinite(ra) and math.isfinite(dec)):
         raise InvalidQueryError(f"coordinates: RA and Dec must be finite, got {given!r}")
     if not -90 <= dec <= 90:
         raise InvalidQueryError(
             f"coordinates: Dec must be within [-90, 90] deg, got {dec} (from {given!r})"
         )
-    return SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+    return ra, dec
 
 
 def _to_degrees(value, argument):
     """A plain number (degrees) or an angular quantity as a float in degrees."""
-    if isinstance(value, u.Quantity):
+    if _is_quantity(value):
+        from astropy import units as u
+
         if value.unit.physical_type != "angle":
             raise InvalidQueryError(
                 f"{argument}: must be an angle or a number of degrees, got {value}"
             )
         return float(value.to_value(u.deg))
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()  # a 0-d array, as numpy's functions of scalars give
     if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
         return float(value)
     raise InvalidQueryTypeError(
@@ -234,6 +289,7 @@ def parse_radius(radius):
         `None` for zero; a number is in degrees; a string is anything
         `~astropy.coordinates.Angle` parses (``"5 arcmin"``, ``"0.2d"``).
     """
+    from astropy import units as u
     from astropy.coordinates import Angle
 
     if radius is None:

@@ -87,6 +87,19 @@ def cube_file(ffi_files, tmp_path_factory):
     return build_cube(ffi_files, path, show_progress=False)
 
 
+@pytest.fixture(scope="session")
+def corner_cube_file(tmp_path_factory):
+    """A cube of the first 40 x 50 pixels of the FFIs: its pixels start where MAST's
+    whole-FFI cubes start, so the pointing model's guess of a cutout's rows holds."""
+    from astro_tesscut.archive.build import build_cube
+    from astro_tesscut.simulate import write_ffis
+
+    region = {**FFI_REGION, "corner": (0, 0)}
+    ffis = write_ffis(tmp_path_factory.mktemp("corner-ffis"), n_frames=8, seed=2, **region)
+    path = tmp_path_factory.mktemp("corner-cube") / "tess-s0001-4-2-cube.fits"
+    return build_cube(ffis, path, show_progress=False)
+
+
 @pytest.fixture
 def mock_http():
     """`responses` mocking every HTTP call; an unexpected request fails the test."""

@@ -25,11 +25,20 @@ class CountingProxy:
         self.latency = latency  # seconds added to every answer, as a far server's round trip
         self.requests = []  # (method, path, range header, status, bytes sent)
         self.throttle_next = 0  # answer this many coming range GETs with 503 SlowDown
+        # Keep connections open for the next request (as S3 does); by default each
+        # answer closes its connection, so that none is left idle when a test ends.
+        self.keep_alive = False
+        self.connections = 0  # connections accepted
         self._lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with proxy._lock:
+                    proxy.connections += 1
 
             def do_GET(self):
                 self._forward()
@@ -98,9 +107,9 @@ class CountingProxy:
                     self.send_header(key, value)
                 if not head:
                     self.send_header("Content-Length", str(len(data)))
-                # One request per connection: none is left open, idle, when the tests end.
-                self.send_header("Connection", "close")
-                self.close_connection = True
+                if not proxy.keep_alive:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -116,6 +125,17 @@ class CountingProxy:
         with self._lock:
             self.requests.clear()
             self.throttle_next = 0
+            self.connections = 0
+            self.keep_alive = False
+
+    def ranges(self):
+        """The (start, stop) byte ranges of the ranged GETs answered, in order."""
+        spans = []
+        for method, _path, ranged, _status, _sent in self.requests:
+            if method == "GET" and ranged:
+                start, _, end = ranged.removeprefix("bytes=").partition("-")
+                spans.append((int(start), int(end) + 1 if end else None))
+        return spans
 
     def sent(self, *, status=None):
         """Bytes sent in answers (with ``status``, if given)."""

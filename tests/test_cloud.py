@@ -6,6 +6,7 @@ it counts what the client fetches and throttles on demand. Needs the
 """
 
 import gc
+import itertools
 import os
 import warnings
 from pathlib import Path
@@ -27,12 +28,13 @@ from astro_tesscut.archive.cube import forget_cubes, open_cube
 from astro_tesscut.archive.cutout import cutout
 
 PREFIX = "s3://stpubdata/tess/public/mast/"
+CORNER = "tess/public/corner/"  # a cube whose pixels start where a whole FFI's do
 ANON = {"anon": True}
 PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
 
 
 @pytest.fixture(scope="session")
-def s3(cube_file):
+def s3(cube_file, corner_cube_file):
     """moto on 127.0.0.1 behind a counting proxy, holding the test cube as MAST would."""
     import boto3
     import fsspec
@@ -69,12 +71,10 @@ def s3(cube_file):
         region_name="us-east-1",
     )
     client.create_bucket(Bucket="stpubdata")
-    client.upload_file(
-        str(cube_file),
-        "stpubdata",
-        "tess/public/mast/" + cube_file.name,
-        ExtraArgs={"ACL": "public-read"},
-    )
+    for cube, prefix in ((cube_file, "tess/public/mast/"), (corner_cube_file, CORNER)):
+        client.upload_file(
+            str(cube), "stpubdata", prefix + cube.name, ExtraArgs={"ACL": "public-read"}
+        )
     client.close()
     yield proxy
     forget_cubes()
@@ -114,17 +114,74 @@ def test_same_cutout_from_s3_and_from_disk(proxy, cube_file):
         assert np.array_equal(ours[1].data[column], theirs[1].data[column])
 
 
-def test_a_cutout_fetches_only_its_rows(proxy, cube_file):
-    cube = open_cube(PREFIX + cube_file.name, ANON)
-    headers = proxy.sent()
-    assert len([r for r in proxy.requests if r[0] == "GET"]) == 3  # 2 for headers, 1 table
-    proxy.reset()
-    cutout(cube, PI_MEN_TEXT, size=(9, 7))
-    own = 9 * 7 * cube.frames * 8  # the cutout rows' own bytes
+def count_reads(monkeypatch, source_class):
+    """Count each source's reads by kind: one ``head`` or ``read_into`` is one round trip."""
+    calls = []
+    for method in ("head", "read", "read_into"):
+        real = getattr(source_class, method)
+
+        def counted(self, *args, _real=real, _name=method):
+            calls.append(_name)
+            return _real(self, *args)
+
+        monkeypatch.setattr(source_class, method, counted)
+    return calls
+
+
+def overlaps(spans):
+    spans = sorted(spans)
+    return any(a[1] > b[0] for a, b in itertools.pairwise(spans))
+
+
+def test_a_cold_cutout_is_two_round_trips(proxy, corner_cube_file, monkeypatch):
+    from astro_tesscut.archive.s3_source import S3Source
+
+    calls = count_reads(monkeypatch, S3Source)
+    local = open_cube(corner_cube_file)
+    target = [float(v) for v in local.projection.pixel_to_world(25.3, 30.2)]
+    hdul = cutout(f"s3://stpubdata/{CORNER}{corner_cube_file.name}", target, size=(9, 7),
+                  storage_options=ANON)  # fmt: skip
+    # The headers, then the table and the guessed rows together: nothing more.
+    assert calls == ["head", "read_into"]
+    spans = proxy.ranges()
+    assert spans[0] == (0, 20 * 2880)  # the primary and image headers
+    size = corner_cube_file.stat().st_size
+    table_start = local._table_span[0]
+    assert (table_start, size) in spans  # the table, to the end of the file, in one request
+    assert not overlaps(spans)  # no byte fetched twice
+    rows = [span for span in spans[1:] if span[1] <= table_start]
+    assert len(rows) == len(spans) - 2 == 9 + 2 * 3  # the cutout's rows and the guess's margin
+    assert proxy.sent() == sum(stop - start for start, stop in spans)
+    theirs = cutout(corner_cube_file, target, size=(9, 7))
+    assert hdul.filename() == theirs.filename()
+    assert np.array_equal(hdul[1].data["FLUX"], theirs[1].data["FLUX"])
+
+
+def test_a_wrong_guess_costs_one_more_round_trip(proxy, cube_file, monkeypatch):
+    from astro_tesscut.archive.s3_source import S3Source
+
+    calls = count_reads(monkeypatch, S3Source)
+    # This cube is a region far from the FFI's first pixel: the guess cannot hold.
+    hdul = cutout(PREFIX + cube_file.name, PI_MEN_TEXT, size=(9, 7), storage_options=ANON)
+    assert calls == ["head", "read_into", "read_into"]
+    assert not overlaps(proxy.ranges())
+    theirs = cutout(cube_file, PI_MEN_TEXT, size=(9, 7))
+    assert np.array_equal(hdul[1].data["FLUX"], theirs[1].data["FLUX"])
+
+
+def test_a_warm_cutout_fetches_only_its_rows_on_open_connections(proxy, corner_cube_file):
+    url = f"s3://stpubdata/{CORNER}{corner_cube_file.name}"
+    cube = open_cube(url, ANON)
+    target = [float(v) for v in open_cube(corner_cube_file).projection.pixel_to_world(25.3, 30.2)]
+    proxy.keep_alive = True
+    cutout(cube, target, size=(3, 3))  # the table, and connections to keep
+    opened = proxy.connections
+    proxy.requests.clear()
+    cutout(cube, target, size=(9, 7))
     gets = [r for r in proxy.requests if r[0] == "GET"]
     assert len(gets) == 9  # one range request per row (rows are not adjacent)
-    assert proxy.sent() == own
-    assert headers < 4 * 20 * 2880 + cube.frames * 2000  # headers and table, not the pixels
+    assert proxy.sent() == 9 * 7 * cube.frames * 8  # the cutout rows' own bytes
+    assert proxy.connections - opened <= 9 - 3  # the first cutout's three are reused
 
 
 def test_archive_on_s3_through_the_one_api(proxy, cube_file, tmp_path):
@@ -178,6 +235,7 @@ def test_batch_on_s3_with_a_missing_cube_and_a_resume(proxy, cube_file, tmp_path
     errors = result[result["status"] == "error"]
     assert list(errors["target"]) == ["far"]
     assert "does not exist" in errors["error"][0]
+    assert "tess-s0001-4-1-cube.fits" in errors["error"][0]
     for path in written["path"]:
         with fits.open(path) as hdul:
             assert hdul[1].data["FLUX"].shape == (8, 5, 5)
@@ -190,9 +248,11 @@ def test_batch_on_s3_with_a_missing_cube_and_a_resume(proxy, cube_file, tmp_path
     )
     assert list(again[again["status"] == "skipped"]["target"]) == ["a", "b", "c"]
     assert {path: os.stat(path).st_mtime_ns for path in written["path"]} == times
-    ranged = [r for r in proxy.requests if r[2] and r[3] == 206]
-    assert proxy.sent() < 4 * 20 * 2880 + 8 * 2000  # headers again at most, no pixels
-    assert len(ranged) <= 4
+    # Each cube's headers and table again (the names need the WCS), no pixels.
+    cube = open_cube(cube_file)
+    table = cube_file.stat().st_size - cube._table_span[0]
+    ours = [r for r in proxy.requests if "4-2-cube" in r[1] and r[3] == 206]
+    assert [r[4] for r in ours] == [20 * 2880, table]
 
 
 def test_batch_from_a_local_directory_equals_s3(proxy, cube_file, tmp_path):

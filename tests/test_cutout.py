@@ -133,12 +133,10 @@ def test_batch_equals_single_cutouts(cube_file, tmp_path):
 def test_windows_round_like_astrocut(cube_file):
     cube = open_cube(cube_file)
     x, y = cube.wcs.all_world2pix(*PI_MEN, 0)
-    window = cutout_windows(cube, SkyCoord(*PI_MEN, unit="deg").reshape((1,)), parse_size(4))[0]
+    window = cutout_windows(cube, [PI_MEN[0]], [PI_MEN[1]], parse_size(4))[0]
     expected = [round(x - 2), round(x + 2), round(y - 2), round(y + 2)]
     assert list(window) == [int(np.round(v)) for v in expected]
-    one = cutout_windows(
-        cube, SkyCoord(*PI_MEN, unit="deg").reshape((1,)), parse_size(1e-3 * u.arcsec)
-    )
+    one = cutout_windows(cube, [PI_MEN[0]], [PI_MEN[1]], parse_size(1e-3 * u.arcsec))
     assert list(one[0]) == [
         int(np.floor(x)),
         int(np.floor(x)) + 1,

@@ -50,14 +50,14 @@ def test_placing_a_target_imports_neither_tess_point_nor_scipy():
 
 
 def test_positions_behind_the_camera_are_nan():
-    column, row = pointing.ffi_pixels([PI_MEN[0], PI_MEN[0] + 180], [PI_MEN[1], -PI_MEN[1]], 1, 4, 2)
+    column, row = pointing.ffi_pixels(
+        [PI_MEN[0], PI_MEN[0] + 180], [PI_MEN[1], -PI_MEN[1]], 1, 4, 2
+    )
     assert np.isfinite(column[0]) and np.isfinite(row[0])
     assert np.isnan(column[1]) and np.isnan(row[1])
 
 
-def test_a_source_of_an_unknown_shape_falls_back_to_importing_tess_point(
-    fresh_model, monkeypatch
-):
+def test_a_source_of_an_unknown_shape_falls_back_to_importing_tess_point(fresh_model, monkeypatch):
     def unreadable(source):
         raise KeyError("ras")
 
@@ -81,7 +81,9 @@ def test_only_numeric_assignments_are_evaluated():
         "    hook = print('evaluated')\n"
         "class Levine_FPG:\n"
         "    def read(self, icam):\n"
-        + "".join(f"        if icam == {i}:\n            parm_dict = {{'k': {i}}}\n" for i in range(4))
+        + "".join(
+            f"        if icam == {i}:\n            parm_dict = {{'k': {i}}}\n" for i in range(4)
+        )
     )
     (sectors, ras, *_), cameras = pointing._read_source(source)
     assert sectors.tolist() == [1, 2, 1751]

@@ -9,14 +9,15 @@ A cube holds every FFI of one sector, camera and CCD:
 - HDU 2: a binary table with one row per FFI: every keyword of its image
   header, plus FFI_FILE.
 
-Opening reads the three headers and the table once (a cached, immutable
-`FFICube` per file version); cutouts then read only their own rows.
+Opening reads the primary and image headers in one read (a cached `FFICube`
+per file version); the table is read once, on first need, together with the
+first cutout's rows; cutouts then read only their own rows.
 """
 
 import collections
 import functools
 import re
-from dataclasses import dataclass, field
+import threading
 
 import numpy as np
 
@@ -37,52 +38,85 @@ _WCS_KEYWORD = re.compile(
 # Opened cubes by version (file and state, or URL and options), least recently used first.
 _OPENED = collections.OrderedDict()
 _MAX_OPENED = 64
-# Bytes asked for at a time when reading headers: one request covers the
-# primary and image headers, another the table's (about 180 columns).
+_GUARD = threading.Lock()  # over _OPENED and _OPENING
+_OPENING = {}  # version -> lock held while that cube's headers are read
+# The first read: the primary and image headers (one 2880-byte block each in
+# MAST's cubes), with room for longer ones.
 _CHUNK = 20 * 2880
+# The table (one row of FFI keywords per frame) follows the pixels to the end
+# of the file; a tail far longer than such rows can be is refused unread.
+_MAX_TABLE_BYTES = 1 << 20
+_MAX_TABLE_ROW_BYTES = 32 * 1024
 _SCALARS = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8", "L": "S1"}
 
 
 def open_cube(location, storage_options=None):
     """The `FFICube` at ``location``: a path, or any fsspec URL (``s3://...``).
 
-    Its headers and table are read once and cached (for a local file, while
-    it is unchanged); ``storage_options`` go to fsspec unchanged.
+    Its headers are read once per process and cached (for a local file,
+    while it is unchanged), however many threads ask at once;
+    ``storage_options`` go to fsspec unchanged.
     """
     source = open_source(location, storage_options)
-    cube = _OPENED.get(source.version)
-    if cube is None:
-        cube = _OPENED[source.version] = FFICube.from_source(source)
-        while len(_OPENED) > _MAX_OPENED:
-            _OPENED.popitem(last=False)
-    else:
-        _OPENED.move_to_end(source.version)
+    version = source.version
+    with _GUARD:
+        cube = _OPENED.get(version)
+        if cube is not None:
+            _OPENED.move_to_end(version)
+            return cube
+        opening = _OPENING.setdefault(version, threading.Lock())
+    with opening:
+        with _GUARD:
+            cube = _OPENED.get(version)
+        if cube is None:
+            try:
+                cube = FFICube.from_source(source)
+            finally:
+                with _GUARD:
+                    _OPENING.pop(version, None)
+            with _GUARD:
+                _OPENED[version] = cube
+                while len(_OPENED) > _MAX_OPENED:
+                    _OPENED.popitem(last=False)
     return cube
 
 
 def forget_cubes():
     """Empty the in-process cache of opened cubes (their headers and tables)."""
-    _OPENED.clear()
+    with _GUARD:
+        _OPENED.clear()
 
 
-@dataclass(frozen=True, eq=False)
 class FFICube:
-    """An FFI cube's layout and per-FFI table; see the module docstring."""
+    """An FFI cube's layout and per-FFI table; see the module docstring.
 
-    source: object = field(repr=False)
-    name: str
-    rows: int
-    columns: int
-    frames: int
-    data_start: int
-    primary_header: bytes
-    table: np.ndarray = field(repr=False)
+    Opening reads the primary and image headers (one read, which also gives
+    the file's size). The table, which runs from the end of the pixels to
+    the end of the file, is read on first need, in the same round trip as
+    the pixels of a first cutout when `load` is given them.
+    """
+
+    def __init__(self, source, *, rows, columns, frames, data_start, primary, table, head):
+        self.source = source
+        self.name = source.name
+        self.rows, self.columns, self.frames = rows, columns, frames
+        self.data_start = data_start
+        self.primary_header = primary.header
+        self._primary = primary
+        self._table_span = table  # (start, stop) in the file
+        self._head = head  # the file's first bytes, as the first read returned them
+        self._lock = threading.Lock()
+        self._table = None
+        self._prefetched = None  # (rectangle, pixels, on_cube) read with the table
+
+    def __repr__(self):
+        return f"<FFICube {self.name}: {self.rows} x {self.columns} pixels, {self.frames} frames>"
 
     @classmethod
     def from_source(cls, source):
-        """Read a cube's headers and table (not its pixels): three reads, remote or not."""
+        """Read a cube's primary and image headers: one read, remote or not."""
         name = source.name
-        head = source.read(0, _CHUNK)  # the primary and image headers, in one read
+        head, size = source.head(_CHUNK)
 
         def read(offset, length):
             if offset < len(head):
@@ -92,28 +126,68 @@ class FFICube:
         try:
             primary = header_at(read, 0, name=name, index=0, chunk=_CHUNK)
             image = header_at(read, primary.data_end, name=name, index=1, chunk=_CHUNK)
-            table = header_at(read, image.data_end, name=name, index=2, chunk=_CHUNK)
         except FITSLayoutError as exc:
             raise InvalidFileError(f"cube: {exc}") from exc
         try:
             shape = [image.integer(f"NAXIS{axis}") for axis in (4, 3, 2, 1)]
             if image.integer("NAXIS") != 4 or image.integer("BITPIX") != -32 or shape[3] != 2:
                 raise FITSLayoutError("its HDU 1 is not float32 (rows, columns, frames, 2)")
-            records = _read_table(source, table)
         except FITSLayoutError as exc:
             raise InvalidFileError(f"cube: {name} is not an FFI cube: {exc}") from exc
-        if len(records) != shape[2]:
+        start = image.data_end
+        frames = shape[2]
+        if size <= start:
+            raise InvalidFileError(f"cube: {name} is not an FFI cube: it has no table")
+        if size - start > _MAX_TABLE_BYTES + frames * _MAX_TABLE_ROW_BYTES:
             raise InvalidFileError(
-                f"cube: {name} has {shape[2]} frames but {len(records)} table rows"
+                f"cube: {name} is not an FFI cube: {size - start:,} bytes follow its pixels, "
+                f"too many for a table of {frames} FFIs"
             )
-        return cls(source, name, *shape[:3], image.data_start, primary.header, records)
+        return cls(
+            source,
+            rows=shape[0],
+            columns=shape[1],
+            frames=frames,
+            data_start=image.data_start,
+            primary=primary,
+            table=(start, size),
+            head=bytes(head),
+        )
 
-    @functools.cached_property
-    def primary(self):
-        """HDU 0's header, as an `~astropy.io.fits.Header`."""
-        from astropy.io import fits
+    @property
+    def loaded(self):
+        """True once the table has been read."""
+        return self._table is not None
 
-        return fits.Header.fromstring(self.primary_header.decode("ascii"))
+    @property
+    def table(self):
+        """The per-FFI table, as a numpy structured array in the file's byte order."""
+        if self._table is None:
+            self.load()
+        return self._table
+
+    def load(self, prefetch=None):
+        """Read the table (once), and with it, in the same round trip, the pixels of
+        ``prefetch`` (row_start, row_stop, column_start, column_stop), which the next
+        `read_pixels` takes when it asks for them or for a part of them."""
+        with self._lock:
+            if self._table is not None:
+                return
+            start, stop = self._table_span
+            table = bytearray(stop - start)
+            ranges, buffers, finish = [(start, len(table))], [memoryview(table)], None
+            if prefetch is not None:
+                pixels, on_cube, more, into, finish = self._plan(*prefetch)
+                ranges += more
+                buffers += into
+            self._fetch(ranges, buffers)
+            try:
+                self._table = _parse_table(bytes(table), self.name, self.frames)
+            except FITSLayoutError as exc:
+                raise InvalidFileError(f"cube: {self.name} is not an FFI cube: {exc}") from exc
+            if finish is not None:
+                finish()
+                self._prefetched = (tuple(prefetch), pixels, on_cube)
 
     def column(self, name):
         """One column of the per-FFI table: numbers as native arrays, text as `str`."""
@@ -181,11 +255,26 @@ class FFICube:
         )
 
     @functools.cached_property
+    def projection(self):
+        """The WCS of the FFI at `wcs_row` as a `~astro_tesscut.archive.sip.TanSip` (numpy
+        only: what cutouts are placed with, without importing astropy.wcs)."""
+        from .sip import TanSip
+
+        return TanSip(dict(self.wcs_cards), name=self.name)
+
+    @functools.cached_property
+    def key(self):
+        """(sector, camera, ccd) from the cube's primary header, or `None` if it does not say."""
+        try:
+            return tuple(self._primary.integer(name) for name in ("SECTOR", "CAMERA", "CCD"))
+        except (FITSLayoutError, ValueError):
+            return None
+
+    @functools.cached_property
     def sector_name(self):
         """``tess-sSSSS-C-D``, from the cube's header or, failing that, its file name."""
-        header = self.primary
-        if all(isinstance(header.get(key), int) for key in ("SECTOR", "CAMERA", "CCD")):
-            return f"tess-s{header['SECTOR']:04d}-{header['CAMERA']}-{header['CCD']}"
+        if self.key is not None:
+            return "tess-s{:04d}-{}-{}".format(*self.key)
         match = re.match(r"(tess-s\d{4}-\d-\d)", self.name)
         if match is None:
             raise InvalidFileError(
@@ -209,6 +298,44 @@ class FFICube:
         on_cube : `numpy.ndarray`
             Boolean (rows, columns): True where the pixel is on the cube.
         """
+        with self._lock:  # what `load` read ahead serves this read at most
+            prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None:
+            (top, bottom, left, right), pixels, on_cube = prefetched
+            if (
+                top <= row_start < row_stop <= bottom
+                and left <= column_start < column_stop <= right
+            ):
+                inside = (
+                    slice(row_start - top, row_stop - top),
+                    slice(column_start - left, column_stop - left),
+                )
+                return pixels[inside], on_cube[inside]
+        pixels, on_cube, ranges, buffers, finish = self._plan(
+            row_start, row_stop, column_start, column_stop
+        )
+        self._fetch(ranges, buffers)
+        finish()
+        return pixels, on_cube
+
+    def _fetch(self, ranges, buffers):
+        """Fill each buffer with its (offset, length) range, in one round trip, taking the
+        bytes the first read already returned from it rather than fetching them again."""
+        held = len(self._head)
+        wanted, into = [], []
+        for (offset, length), buffer in zip(ranges, buffers, strict=True):
+            known = min(max(held - offset, 0), length)
+            if known:
+                buffer[:known] = self._head[offset : offset + known]
+            if known < length:
+                wanted.append((offset + known, length - known))
+                into.append(buffer[known:])
+        if wanted:
+            self.source.read_into(wanted, into)
+
+    def _plan(self, row_start, row_stop, column_start, column_stop):
+        """What reading a rectangle takes: its arrays, the byte ranges (one per row on
+        the cube) with the buffers they go into, and what to do once they are in."""
         shape = (row_stop - row_start, column_stop - column_start)
         rows = range(max(row_start, 0), min(row_stop, self.rows))
         first, last = max(column_start, 0), min(column_stop, self.columns)
@@ -218,7 +345,7 @@ class FFICube:
         if not whole:  # off the cube's edge: NaN, as TESScut fills it
             pixels.fill(np.nan)
         if not rows or first >= last:
-            return pixels, on_cube
+            return pixels, on_cube, [], [], lambda: None
         top, left = rows.start - row_start, first - column_start
         on_cube[top : top + len(rows), left : left + last - first] = True
         inner = pixels[top : top + len(rows), left : left + last - first]
@@ -226,17 +353,24 @@ class FFICube:
         run = (last - first) * self.frames * 8
         view = memoryview(block).cast("B")
         offsets = [self.data_start + (row * self.columns + first) * self.frames * 8 for row in rows]
-        self.source.read_into(
+
+        def finish():
+            if not whole:
+                inner[...] = block
+
+        return (
+            pixels,
+            on_cube,
             [(offset, run) for offset in offsets],
             [view[i * run : (i + 1) * run] for i in range(len(rows))],
+            finish,
         )
-        if not whole:
-            inner[...] = block
-        return pixels, on_cube
 
 
-def _read_table(source, layout):
-    """The binary table of ``layout`` as a numpy structured array, in the file's byte order."""
+def _parse_table(data, name, frames):
+    """The binary table at the start of ``data`` (header, then rows) as a numpy structured
+    array in the file's byte order."""
+    layout = header_at(lambda offset, length: data[offset : offset + length], 0, name=name, index=2)
     if layout.string("XTENSION") != "BINTABLE":
         raise FITSLayoutError("its HDU 2 is not a binary table")
     names, formats = [], []
@@ -257,7 +391,8 @@ def _read_table(source, layout):
     width, count = layout.integer("NAXIS1"), layout.integer("NAXIS2")
     if dtype.itemsize != width:
         raise FITSLayoutError(f"its table rows are {width} bytes, its columns {dtype.itemsize}")
-    data = source.read(layout.data_start, width * count)
-    if len(data) != width * count:
+    if count != frames:
+        raise FITSLayoutError(f"it has {frames} frames but {count} table rows")
+    if layout.data_start + width * count > len(data):
         raise FITSLayoutError("its table is cut short")
-    return np.frombuffer(data, dtype=dtype)
+    return np.frombuffer(data, dtype=dtype, count=count, offset=layout.data_start)

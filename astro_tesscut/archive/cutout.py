@@ -4,6 +4,16 @@ The pixel window of a cutout is placed exactly as astrocut places it (so the
 same cube, position and size give the same pixels): the target's pixel
 position through the WCS of the FFI in the middle of the sector, the window's
 edges rounded half to even. Only the window's rows are read from the cube.
+
+That WCS is in the cube's table, which a cube just opened has not read yet.
+So the first cutout of a cube guesses its window from TESS's pointing model
+(`.pointing`, a pixel or two off) and reads those rows, widened by a margin,
+in the same round trip as the table: a cold cutout costs two round trips,
+the headers and then everything else. A guess that misses costs one more.
+
+Positions travel as plain ICRS degrees and the WCS is evaluated with numpy
+(`.sip`), so that a cutout imports neither astropy.coordinates nor
+astropy.wcs unless the caller's input needs them.
 """
 
 import collections
@@ -16,26 +26,35 @@ import numpy as np
 from ..exceptions import InvalidQueryError
 from ..files import cutout_from_bytes, write_files
 from ..sizes import parse_size
-from ..targets import parse_coordinates
+from ..targets import positions_of
 from .cube import FFICube, open_cube
 from .tpf import tpf_bytes, tpf_name
 
 __all__ = ["cut", "cutout", "cutout_windows", "cutouts"]
 
 _WORKERS = 3  # cutouts made at once in a batch
+# Pixels added on each side of a window guessed from the pointing model: it
+# agrees with the FFIs' WCS to 2.2 pixels at worst (tests/test_pointing.py).
+_GUESS_MARGIN = 3
+# Fewest arcseconds per pixel anywhere on a TESS CCD, to size a guessed window
+# given as an angle generously.
+_LEAST_PIXEL_SCALE_ARCSEC = 19.5
 
 
-def cutout(cube, coordinates, *, size=5):
+def cutout(cube, coordinates, *, size=5, storage_options=None):
     """Cut a target pixel file out of an FFI cube.
 
     Parameters
     ----------
-    cube : path-like or `~astro_tesscut.archive.cube.FFICube`
-        The cube (astrocut's or MAST's format).
+    cube : path-like, URL or `~astro_tesscut.archive.cube.FFICube`
+        The cube (astrocut's or MAST's format): a path, or any fsspec URL
+        such as ``s3://stpubdata/tess/public/mast/tess-s0001-4-2-cube.fits``.
     coordinates : str, `~astropy.coordinates.SkyCoord` or (ra, dec)
         The cutout's centre, in any form `~astro_tesscut.TessCutClass` takes.
     size : int, (ny, nx), or `~astropy.units.Quantity`, optional
         As for `~astro_tesscut.TessCutClass.get_cutouts`; 5 pixels by default.
+    storage_options : dict, optional
+        For a URL: fsspec's (s3fs's) options, such as ``{"anon": True}``.
 
     Returns
     -------
@@ -47,19 +66,19 @@ def cutout(cube, coordinates, *, size=5):
     InvalidQueryError
         The window lies wholly off the cube.
     """
-    (hdul,) = cutouts(cube, coordinates, size=size)
+    (hdul,) = cutouts(cube, coordinates, size=size, storage_options=storage_options)
     return hdul
 
 
-def cutouts(cube, coordinates, *, size=5, output_dir=None):
+def cutouts(cube, coordinates, *, size=5, output_dir=None, storage_options=None):
     """Cut target pixel files for many targets out of one FFI cube.
 
     The cube's headers and table are read once for all of them.
 
     Parameters
     ----------
-    cube : path-like or `~astro_tesscut.archive.cube.FFICube`
-        The cube.
+    cube : path-like, URL or `~astro_tesscut.archive.cube.FFICube`
+        The cube, as for `cutout`.
     coordinates : `~astropy.coordinates.SkyCoord` (scalar or array), or one position
         The cutouts' centres.
     size : int, (ny, nx), or `~astropy.units.Quantity`, optional
@@ -67,6 +86,8 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None):
     output_dir : path-like, optional
         Write the files here under TESScut's names (each complete before it
         takes its name) and return their paths, instead of `HDUList` objects.
+    storage_options : dict, optional
+        For a URL: fsspec's (s3fs's) options, such as ``{"anon": True}``.
 
     Returns
     -------
@@ -84,10 +105,14 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None):
             (path,) = write_files([(name, data)], output_dir)
             return path
 
-    return list(cut(cube, _positions(coordinates), parse_size(size), keep=keep))
+    ra, dec = positions_of(coordinates)
+    size = parse_size(size)
+    if not isinstance(cube, FFICube):
+        cube = open_cube(cube, storage_options)
+    return list(cut(cube, ra, dec, size, keep=keep))
 
 
-def cut(cube, coords, size, *, skip_off_cube=False, keep=None):
+def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
     """Yield the target pixel file of each position, as ``(name, data)`` (data: uint8 array)
     or as what ``keep(name, data)`` makes of it.
 
@@ -95,8 +120,8 @@ def cut(cube, coords, size, *, skip_off_cube=False, keep=None):
     ----------
     cube : path-like or `~astro_tesscut.archive.cube.FFICube`
         The cube.
-    coords : `~astropy.coordinates.SkyCoord`
-        A 1-d array of positions.
+    ra, dec : `numpy.ndarray`
+        1-d arrays of ICRS positions, degrees.
     size : `~astro_tesscut.sizes.CutoutSize`
         The cutouts' size.
     skip_off_cube : bool, optional
@@ -106,42 +131,60 @@ def cut(cube, coords, size, *, skip_off_cube=False, keep=None):
         that writing it overlaps making the next.
     """
     cube = cube if isinstance(cube, FFICube) else open_cube(cube)
-    windows = cutout_windows(cube, coords, size)
+    windows = cutout_windows(cube, ra, dec, size)
 
     def make(job):
-        coord, (column, column_stop, row, row_stop) = job
-        ra, dec = float(coord.ra.deg), float(coord.dec.deg)
-        if column_stop <= 0 or row_stop <= 0 or column >= cube.columns or row >= cube.rows:
+        target_ra, target_dec, window = job
+        if off_cube(cube, window):
             if skip_off_cube:
                 return None
+            column, column_stop, row, row_stop = window
             raise InvalidQueryError(
-                f"coordinates: ({ra}, {dec}) lies off {cube.sector_name}; its cutout window "
-                f"(columns {column}..{column_stop - 1}, rows {row}..{row_stop - 1}) misses the "
-                f"cube's {cube.columns} x {cube.rows} pixels"
+                f"coordinates: ({target_ra}, {target_dec}) lies off {cube.sector_name}; its "
+                f"cutout window (columns {column}..{column_stop - 1}, rows {row}.."
+                f"{row_stop - 1}) misses the cube's {cube.columns} x {cube.rows} pixels"
             )
-        pixels, on_cube = cube.read_pixels(row, row_stop, column, column_stop)
-        origin = cube.ccd_origin
-        data = tpf_bytes(
-            cube,
-            corner=(column + origin[0], row + origin[1]),
-            pixels=pixels,
-            on_cube=on_cube,
-            ra=ra,
-            dec=dec,
-            aperture_wcs=aperture_wcs(cube, column, row),
-            residual=_residual(cube, column, row, column_stop - column, row_stop - row),
-            linear_wcs=_linear_wcs(cube, column, column_stop, row, row_stop),
-        )
-        name = tpf_name(cube, ra, dec, column_stop - column, row_stop - row)
+        name, data = cut_one(cube, target_ra, target_dec, window)
         return (name, data) if keep is None else keep(name, data)
 
-    jobs = zip(coords, windows, strict=True)
-    for result in _ahead(make, jobs) if len(coords) > 1 else map(make, jobs):
+    jobs = zip(ra.tolist(), dec.tolist(), windows.tolist(), strict=True)
+    for result in ahead(make, jobs) if len(ra) > 1 else map(make, jobs):
         if result is not None:
             yield result
 
 
-def _ahead(function, items):
+def off_cube(cube, window):
+    """True when a window (as `cutout_windows` gives it) misses the cube entirely."""
+    column, column_stop, row, row_stop = window
+    return column_stop <= 0 or row_stop <= 0 or column >= cube.columns or row >= cube.rows
+
+
+def cut_name(cube, ra, dec, window):
+    """TESScut's name of the file of a target and its window."""
+    column, column_stop, row, row_stop = window
+    return tpf_name(cube, ra, dec, column_stop - column, row_stop - row)
+
+
+def cut_one(cube, ra, dec, window):
+    """The target pixel file of one target and its window: ``(name, data)``."""
+    column, column_stop, row, row_stop = window
+    pixels, on_cube = cube.read_pixels(row, row_stop, column, column_stop)
+    origin = cube.ccd_origin
+    data = tpf_bytes(
+        cube,
+        corner=(column + origin[0], row + origin[1]),
+        pixels=pixels,
+        on_cube=on_cube,
+        ra=ra,
+        dec=dec,
+        aperture_wcs=aperture_wcs(cube, column, row),
+        residual=_residual(cube, column, row, column_stop - column, row_stop - row),
+        linear_wcs=_linear_wcs(cube, column, column_stop, row, row_stop),
+    )
+    return cut_name(cube, ra, dec, window), data
+
+
+def ahead(function, items):
     """``function(item)`` for each item, a few computed ahead in threads, yielded in order.
 
     Reads, copies and writes release the GIL, so a second core works while
@@ -161,8 +204,18 @@ def _workers():
     return ThreadPoolExecutor(_WORKERS, thread_name_prefix="astro_tesscut-cutout")
 
 
-def cutout_windows(cube, coords, size):
+def cutout_windows(cube, ra, dec, size):
     """The pixel windows of cutouts, as astrocut computes them.
+
+    Parameters
+    ----------
+    cube : `~astro_tesscut.archive.cube.FFICube`
+        The cube; a first cutout of it reads its table along with the
+        guessed rows of the first position (see the module docstring).
+    ra, dec : `numpy.ndarray`
+        ICRS positions, degrees.
+    size : `~astro_tesscut.sizes.CutoutSize`
+        The cutouts' size.
 
     Returns
     -------
@@ -170,24 +223,32 @@ def cutout_windows(cube, coords, size):
         Integer (n, 4): first column, column after the last, first row, row
         after the last, 0-based, possibly past the cube's edges.
     """
-    from astropy import units as u
-    from astropy.wcs.utils import proj_plane_pixel_scales
-
-    wcs = cube.wcs
-    x, y = wcs.all_world2pix(coords.ra.deg, coords.dec.deg, 0, quiet=True)
-    centre = np.stack([np.atleast_1d(x), np.atleast_1d(y)])
+    ra, dec = np.atleast_1d(ra), np.atleast_1d(dec)
+    if len(ra):
+        cube.load(prefetch=_guessed_window(cube, ra[0], dec[0], size))
+    projection = cube.projection
+    centre = np.stack(projection.world_to_pixel(ra, dec))
     if not np.isfinite(centre).all():
         raise InvalidQueryError(
             f"coordinates: some positions lie far outside {cube.sector_name}'s footprint"
         )
-    halves = []
-    for axis, side in enumerate((size.x, size.y)):
-        if size.units == "px":
-            halves.append(side / 2)
-        else:
-            unit = {"arcsec": u.arcsec, "arcmin": u.arcmin, "d": u.deg}[size.units]
-            scale = proj_plane_pixel_scales(wcs)[axis] * u.Unit(wcs.wcs.cunit[axis])
-            halves.append(float((side * unit / scale).decompose()) / 2)
+    scales = projection.pixel_scales() * 3600  # arcsec per pixel
+    sides = zip((size.x, size.y), scales, strict=True)
+    return _windows(centre, [_half_pixels(side, size.units, scale) for side, scale in sides])
+
+
+def _half_pixels(side, units, arcsec_per_pixel):
+    """Half a window's side in pixels."""
+    if units == "px":
+        return side / 2
+    return side * _ARCSEC[units] / arcsec_per_pixel / 2
+
+
+_ARCSEC = {"arcsec": 1.0, "arcmin": 60.0, "d": 3600.0}
+
+
+def _windows(centre, halves):
+    """Windows around (2, n) pixel centres, edges rounded half to even, as astrocut's."""
     windows = np.empty((centre.shape[1], 4), dtype=int)
     for axis, half in enumerate(halves):
         low = np.round(centre[axis] - half).astype(int)
@@ -199,22 +260,37 @@ def cutout_windows(cube, coords, size):
     return windows
 
 
+def _guessed_window(cube, ra, dec, size):
+    """Rows and columns (row_start, row_stop, column_start, column_stop) that should hold
+    the first cutout of a cube not yet loaded, from the pointing model; `None` when the
+    cube is loaded or the model cannot say (a sector it does not know, a CCD it misses)."""
+    if cube.loaded or cube.key is None:
+        return None
+    from .pointing import ffi_pixels, pointing_model
+
+    sector, camera, ccd = cube.key
+    if sector not in pointing_model().sectors or not (1 <= camera <= 4 and 1 <= ccd <= 4):
+        return None
+    column, row = ffi_pixels(ra, dec, sector, camera, ccd)
+    centre = np.array([column - 1, row - 1])  # 0-based; MAST's cubes are whole FFIs
+    if not np.isfinite(centre).all():
+        return None
+    halves = [
+        _half_pixels(side, size.units, _LEAST_PIXEL_SCALE_ARCSEC) for side in (size.x, size.y)
+    ]
+    ((column, column_stop, row, row_stop),) = _windows(centre, halves)
+    window = (
+        max(row - _GUESS_MARGIN, 0),
+        min(row_stop + _GUESS_MARGIN, cube.rows),
+        max(column - _GUESS_MARGIN, 0),
+        min(column_stop + _GUESS_MARGIN, cube.columns),
+    )
+    return window if window[0] < window[1] and window[2] < window[3] else None
+
+
 @functools.lru_cache(maxsize=8)
 def _ffi_wcs_cards(cube):
     return tuple((keyword, value, "") for keyword, value in cube.wcs_cards)
-
-
-def _positions(coordinates):
-    from astropy.coordinates import SkyCoord
-
-    if isinstance(coordinates, SkyCoord) and not coordinates.isscalar:
-        if not (
-            np.isfinite(coordinates.icrs.ra.deg).all()
-            and np.isfinite(coordinates.icrs.dec.deg).all()
-        ):
-            raise InvalidQueryError("coordinates: every position must be finite")
-        return coordinates.icrs.reshape(-1)
-    return parse_coordinates(coordinates).reshape((1,))
 
 
 def _linear_wcs(cube, column, column_stop, row, row_stop):
@@ -223,12 +299,11 @@ def _linear_wcs(cube, column, column_stop, row, row_stop):
     Column WCS keywords have no room for SIP terms; over a cutout the
     difference is far below a pixel (see `_residual` for the APERTURE WCS).
     """
-    wcs = cube.wcs
     # Centre of the window in cutout pixels, 1-based (FITS), and in FFI pixels, 0-based.
     crpix = ((column_stop - column + 1) / 2, (row_stop - row + 1) / 2)
     x0, y0 = column + crpix[0] - 1, row + crpix[1] - 1
-    ra, dec = wcs.all_pix2world(
-        [x0, x0 + 0.5, x0 - 0.5, x0, x0], [y0, y0, y0, y0 + 0.5, y0 - 0.5], 0
+    ra, dec = cube.projection.pixel_to_world(
+        np.array([x0, x0 + 0.5, x0 - 0.5, x0, x0]), np.array([y0, y0, y0, y0 + 0.5, y0 - 0.5])
     )
     xi, eta = _gnomonic(np.radians(ra), np.radians(dec), np.radians(ra[0]), np.radians(dec[0]))
     cd = [[xi[1] - xi[2], xi[3] - xi[4]], [eta[1] - eta[2], eta[3] - eta[4]]]
@@ -255,17 +330,15 @@ def _residual(cube, column, row, width, height):
     The APERTURE WCS is the FFI's moved, so this measures only rounding;
     it is checked on the window's corners and centre.
     """
-    from astropy.wcs import Sip
+    from .sip import TanSip
 
-    moved = cube.wcs.deepcopy()
-    moved.wcs.crpix = moved.wcs.crpix - (column, row)
-    if cube.wcs.sip is not None:
-        sip = cube.wcs.sip
-        moved.sip = Sip(sip.a, sip.b, sip.ap, sip.bp, sip.crpix - (column, row))
+    moved = TanSip(
+        {keyword: value for keyword, value, _ in aperture_wcs(cube, column, row)}, name=cube.name
+    )
     xs = np.array([0, width - 1, 0, width - 1, (width - 1) / 2])
     ys = np.array([0, 0, height - 1, height - 1, (height - 1) / 2])
-    ra1, dec1 = moved.all_pix2world(xs, ys, 0)
-    ra0, dec0 = cube.wcs.all_pix2world(xs + column, ys + row, 0)
+    ra1, dec1 = moved.pixel_to_world(xs, ys)
+    ra0, dec0 = cube.projection.pixel_to_world(xs + column, ys + row)
     separation = _separation(ra0, dec0, ra1, dec1)
     return float(separation.max()), float(np.sqrt(np.sum(separation**2)))
 

@@ -19,7 +19,7 @@ from ..exceptions import InvalidQueryError, InvalidQueryTypeError
 from ..targets import parse_radius
 from .pointing import focal_plane, pixels_on_ccds, pointing_model, unit_vectors
 
-__all__ = ["locate"]
+__all__ = ["cube_hits", "locate"]
 
 FFI_COLUMNS = 2136  # an FFI's size in pixels, collateral pixels included
 FFI_ROWS = 2078
@@ -97,19 +97,9 @@ def locate(coords, *, radius=None, sectors=None, now=None):
     now = _parse_now(now)
     model = pointing_model()
     model = model.take(_parse_sectors(sectors, model.sectors))
-
-    parts = []
-    # At least one chunk, so that no targets still gives correctly typed columns.
-    for start in range(0, max(len(ra), 1), _CHUNK):
-        target, *rest = _hits(
-            ra[start : start + _CHUNK], dec[start : start + _CHUNK], model, radius_deg
-        )
-        parts.append((target + start, *rest))
     target, sector, camera, ccd, column, row = (
-        np.concatenate(part) for part in zip(*parts, strict=True)
+        np.concatenate(part) for part in zip(*_chunks(ra, dec, model, radius_deg), strict=True)
     )
-
-    end = model.midtimes[sector] + SECTOR_HALF_LENGTH_DAYS
     return Table(
         {
             "target": target,
@@ -119,9 +109,65 @@ def locate(coords, *, radius=None, sectors=None, now=None):
             "ccd": ccd + 1,
             "column": column,
             "row": row,
-            "released": end + RELEASE_LAG_DAYS <= now.jd,
+            "released": _released(model.midtimes, now)[sector],
         }
     )
+
+
+def cube_hits(ra, dec, *, radius_deg=0.0, sectors=None, released_only=False):
+    """For many targets, each (target, sector, camera, CCD) whose FFI holds it, compactly.
+
+    What `locate` finds, as small integer arrays and without a Table, so that
+    a million targets over every sector fit in tens of megabytes.
+
+    Parameters
+    ----------
+    ra, dec : `numpy.ndarray`
+        ICRS degrees, finite.
+    radius_deg : float, optional
+        Also count FFIs a circle of this radius reaches.
+    sectors : iterable of int, optional
+        Only these sectors (checked as `locate` checks them); all by default.
+    released_only : bool, optional
+        Leave out sectors whose FFIs may not be public yet (see `locate`).
+
+    Returns
+    -------
+    target : `numpy.ndarray` of int64
+        Index into ``ra`` and ``dec``.
+    sector, camera, ccd : `numpy.ndarray` of int32
+        Sorted by target, then sector, camera and CCD.
+    """
+    model = pointing_model()
+    index = _parse_sectors(sectors, model.sectors)
+    if released_only:
+        index = index[_released(model.midtimes[index], Time.now())]
+    model = model.take(index)
+    parts = [
+        (target, model.sectors[sector].astype(np.int32), camera + 1, ccd + 1)
+        for target, sector, camera, ccd, _, _ in _chunks(
+            np.asarray(ra, float), np.asarray(dec, float), model, radius_deg
+        )
+    ]
+    target, sector, camera, ccd = (np.concatenate(part) for part in zip(*parts, strict=True))
+    return target.astype(np.int64), sector, camera.astype(np.int32), ccd.astype(np.int32)
+
+
+def _chunks(ra, dec, model, radius_deg):
+    """`_hits` over a bounded number of targets at a time, target indices made global.
+
+    At least one chunk, so that no targets still gives correctly typed arrays.
+    """
+    for start in range(0, max(len(ra), 1), _CHUNK):
+        target, *rest = _hits(
+            ra[start : start + _CHUNK], dec[start : start + _CHUNK], model, radius_deg
+        )
+        yield (target + start, *rest)
+
+
+def _released(midtimes, now):
+    """Whether each sector's FFIs should be public at ``now`` (a Time)."""
+    return midtimes + SECTOR_HALF_LENGTH_DAYS + RELEASE_LAG_DAYS <= now.jd
 
 
 def _hits(ra, dec, model, radius_deg):

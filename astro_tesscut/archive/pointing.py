@@ -14,6 +14,7 @@ same arrays.
 """
 
 import ast
+import contextlib
 import functools
 import importlib.util
 from dataclasses import dataclass, fields
@@ -182,9 +183,10 @@ def _is_data_assignment(node):
     for part in ast.walk(node.value):
         if isinstance(part, ast.Call) and ast.unparse(part.func) not in _NUMPY_CALLS:
             return False
-        if isinstance(part, ast.Attribute | ast.Subscript | ast.Lambda | ast.NamedExpr):
-            if not (isinstance(part, ast.Attribute) and ast.unparse(part) in _NUMPY_CALLS):
-                return False
+        if isinstance(part, ast.Subscript | ast.Lambda | ast.NamedExpr) or (
+            isinstance(part, ast.Attribute) and ast.unparse(part) not in _NUMPY_CALLS
+        ):
+            return False
     return True
 
 
@@ -195,10 +197,8 @@ _NUMPY_TYPES = {"int": int, "float": float}
 def _evaluate(node, namespace):
     """Run one checked assignment; one that needs what was not evaluated is left out."""
     code = compile(ast.Module(body=[node], type_ignores=[]), "<tess_stars2px data>", "exec")
-    try:
-        exec(code, {"__builtins__": _NUMPY_TYPES}, namespace)  # noqa: S102 -- checked above
-    except NameError:
-        pass
+    with contextlib.suppress(NameError):
+        exec(code, {"__builtins__": _NUMPY_TYPES}, namespace)  # checked by _is_data_assignment
 
 
 def _model(sectors, ras, decs, rolls, midtimes, cameras):
@@ -211,7 +211,10 @@ def _model(sectors, ras, decs, rolls, midtimes, cameras):
 
     def per_ccd(name):
         return np.array(
-            [[camera[f"{name}_ccd{ccd}_cam1"] for ccd in range(1, _CCDS + 1)] for camera in cameras],
+            [
+                [camera[f"{name}_ccd{ccd}_cam1"] for ccd in range(1, _CCDS + 1)]
+                for camera in cameras
+            ],
             dtype=float,
         )
 
@@ -221,7 +224,7 @@ def _model(sectors, ras, decs, rolls, midtimes, cameras):
         [per_camera("fl"), *(per_camera(f"opt_coef{i}") for i in range(1, 6))], axis=-1
     )
     sky_to_spacecraft = [
-        _euler323(np.radians([ra, 0.0, roll]) + [0.0, np.pi / 2 - np.radians(dec), np.pi])
+        _euler323([np.radians(ra), np.pi / 2 - np.radians(dec), np.radians(roll) + np.pi])
         for ra, dec, roll in zip(ras[order], decs[order], rolls[order], strict=True)
     ]
     spacecraft_to_camera = [_euler323(np.radians(angles)) for angles in eulcam]
@@ -245,7 +248,9 @@ def _model(sectors, ras, decs, rolls, midtimes, cameras):
 
 def _euler323(angles):
     """Levine_FPG.eulerm323: rotations about z, then y, then z (radians)."""
-    return _axis_rotation(2, angles[2]) @ (_axis_rotation(1, angles[1]) @ _axis_rotation(2, angles[0]))
+    return _axis_rotation(2, angles[2]) @ (
+        _axis_rotation(1, angles[1]) @ _axis_rotation(2, angles[0])
+    )
 
 
 def _axis_rotation(axis, angle):

@@ -5,6 +5,8 @@ model, with a little slack for the edges) and cuts them; subclasses say
 which cubes they hold and how to open one.
 """
 
+import numpy as np
+
 from ..exceptions import InvalidFileError
 from .cutout import cut
 
@@ -48,34 +50,47 @@ class CubeStore:
             table["available"] = [key in held for key in keys]
         return table
 
-    def candidates(self, coords, sector=None):
-        """For each (sector, camera, ccd) that could hold some of ``coords``, their indices.
+    def candidates(self, ra, dec, sectors=None):
+        """Which of this store's cubes could hold each of many targets.
+
+        Parameters
+        ----------
+        ra, dec : `numpy.ndarray`
+            ICRS degrees.
+        sectors : iterable of int, optional
+            Only these sectors.
 
         Returns
         -------
-        dict
-            {(sector, camera, ccd): [index into the flattened coords, ...]}, sorted by key.
+        keys : `numpy.ndarray`
+            Integer (k, 3): sector, camera and CCD of each (cube, target) pair.
+        targets : `numpy.ndarray`
+            Integer (k,): index of the target into ``ra`` and ``dec``; pairs are
+            sorted by cube, then by target.
         """
-        from astropy import units as u
-
-        from .geometry import locate
+        from .geometry import cube_hits
+        from .pointing import pointing_model
 
         held = self.held()
         if held is not None:
-            sectors = sorted({key[0] for key in held if sector is None or key[0] == sector})
-            if not sectors:
-                return {}
-        else:
-            sectors = None if sector is None else [sector]
-        reach = locate(coords, radius=_EDGE_SLACK_ARCMIN * u.arcmin, sectors=sectors)
-        if held is None:  # a remote store holds what has been released, at best
-            reach = reach[reach["released"]]
-        groups = {}
-        for row in reach:
-            key = (int(row["sector"]), int(row["camera"]), int(row["ccd"]))
-            if held is None or key in held:
-                groups.setdefault(key, []).append(int(row["target"]))
-        return dict(sorted(groups.items()))
+            known = {int(sector) for sector in pointing_model().sectors}
+            available = {key[0] for key in held} & known
+            sectors = sorted(available if sectors is None else available & set(sectors))
+        if sectors is not None and not sectors:
+            return np.empty((0, 3), dtype=np.int32), np.empty(0, dtype=np.int64)
+        target, sector, camera, ccd = cube_hits(
+            ra,
+            dec,
+            radius_deg=_EDGE_SLACK_ARCMIN / 60,
+            sectors=sectors,
+            released_only=held is None,  # a remote store holds what has been released, at best
+        )
+        keys = np.stack([sector, camera, ccd], axis=1)
+        if held is not None:
+            kept = np.isin(_codes(keys), _codes(np.array(sorted(held)).reshape(-1, 3)))
+            keys, target = keys[kept], target[kept]
+        order = np.lexsort((target, keys[:, 2], keys[:, 1], keys[:, 0]))
+        return keys[order], target[order]
 
     def cutouts(self, coord, size, sector=None, *, show_progress=False):
         """Every target pixel file of ``coord`` this store can cut, and the cubes it lacked.
@@ -87,12 +102,19 @@ class CubeStore:
         missing : list of str
             Why each cube that could have held the target could not be used.
         """
+        ra, dec = np.atleast_1d(coord.icrs.ra.deg), np.atleast_1d(coord.icrs.dec.deg)
+        keys, _ = self.candidates(ra, dec, None if sector is None else [sector])
         files, missing = [], []
-        for key in self.candidates(coord, sector):
+        for key in dict.fromkeys(map(tuple, keys.tolist())):
             try:
                 cube = self.cube(key, show_progress=show_progress)
             except InvalidFileError as exc:
                 missing.append(str(exc))
                 continue
-            files.extend(cut(cube, coord.reshape((1,)), size, skip_off_cube=True))
+            files.extend(cut(cube, ra, dec, size, skip_off_cube=True))
         return sorted(files, key=lambda pair: pair[0]), missing
+
+
+def _codes(keys):
+    """One integer per (sector, camera, ccd) row, for fast membership tests."""
+    return (keys[:, 0].astype(np.int64) * 8 + keys[:, 1]) * 8 + keys[:, 2]

@@ -1,0 +1,187 @@
+"""S3 objects read with obstore: many small range requests for little CPU.
+
+A batch of cutouts is tens of thousands of range GETs of a few kB. Through
+s3fs each costs about a millisecond of CPU in botocore on one IO thread;
+through obstore (Rust's object_store) about 0.06 ms, and its connections
+are pooled and reused (``benchmarks/bench_ranges.py`` measures both).
+Ranges are fetched by ``get_ranges`` (ten at a time per call, touching
+ranges merged), in several calls at once on one event loop thread, up to
+``max_pool_connections`` requests in flight.
+
+The storage options are s3fs's, so that the same dictionary works whichever
+client reads: ``anon``, ``key``/``secret``/``token``, ``endpoint_url``
+(also inside ``client_kwargs`` with ``region_name``), ``requester_pays`` and
+``config_kwargs={"max_pool_connections": N}`` are translated; any other
+option leaves the URL to s3fs, which knows them all. So does having no
+credentials in the options or the environment while a shared AWS profile
+exists (s3fs reads profiles; obstore does not). Endpoints, regions and keys
+in ``AWS_*`` environment variables are honoured as botocore honours them.
+"""
+
+import asyncio
+import functools
+import json
+import os
+import threading
+from pathlib import Path
+
+from ..exceptions import InvalidFileError
+from .source import check_piece
+
+__all__ = ["S3Source", "obstore_config"]
+
+MAX_REQUESTS = 64  # range requests in flight per read, unless max_pool_connections says
+_PER_CALL = 10  # obstore's get_ranges fetches ten ranges at a time
+_OPTIONS = {"anon", "key", "secret", "token", "endpoint_url", "client_kwargs", "requester_pays",
+            "config_kwargs"}  # fmt: skip
+
+
+def obstore_config(storage_options):
+    """The obstore S3Store settings equivalent to s3fs ``storage_options``, or `None`
+    when obstore is missing or an option has no equivalent (s3fs then reads)."""
+    try:
+        import obstore  # noqa: F401
+    except ImportError:
+        return None
+    options = dict(storage_options or {})
+    client_kwargs = dict(options.pop("client_kwargs", None) or {})
+    config_kwargs = dict(options.pop("config_kwargs", None) or {})
+    if set(options) - _OPTIONS:
+        return None
+    config = {}
+    endpoint = options.pop("endpoint_url", None) or client_kwargs.pop("endpoint_url", None)
+    if endpoint:
+        config["endpoint"] = endpoint
+    if region := client_kwargs.pop("region_name", None):
+        config["region"] = region
+    requests = config_kwargs.pop("max_pool_connections", MAX_REQUESTS)
+    if client_kwargs or config_kwargs:
+        return None
+    if options.get("anon"):
+        config["skip_signature"] = True
+    elif options.get("key") or options.get("secret"):
+        config["access_key_id"] = options.get("key")
+        config["secret_access_key"] = options.get("secret")
+        if options.get("token"):
+            config["session_token"] = options["token"]
+    elif not os.environ.get("AWS_ACCESS_KEY_ID") and _aws_profile_exists():
+        return None
+    if options.get("requester_pays"):
+        config["request_payer"] = True
+    endpoint = config.get("endpoint") or next(
+        (os.environ[name] for name in _ENDPOINT_VARIABLES if os.environ.get(name)), ""
+    )
+    # Plain HTTP only where the endpoint asks for it (a local S3, a test server).
+    client = {"allow_http": True} if endpoint.startswith("http://") else {}
+    return {"config": config, "client_options": client, "requests": int(requests)}
+
+
+_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
+
+
+def _aws_profile_exists():
+    if os.environ.get("AWS_PROFILE"):
+        return True
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    return any(
+        Path(os.environ.get(variable, home / ".aws" / name)).expanduser().exists()
+        for variable, name in (
+            ("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+            ("AWS_CONFIG_FILE", "config"),
+        )
+    )
+
+
+class S3Source:
+    """An object under an ``s3://`` URL, read with obstore."""
+
+    def __init__(self, url, settings, storage_options=None):
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        if not bucket or not key:
+            raise InvalidFileError(f"cube: {url} is not an s3://bucket/key URL")
+        self.url = url
+        self.name = key.rsplit("/", 1)[-1]
+        self.key = key
+        self._store = _store(bucket, json.dumps(settings, sort_keys=True))
+        self._requests = settings["requests"]
+        # Archive cubes do not change, so the URL and options name the version.
+        self.version = (url, json.dumps(storage_options or {}, sort_keys=True, default=str))
+
+    def head(self, length):
+        import obstore
+
+        async def fetch():
+            result = await obstore.get_async(self._store, self.key, options={"range": (0, length)})
+            return bytes(await result.bytes_async()), result.meta["size"]
+
+        return self._run(fetch())
+
+    def read(self, offset, length):
+        buffer = bytearray(length)
+        self.read_into([(offset, length)], [memoryview(buffer)])
+        return bytes(buffer)
+
+    def read_into(self, ranges, buffers):
+        """Fill each buffer with its range; up to ``max_pool_connections`` requests at once."""
+        import obstore
+
+        if not ranges:
+            return
+        calls = max(1, min(len(ranges) // _PER_CALL, self._requests // _PER_CALL))
+        order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+        shares = [order[i::calls] for i in range(calls)]
+
+        async def fetch(share):
+            return await obstore.get_ranges_async(
+                self._store,
+                self.key,
+                starts=[ranges[i][0] for i in share],
+                lengths=[ranges[i][1] for i in share],
+                coalesce=0,  # only ranges that touch become one request
+            )
+
+        async def fetch_all():
+            return await asyncio.gather(*(fetch(share) for share in shares))
+
+        for share, pieces in zip(shares, self._run(fetch_all()), strict=True):
+            for index, piece in zip(share, pieces, strict=True):
+                offset, length = ranges[index]
+                check_piece(piece, length, self.url, offset)
+                buffers[index][:] = piece
+
+    def _run(self, coroutine):
+        """Run on the shared event loop; an interrupt here cancels the requests."""
+        import obstore.exceptions
+
+        future = asyncio.run_coroutine_threadsafe(coroutine, _loop())
+        try:
+            return future.result()
+        except (FileNotFoundError, obstore.exceptions.NotFoundError) as exc:
+            raise InvalidFileError(f"cube: {self.url} does not exist") from exc
+        except (PermissionError, obstore.exceptions.BaseError) as exc:
+            raise InvalidFileError(f"cube: cannot read {self.url}: {_first_line(exc)}") from exc
+        except BaseException:
+            future.cancel()
+            raise
+
+
+def _first_line(error):
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+@functools.cache
+def _store(bucket, settings):
+    """One store (and so one pool of connections) per bucket and settings, per process."""
+    from obstore.store import S3Store
+
+    settings = json.loads(settings)
+    return S3Store(bucket, config=settings["config"], client_options=settings["client_options"])
+
+
+@functools.cache
+def _loop():
+    """An event loop of our own on a daemon thread: it works under a caller's running
+    loop (Jupyter) and from any thread."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="astro_tesscut-s3", daemon=True).start()
+    return loop
