@@ -171,7 +171,7 @@ def _wait_for_port(port, timeout=10.0):
 
 
 class LatencyProxy:
-    """Forwards HTTP/1.1 to nginx on ``upstream_port``, answering ``latency`` s after each request."""
+    """Forwards HTTP/1.1 to nginx on ``upstream_port``; answers ``latency`` s after requests."""
 
     def __init__(self, upstream_port, latency):
         self.upstream_port = upstream_port

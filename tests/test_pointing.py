@@ -53,8 +53,8 @@ def test_positions_behind_the_camera_are_nan():
     column, row = pointing.ffi_pixels(
         [PI_MEN[0], PI_MEN[0] + 180], [PI_MEN[1], -PI_MEN[1]], 1, 4, 2
     )
-    assert np.isfinite(column[0]) and np.isfinite(row[0])
-    assert np.isnan(column[1]) and np.isnan(row[1])
+    assert np.isfinite([column[0], row[0]]).all()
+    assert np.isnan([column[1], row[1]]).all()
 
 
 def test_a_source_of_an_unknown_shape_falls_back_to_importing_tess_point(fresh_model, monkeypatch):
