@@ -4,17 +4,9 @@
 >>> TessCut.query_sectors(objectname="TIC 261136679")  # doctest: +REMOTE_DATA
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+import importlib
 
-try:
-    __version__ = _version("astro_tesscut")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "unknown"
-
-from .batch import batch_cutouts
-from .config import Conf, conf
-from .core import TessCut, TessCutClass
+from ._version import __version__ as __version__
 from .exceptions import (
     CorruptResponseError,
     InvalidFileError,
@@ -45,3 +37,25 @@ __all__ = [
     "batch_cutouts",
     "conf",
 ]
+
+# The service client and the batch engine are imported on first use, so that
+# `import astro_tesscut` (and a cube cutout) stays light.
+_LAZY = {
+    "Conf": ".config",
+    "conf": ".config",
+    "TessCut": ".core",
+    "TessCutClass": ".core",
+    "batch_cutouts": ".batch",
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY})

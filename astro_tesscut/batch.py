@@ -224,13 +224,12 @@ def _cut_task(task, *, size, out_dir, overwrite):
     Returns the task's rows (indices into the batch's pairs), and for each
     its status code, its file name ("" when none) and its error ("" when none).
     """
-    from .archive.cube import open_cube
-    from .archive.cutout import ahead, cutout_windows
+    from .archive.cutout import ahead, cutout_windows, prepare_cube
 
     location, storage_options, rows, ra, dec = task
     count = len(rows)
     try:
-        cube = open_cube(location, storage_options)
+        cube = prepare_cube(location, storage_options)
         windows = cutout_windows(cube, ra, dec, size).tolist()
     except (TessCutError, OSError, ValueError) as exc:
         error = " ".join(str(exc).split())
@@ -242,7 +241,8 @@ def _cut_task(task, *, size, out_dir, overwrite):
         except (TessCutError, OSError, ValueError) as exc:
             return ERROR, "", " ".join(str(exc).split())
 
-    statuses, files, errors = zip(*ahead(one, range(count)), strict=True)
+    results = ahead(one, range(count), remote=cube.source.remote)
+    statuses, files, errors = zip(*results, strict=True)
     return rows, np.array(statuses, np.uint8), list(files), list(errors)
 
 

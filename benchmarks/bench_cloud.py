@@ -1,256 +1,254 @@
-"""Cutouts straight from an FFI cube on S3: astro_tesscut against astrocut, on a local moto S3.
+"""Cutouts straight from an FFI cube on S3: astro_tesscut against astrocut 1.4, same server.
 
-A moto S3 server runs on 127.0.0.1 in its own process, behind a proxy that
-counts every request and byte it answers; the 200-frame real-size cube of
-`bench_cube.py` is uploaded to it as MAST's public bucket holds cubes. Both
-clients read the same ``s3://`` URL anonymously (astrocut through fsspec,
-pointed at the server by ``AWS_ENDPOINT_URL``):
+The server is nginx serving the cube path-style as a public bucket
+(`s3_standin.py`: tens of thousands of range requests a second, every answer
+held ``--latency`` seconds as a far S3 holds it), so that the clients, not
+the server, set the pace. Both clients read the same ``s3://`` URL
+anonymously, pointed at nginx by ``AWS_ENDPOINT_URL``; nginx counts the
+requests and bytes of every case.
 
-- one 35 x 45 and one 100 x 100 cutout: wall time, requests and bytes fetched
-  (goal: only the cutout rows' bytes plus the cube's headers and table);
-- many targets on the cube: `batch_cutouts` on a 2-worker Dask LocalCluster
-  against a loop of astrocut (astrocut timed on a subset and scaled, as said).
+- One cold cutout, in a fresh process, timed from the import of each package
+  to the file on disk: astrocut's ``cube_cut`` (``threads=1``, its default,
+  and ``threads=8``) against ours (`astro_tesscut.archive.cutout.cutouts` on
+  the cube's URL, as ``cube_cut`` takes it, and the whole API:
+  ``TessCutClass(archive=...).download_cutouts``).
+- ``--targets`` random targets on the cube with default options: our
+  `batch_cutouts` (local threads) against a loop of ``cube_cut`` at each
+  thread count (timed on ``--astrocut-targets`` of them and scaled), with the
+  CPU each of our cutouts costs.
+- The same batch on a Dask LocalCluster of one worker and of two, at no
+  added latency.
 
-Run by hand (needs astrocut and the cloud extra; about 15 GB of free disk)::
+Run by hand (needs nginx, libnginx-mod-http-echo, astrocut and the cloud extra)::
 
-    python benchmarks/bench_cloud.py --targets 1000 --astrocut-targets 20
+    apt-get install nginx libnginx-mod-http-echo
+    python -m pip install astrocut ".[cloud]"
+    python benchmarks/bench_cloud.py --latency 0.02 --targets 1000 --astrocut-targets 50
 """
 
 import argparse
-import functools
-import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 
 import numpy as np
 import sector_data
-from timing import timed
+from s3_standin import Standin, measure_ceiling
 
-# The server process. moto copies a whole object out of its store for every range
-# request (a second for each request on a 1.8 GB cube), which S3 does not, and takes
-# tens of minutes to assemble a 7 GB multipart upload: so its key reads are patched to
-# serve a range from the stored bytes, and the cube is put straight into its store.
-SERVER = """
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.s3 import models
-from moto.server import ThreadedMotoServer
-from s3_server import CountingProxy
-
-
-class Window:
-    def __init__(self, key):
-        self.key = key
-    def __len__(self):
-        return self.key.size
-    def __bool__(self):
-        return self.key.size > 0
-    def __getitem__(self, item):
-        start, stop, _ = item.indices(self.key.size)
-        with self.key.lock:
-            self.key._value_buffer.seek(start)
-            return self.key._value_buffer.read(max(stop - start, 0))
-
-
-models.FakeKey.value = property(lambda key: Window(key), models.FakeKey.value.fset)
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-backend = models.s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-backend.create_bucket("stpubdata", "us-east-1")
-with open(sys.argv[2], "rb") as cube:
-    key = backend.put_object("stpubdata", sys.argv[3], cube.read())
-key.set_acl(models.get_canned_acl("public-read"))
-proxy = CountingProxy(server.get_host_and_port(), latency=float(sys.argv[4]))
-print(proxy.url, flush=True)
-while True:
-    time.sleep(3600)
-"""
 PREFIX = "s3://stpubdata/tess/public/mast/"
-KEY = "tess/public/mast/tess-s0001-4-2-cube.fits"
+CUBE = "tess-s0001-4-2-cube.fits"
+POSITION = f"{sector_data.PI_MEN[0]} {sector_data.PI_MEN[1]}"
 
-
-def start_server(cube, latency):
-    tests = Path(__file__).resolve().parents[1] / "tests"
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(tests), str(cube), KEY, str(latency)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    url = process.stdout.readline().strip()
-    size = cube.stat().st_size / 1e9
-    print(f"moto holds the {size:.1f} GB cube ({time.perf_counter() - start:.0f} s to load)")
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
-    return process, url
-
-
-def counts(url, reset=False):
-    with urllib.request.urlopen(url + ("/__reset__" if reset else "/__counts__")) as answer:
-        return json.loads(answer.read())
-
-
-def ours(coords, size, out):
-    from astro_tesscut.archive.cube import open_cube
-    from astro_tesscut.archive.cutout import cutouts
-
-    return cutouts(
-        open_cube(PREFIX + KEY.rsplit("/", 1)[1], {"anon": True}), coords, size=size, output_dir=out
-    )
-
-
-def theirs(coords, size, out, threads=1):
-    from astrocut import TessCubeCutout
-
-    ny, nx = size
-    for coord in coords:  # astrocut's cube cutouts take the columns first
-        TessCubeCutout(
-            f"{PREFIX}{KEY.rsplit('/', 1)[1]}", coord, cutout_size=[nx, ny], threads=8
-        ).write_as_tpf(out, legacy_filenames=True)
-
-
-def fresh():
-    """New filesystem instances and no cached cube, as in a fresh process."""
-    import fsspec
-
-    from astro_tesscut.archive.cube import forget_cubes
-
-    fsspec.AbstractFileSystem.clear_instance_cache()
-    forget_cubes()
+# One cold cutout in a fresh process: the clock starts before the package's import.
+ASTROCUT_COLD = """
+import sys, time
+start = time.perf_counter()
+from astrocut import cube_cut
+cube_cut(sys.argv[1], sys.argv[2], [35, 45] * {unit}, output_path=sys.argv[3],
+         threads={threads}, legacy_filenames=True)
+print(time.perf_counter() - start)
+"""
+OURS_COLD = """
+import sys, time
+start = time.perf_counter()
+from astro_tesscut.archive.cutout import cutouts
+cutouts(sys.argv[1], sys.argv[2], size=(45, 35), output_dir=sys.argv[3],
+        storage_options={"anon": True})
+print(time.perf_counter() - start)
+"""
+OURS_API_COLD = """
+import sys, time
+start = time.perf_counter()
+from astro_tesscut import TessCutClass
+TessCutClass(archive=sys.argv[1].rsplit("/", 1)[0] + "/", storage_options={"anon": True}
+             ).download_cutouts(coordinates=sys.argv[2], size=(45, 35), sector=1,
+                                path=sys.argv[3])
+print(time.perf_counter() - start)
+"""
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=50, help="FFIs in the cube")
+    parser.add_argument(
+        "--latency", type=float, default=0.02, help="seconds nginx holds each answer (S3: ~0.02)"
+    )
     parser.add_argument("--targets", type=int, default=1000)
-    parser.add_argument("--astrocut-targets", type=int, default=20)
+    parser.add_argument("--astrocut-targets", type=int, default=50)
     parser.add_argument(
-        "--frames", type=int, default=200, help="FFIs in the cube (moto holds objects in memory)"
+        "--astrocut-threads", type=int, nargs="+", default=[1, 8], help="astrocut's threads"
     )
-    parser.add_argument(
-        "--latency", type=float, default=0.0, help="seconds added to every answer (S3: ~0.02)"
-    )
-    parser.add_argument(
-        "--astrocut-threads", type=int, default=1, help="astrocut's threads (its default is 1)"
-    )
+    parser.add_argument("--repeat", type=int, default=5, help="fresh processes per cold case")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
-    from astropy.coordinates import SkyCoord
+    cube = sector_data.cube(args.frames)
+    root = sector_data.s3_root(cube)
+    url = PREFIX + CUBE
+    os.environ.update(
+        AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x"
+    )
+    print(
+        f"cube: {args.frames} real-size FFIs ({cube.stat().st_size / 1e9:.1f} GB), 35 x 45 cutouts"
+    )
 
-    from astro_tesscut.archive.cube import open_cube
-
-    cube = sector_data.ROOT / f"cube-{args.frames}" / "tess-s0001-4-2-cube.fits"
-    if not cube.exists():
-        from astro_tesscut.archive.build import build_cube
-
-        cube.parent.mkdir(parents=True, exist_ok=True)
-        build_cube(sector_data.ffis(args.frames), cube, sector=1)
-    process, url = start_server(cube, args.latency)
-    if args.latency:
-        print(f"every answer delayed {args.latency * 1e3:.0f} ms, as a far server's round trip")
-    try:
-        centre = SkyCoord(*sector_data.PI_MEN, unit="deg").reshape((1,))
-        frames = open_cube(cube).frames
-        print(f"{'case':<22}{'astrocut':>26}{'astro_tesscut':>26}{'ratio':>8}")
-        with tempfile.TemporaryDirectory(dir=sector_data.ROOT) as out:
-            elsewhere = wcs_of(cube).pixel_to_world([500], [500])
-            run_theirs = functools.partial(theirs, threads=args.astrocut_threads)
-            for tool in (run_theirs, ours):  # imports and first connections, untimed
-                tool(elsewhere, (3, 3), out)
-            for size in ((45, 35), (100, 100)):
-                rows_bytes = size[0] * size[1] * frames * 8
-                results = {}
-                for name, tool in (("astrocut", run_theirs), ("ours", ours)):
-                    fresh()
-                    counts(url, reset=True)
-                    seconds, _ = timed(lambda t=tool, s=size: t(centre, s, out), 1)
-                    tally = counts(url)
-                    gets = sum(1 for r in tally["requests"] if r[0] == "GET")
-                    heads = sum(1 for r in tally["requests"] if r[0] == "HEAD")
-                    results[name] = (seconds, gets, heads, tally["sent"])
-                label = f"{size[1]}x{size[0]} px, 1 cutout"
-                (a, ag, ah, ab), (b, bg, bh, bb) = results["astrocut"], results["ours"]
-                print(
-                    f"{label:<22}{a:>8.2f}s {ag:>4}G {ah}H {ab / 1e6:>6.1f}MB"
-                    f"{b:>8.2f}s {bg:>4}G {bh}H {bb / 1e6:>6.1f}MB{a / b:>7.1f}x"
-                )
-                print(
-                    f"{'':<22}(the rows' own bytes: {rows_bytes / 1e6:.1f} MB; "
-                    f"ours beyond them: {(bb - rows_bytes) / 1e6:.2f} MB of headers and table)"
-                )
-
-            if not args.targets:
-                return
-            rng = np.random.default_rng(7)
-            wcs = wcs_of(cube)
-            targets = wcs.pixel_to_world(
-                rng.uniform(100, 2000, args.targets), rng.uniform(100, 1950, args.targets)
-            )
-            fresh()
-            subset = targets[: args.astrocut_targets]
-            a, _ = timed(lambda: run_theirs(subset, (45, 35), out), 1)
-            per_target = a / len(subset)
-            b = batch(targets, url, Path(out) / "batch")
+    with tempfile.TemporaryDirectory(dir=sector_data.ROOT) as out:
+        with Standin(root, latency=args.latency) as standin:
+            os.environ["AWS_ENDPOINT_URL"] = standin.url
+            ceiling = measure_ceiling(standin.url, f"stpubdata/tess/public/mast/{CUBE}")
             print(
-                f"{args.targets} targets, 35x45: astrocut {per_target:.2f} s per target (timed on "
-                f"{len(subset)}) = {per_target * args.targets:.0f} s; batch_cutouts on a 2-worker "
-                f"LocalCluster {b:.1f} s; ratio {per_target * args.targets / b:.0f}x"
+                f"stand-in: nginx, {args.latency * 1e3:.0f} ms per answer; answers "
+                f"{ceiling:,.0f} range GETs/s to a client with 64 connections"
             )
-    finally:
-        process.kill()
+            print(
+                f"\n{'one cold cutout (fresh process)':<36}{'seconds':>9}{'ratio':>8}"
+                f"{'GETs':>6}{'HEADs':>6}{'MB':>7}{'conns':>6}"
+            )
+            cold = {}
+            cases = [
+                (f"astrocut cube_cut threads={t}", ASTROCUT_COLD.format(threads=t, unit="1"))
+                for t in args.astrocut_threads
+            ]
+            cases += [
+                ("astro_tesscut cutouts(url)", OURS_COLD),
+                ("astro_tesscut TessCutClass(archive)", OURS_API_COLD),
+            ]
+            for name, code in cases:
+                cold[name] = cold_runs(code, url, out, args.repeat, standin)
+            ours = cold["astro_tesscut cutouts(url)"][0]
+            for name, (seconds, tally) in cold.items():
+                ratio = f"{seconds / ours:.1f}x" if name.startswith("astrocut") else ""
+                print(
+                    f"{name:<36}{seconds:>8.2f}s{ratio:>8}{tally['GET']:>6}{tally['HEAD']:>6}"
+                    f"{tally['bytes'] / 1e6:>7.2f}{tally['connections']:>6}"
+                )
+            print(
+                "  (ratio: astrocut's seconds over ours; median of "
+                f"{args.repeat} fresh processes each)"
+            )
+
+            targets = random_targets(cube, args.targets)
+            print(f"\n{args.targets} targets on the cube, default options")
+            theirs = {}
+            for threads in args.astrocut_threads:
+                seconds, tally = astrocut_loop(
+                    targets[: args.astrocut_targets], url, out, threads, standin
+                )
+                theirs[threads] = seconds / args.astrocut_targets * args.targets
+                print(
+                    f"  astrocut loop threads={threads}: {seconds:.1f} s for "
+                    f"{args.astrocut_targets} = {theirs[threads]:.0f} s for {args.targets} "
+                    f"({tally['GET'] / args.astrocut_targets:.0f} GETs, "
+                    f"{tally['HEAD'] / args.astrocut_targets:.0f} HEAD, "
+                    f"{tally['bytes'] / args.astrocut_targets / 1e6:.2f} MB a target)"
+                )
+            seconds, cpu, tally = ours_batch(targets, Path(out) / "batch", None, standin)
+            print(
+                f"  astro_tesscut batch_cutouts: {seconds:.1f} s, CPU {cpu * 1e3:.1f} ms a "
+                f"cutout ({tally['GET'] / args.targets:.0f} GETs, "
+                f"{tally['bytes'] / args.targets / 1e6:.2f} MB a target; "
+                f"{tally['connections']} connections)"
+            )
+            for threads, estimate in theirs.items():
+                print(f"  ratio against astrocut threads={threads}: {estimate / seconds:.0f}x")
+
+        with Standin(root) as standin:  # no added latency: the clients' own speed
+            os.environ["AWS_ENDPOINT_URL"] = standin.url
+            print(f"\n{args.targets} targets on a Dask LocalCluster, no added latency")
+            times = {}
+            for workers in (1, 2):
+                times[workers], _, tally = ours_batch(
+                    targets, Path(out) / f"dask-{workers}", workers, standin
+                )
+                print(
+                    f"  {workers} worker{'s' if workers > 1 else ''}: {times[workers]:.1f} s "
+                    f"({tally['GET']} GETs; nginx used {tally['nginx_cpu']:.1f} s of CPU)"
+                )
+            print(f"  2 workers against 1: {times[1] / times[2]:.2f}x")
 
 
-def wcs_of(cube):
+def cold_runs(code, url, out, repeat, standin):
+    """Median seconds of ``code`` in fresh processes (after one untimed warm-up), and
+    the requests and bytes of one run."""
+    run = [sys.executable, "-c", code, url, POSITION, out]
+    subprocess.run(run, check=True, capture_output=True)  # compiled, disk cache warm
+    times = []
+    for _ in range(repeat):
+        standin.counts()
+        answer = subprocess.run(run, check=True, capture_output=True, text=True)
+        times.append(float(answer.stdout.split()[-1]))
+        tally = standin.counts()
+    return statistics.median(times), tally
+
+
+def random_targets(cube, count):
     from astro_tesscut.archive.cube import open_cube
 
-    return open_cube(cube).wcs
+    rng = np.random.default_rng(7)
+    ra, dec = open_cube(cube).projection.pixel_to_world(
+        rng.uniform(100, 2000, count), rng.uniform(100, 1950, count)
+    )
+    return np.stack([ra, dec], axis=1)
 
 
-def batch(targets, url, out):
+def astrocut_loop(targets, url, out, threads, standin):
+    from astrocut import cube_cut
+
+    cube_cut(url, f"{targets[0][0]} {targets[0][1]}", [35, 45], output_path=out, threads=threads)
+    standin.counts()
+    start = time.perf_counter()
+    for ra, dec in targets:
+        cube_cut(
+            url, f"{ra} {dec}", [35, 45], output_path=out, threads=threads, legacy_filenames=True
+        )
+    return time.perf_counter() - start, standin.counts()
+
+
+def ours_batch(targets, out, workers, standin):
+    """Seconds, CPU seconds a cutout (this process; local threads only) and the tally."""
     from astropy.table import Table
-    from distributed import Client, LocalCluster
 
     from astro_tesscut import batch_cutouts
 
-    table = Table({"ra": targets.ra.deg, "dec": targets.dec.deg})
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=2, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
-        client.run(lambda: None)  # workers up before the clock starts
-        counts(url, reset=True)
-        start = time.perf_counter()
-        result = batch_cutouts(
-            table,
-            (45, 35),
-            PREFIX,
-            sectors=[1],
-            out_dir=out,
-            client=client,
-            storage_options={"anon": True},
-            show_progress=False,
-        )
-        seconds = time.perf_counter() - start
+    table = Table({"ra": targets[:, 0], "dec": targets[:, 1]})
+    kwargs = {
+        "sectors": [1],
+        "out_dir": out,
+        "storage_options": {"anon": True},
+        "show_progress": False,
+    }
+    if workers is None:
+        standin.counts()
+        nginx = standin.cpu_seconds()
+        start, cpu = time.perf_counter(), time.process_time()
+        result = batch_cutouts(table, (45, 35), PREFIX, **kwargs)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    else:
+        from distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            client.run(lambda: None)  # workers up before the clock starts
+            standin.counts()
+            nginx = standin.cpu_seconds()
+            start = time.perf_counter()
+            result = batch_cutouts(table, (45, 35), PREFIX, client=client, **kwargs)
+            seconds, cpu = time.perf_counter() - start, float("nan")
     written = int(np.sum(result["status"] == "written"))
-    tally = counts(url)
-    print(
-        f"  batch: {written} written, {len(result) - written} not; "
-        f"{len(tally['requests'])} requests, {tally['sent'] / 1e9:.2f} GB fetched"
-    )
-    return seconds
+    if written != len(targets):
+        raise SystemExit(f"only {written} of {len(targets)} written: {set(result['error'])}")
+    tally = standin.counts()
+    tally["nginx_cpu"] = standin.cpu_seconds() - nginx
+    return seconds, cpu / len(targets), tally
 
 
 if __name__ == "__main__":

@@ -30,18 +30,9 @@ from astropy.coordinates import SkyCoord
 from timing import timed
 
 from astro_tesscut.archive import cube as cube_module
-from astro_tesscut.archive.build import build_cube
 from astro_tesscut.archive.cutout import cutouts
 
 FRAMES = 200
-
-
-def the_cube():
-    path = sector_data.ROOT / "tess-s0001-4-2-cube.fits"
-    if not path.exists():
-        print("building the 200-frame cube (once) ...", flush=True)
-        build_cube(sector_data.ffis(FRAMES), path, sector=1)
-    return path
 
 
 def ours(cube, coords, size, out):
@@ -89,7 +80,7 @@ def main():
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # astrocut's FITS verification chatter
 
-    cube = the_cube()
+    cube = sector_data.cube(FRAMES)
     disk_write, disk_read = sector_data.bandwidth(sector_data.ROOT)
     memory = memory_speed()
     centre = SkyCoord(*sector_data.PI_MEN, unit="deg")

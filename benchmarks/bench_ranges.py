@@ -114,7 +114,7 @@ def main():
     parser.add_argument("--ranges", type=int, default=9000)
     parser.add_argument("--latency", type=float, nargs="+", default=[0.0, 0.02])
     args = parser.parse_args()
-    cube = sector_data.ROOT / "cube-50" / "tess-s0001-4-2-cube.fits"
+    cube = sector_data.cube(50)
     root = sector_data.s3_root(cube)
     ranges = ranges_of(cube, args.ranges)
     expected = sum(b - a for a, b in ranges)

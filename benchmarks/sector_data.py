@@ -40,6 +40,19 @@ def ffis(count):
     return paths
 
 
+def cube(count):
+    """The cube of ``count`` real-size FFIs (sector 1, camera 4, CCD 2), built the first
+    time it is asked for."""
+    from astro_tesscut.archive.build import build_cube
+
+    path = ROOT / f"cube-{count}" / "tess-s0001-4-2-cube.fits"
+    if not path.exists():
+        print(f"building the {count}-frame cube (once) ...", flush=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        build_cube(ffis(count), path, sector=1)
+    return path
+
+
 def evict(paths):
     """Drop ``paths`` from the page cache, so that the next read is cold (no root needed)."""
     for path in paths:

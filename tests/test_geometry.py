@@ -216,11 +216,11 @@ def test_the_pointing_model_is_built_once(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pointing, "_model", counted)
-    pointing.pointing_model.cache_clear()
+    pointing._built_model.cache_clear()
     locate(PI_MEN)
     locate(PI_MEN, sectors=[1])
     assert len(built) == 1
-    pointing.pointing_model.cache_clear()
+    pointing._built_model.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ PI_MEN = (84.2911879979852, -80.4691197969941)
 
 @pytest.fixture
 def fresh_model():
-    pointing.pointing_model.cache_clear()
+    pointing._built_model.cache_clear()
     yield
-    pointing.pointing_model.cache_clear()
+    pointing._built_model.cache_clear()
 
 
 def test_the_model_read_from_source_is_tess_points_own(fresh_model):
@@ -80,7 +80,7 @@ def test_only_numeric_assignments_are_evaluated():
         "    midtimes = np.array([1.0, 2.0, 3.0])\n"
         "    hook = print('evaluated')\n"
         "class Levine_FPG:\n"
-        "    def read(self, icam):\n"
+        "    def read_levine_fpg_file(self, icam, fpg_file):\n"
         + "".join(
             f"        if icam == {i}:\n            parm_dict = {{'k': {i}}}\n" for i in range(4)
         )

@@ -6,7 +6,7 @@ position through the WCS of the FFI in the middle of the sector, the window's
 edges rounded half to even. Only the window's rows are read from the cube.
 
 That WCS is in the cube's table, which a cube just opened has not read yet.
-So the first cutout of a cube guesses its window from TESS's pointing model
+So the first cutout of a remote cube guesses its window from TESS's pointing model
 (`.pointing`, a pixel or two off) and reads those rows, widened by a margin,
 in the same round trip as the table: a cold cutout costs two round trips,
 the headers and then everything else. A guess that misses costs one more.
@@ -28,11 +28,15 @@ from ..files import cutout_from_bytes, write_files
 from ..sizes import parse_size
 from ..targets import positions_of
 from .cube import FFICube, open_cube
+from .source import is_url
 from .tpf import tpf_bytes, tpf_name
 
 __all__ = ["cut", "cutout", "cutout_windows", "cutouts"]
 
-_WORKERS = 3  # cutouts made at once in a batch
+# Cutouts made at once in a batch: from a local cube the work is CPU (a few
+# threads keep two cores busy); from a remote one mostly waiting on answers.
+_WORKERS = 3
+_REMOTE_WORKERS = 8
 # Pixels added on each side of a window guessed from the pointing model: it
 # agrees with the FFIs' WCS to 2.2 pixels at worst (tests/test_pointing.py).
 _GUESS_MARGIN = 3
@@ -107,9 +111,23 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None, storage_options=None)
 
     ra, dec = positions_of(coordinates)
     size = parse_size(size)
-    if not isinstance(cube, FFICube):
-        cube = open_cube(cube, storage_options)
-    return list(cut(cube, ra, dec, size, keep=keep))
+    return list(cut(prepare_cube(cube, storage_options), ra, dec, size, keep=keep))
+
+
+def prepare_cube(cube, storage_options=None):
+    """The `~astro_tesscut.archive.cube.FFICube` at ``cube`` (or ``cube`` itself), opened
+    for cutting.
+
+    For a URL, TESS's pointing model, which guesses the first cutout's rows,
+    is built on a thread while the cube's headers are in flight.
+    """
+    if isinstance(cube, FFICube):
+        return cube
+    if is_url(cube):
+        from .pointing import pointing_model
+
+        _workers(_WORKERS).submit(pointing_model)
+    return open_cube(cube, storage_options)
 
 
 def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
@@ -130,7 +148,7 @@ def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
         Run on each file where it is made (in a worker thread for a batch), so
         that writing it overlaps making the next.
     """
-    cube = cube if isinstance(cube, FFICube) else open_cube(cube)
+    cube = prepare_cube(cube)
     windows = cutout_windows(cube, ra, dec, size)
 
     def make(job):
@@ -148,7 +166,7 @@ def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
         return (name, data) if keep is None else keep(name, data)
 
     jobs = zip(ra.tolist(), dec.tolist(), windows.tolist(), strict=True)
-    for result in ahead(make, jobs) if len(ra) > 1 else map(make, jobs):
+    for result in ahead(make, jobs, remote=cube.source.remote) if len(ra) > 1 else map(make, jobs):
         if result is not None:
             yield result
 
@@ -184,24 +202,26 @@ def cut_one(cube, ra, dec, window):
     return cut_name(cube, ra, dec, window), data
 
 
-def ahead(function, items):
+def ahead(function, items, *, remote=False):
     """``function(item)`` for each item, a few computed ahead in threads, yielded in order.
 
     Reads, copies and writes release the GIL, so a second core works while
-    the caller writes the previous file; the lookahead bounds the memory held.
+    the caller writes the previous file; ``remote`` work (waiting on a
+    network) runs more at once. The lookahead bounds the memory held.
     """
+    workers = _REMOTE_WORKERS if remote else _WORKERS
     pending = collections.deque()
     for item in items:
-        pending.append(_workers().submit(function, item))
-        if len(pending) > 2 * _WORKERS:
+        pending.append(_workers(workers).submit(function, item))
+        if len(pending) > 2 * workers:
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
 
 
 @functools.cache
-def _workers():
-    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="astro_tesscut-cutout")
+def _workers(count):
+    return ThreadPoolExecutor(count, thread_name_prefix="astro_tesscut-cutout")
 
 
 def cutout_windows(cube, ra, dec, size):
@@ -264,7 +284,7 @@ def _guessed_window(cube, ra, dec, size):
     """Rows and columns (row_start, row_stop, column_start, column_stop) that should hold
     the first cutout of a cube not yet loaded, from the pointing model; `None` when the
     cube is loaded or the model cannot say (a sector it does not know, a CCD it misses)."""
-    if cube.loaded or cube.key is None:
+    if cube.loaded or cube.key is None or not cube.source.remote:
         return None
     from .pointing import ffi_pixels, pointing_model
 
@@ -330,14 +350,9 @@ def _residual(cube, column, row, width, height):
     The APERTURE WCS is the FFI's moved, so this measures only rounding;
     it is checked on the window's corners and centre.
     """
-    from .sip import TanSip
-
-    moved = TanSip(
-        {keyword: value for keyword, value, _ in aperture_wcs(cube, column, row)}, name=cube.name
-    )
     xs = np.array([0, width - 1, 0, width - 1, (width - 1) / 2])
     ys = np.array([0, 0, height - 1, height - 1, (height - 1) / 2])
-    ra1, dec1 = moved.pixel_to_world(xs, ys)
+    ra1, dec1 = cube.projection.moved(column, row).pixel_to_world(xs, ys)
     ra0, dec0 = cube.projection.pixel_to_world(xs + column, ys + row)
     separation = _separation(ra0, dec0, ra1, dec1)
     return float(separation.max()), float(np.sqrt(np.sum(separation**2)))

@@ -22,6 +22,8 @@ _DEFAULTS = {"s3": {"config_kwargs": {"max_pool_connections": 64}}}
 class FsspecSource:
     """A file behind an fsspec URL; ``storage_options`` go to fsspec unchanged."""
 
+    remote = True
+
     def __init__(self, url, storage_options):
         try:
             import fsspec

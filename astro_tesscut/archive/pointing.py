@@ -17,6 +17,7 @@ import ast
 import contextlib
 import functools
 import importlib.util
+import threading
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -47,9 +48,18 @@ class PointingModel:
         return PointingModel(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
 
-@functools.cache
 def pointing_model():
-    """tess-point's pointing model, built once per process."""
+    """tess-point's pointing model, built once per process (threads asking while it is
+    built wait for it)."""
+    with _BUILDING:
+        return _built_model()
+
+
+_BUILDING = threading.Lock()
+
+
+@functools.cache
+def _built_model():
     spec = importlib.util.find_spec("tess_stars2px")
     if spec is None or spec.origin is None:
         raise ImportError(
@@ -58,7 +68,7 @@ def pointing_model():
     try:
         with open(spec.origin, encoding="utf-8") as file:
             pointings, cameras = _read_source(file.read())
-    except (OSError, SyntaxError, ValueError, KeyError, TypeError):
+    except (OSError, SyntaxError, ValueError, KeyError, TypeError, StopIteration):
         return _imported_model()
     return _model(*pointings, cameras)
 
@@ -150,7 +160,12 @@ def _read_source(source):
 
     # Levine_FPG.read_levine_fpg_file: `if icam == N: parm_dict = {...}` for each camera.
     cameras = {}
-    for node in ast.walk(_class(tree, "Levine_FPG")):
+    reader = next(
+        node
+        for node in _class(tree, "Levine_FPG").body
+        if isinstance(node, ast.FunctionDef) and node.name == "read_levine_fpg_file"
+    )
+    for node in ast.walk(reader):
         if (
             isinstance(node, ast.If)
             and isinstance(node.test, ast.Compare)

@@ -5,8 +5,9 @@ s3fs each costs about a millisecond of CPU in botocore on one IO thread;
 through obstore (Rust's object_store) about 0.06 ms, and its connections
 are pooled and reused (``benchmarks/bench_ranges.py`` measures both).
 Ranges are fetched by ``get_ranges`` (ten at a time per call, touching
-ranges merged), in several calls at once on one event loop thread, up to
-``max_pool_connections`` requests in flight.
+ranges merged), several calls at once on threads of a shared pool (obstore
+releases the GIL while it waits), up to ``max_pool_connections`` requests in
+flight per read.
 
 The storage options are s3fs's, so that the same dictionary works whichever
 client reads: ``anon``, ``key``/``secret``/``token``, ``endpoint_url``
@@ -18,11 +19,10 @@ exists (s3fs reads profiles; obstore does not). Endpoints, regions and keys
 in ``AWS_*`` environment variables are honoured as botocore honours them.
 """
 
-import asyncio
 import functools
 import json
 import os
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..exceptions import InvalidFileError
@@ -32,6 +32,7 @@ __all__ = ["S3Source", "obstore_config"]
 
 MAX_REQUESTS = 64  # range requests in flight per read, unless max_pool_connections says
 _PER_CALL = 10  # obstore's get_ranges fetches ten ranges at a time
+_THREADS = 64  # calls in flight in a process, all reads together
 _OPTIONS = {"anon", "key", "secret", "token", "endpoint_url", "client_kwargs", "requester_pays",
             "config_kwargs"}  # fmt: skip
 
@@ -95,6 +96,8 @@ def _aws_profile_exists():
 class S3Source:
     """An object under an ``s3://`` URL, read with obstore."""
 
+    remote = True
+
     def __init__(self, url, settings, storage_options=None):
         bucket, _, key = url.removeprefix("s3://").partition("/")
         if not bucket or not key:
@@ -110,11 +113,8 @@ class S3Source:
     def head(self, length):
         import obstore
 
-        async def fetch():
-            result = await obstore.get_async(self._store, self.key, options={"range": (0, length)})
-            return bytes(await result.bytes_async()), result.meta["size"]
-
-        return self._run(fetch())
+        result = self._call(obstore.get, self._store, self.key, options={"range": (0, length)})
+        return bytes(result.bytes()), result.meta["size"]
 
     def read(self, offset, length):
         buffer = bytearray(length)
@@ -127,12 +127,13 @@ class S3Source:
 
         if not ranges:
             return
-        calls = max(1, min(len(ranges) // _PER_CALL, self._requests // _PER_CALL))
+        calls = max(1, min(-(-len(ranges) // _PER_CALL), self._requests // _PER_CALL))
         order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
         shares = [order[i::calls] for i in range(calls)]
 
-        async def fetch(share):
-            return await obstore.get_ranges_async(
+        def fetch(share):
+            return self._call(
+                obstore.get_ranges,
                 self._store,
                 self.key,
                 starts=[ranges[i][0] for i in share],
@@ -140,29 +141,27 @@ class S3Source:
                 coalesce=0,  # only ranges that touch become one request
             )
 
-        async def fetch_all():
-            return await asyncio.gather(*(fetch(share) for share in shares))
+        futures = [_threads().submit(fetch, share) for share in shares]
+        try:
+            for share, future in zip(shares, futures, strict=True):
+                for index, piece in zip(share, future.result(), strict=True):
+                    offset, length = ranges[index]
+                    check_piece(piece, length, self.url, offset)
+                    buffers[index][:] = piece
+        finally:  # on an error or an interrupt, what has not started never will
+            for future in futures:
+                future.cancel()
 
-        for share, pieces in zip(shares, self._run(fetch_all()), strict=True):
-            for index, piece in zip(share, pieces, strict=True):
-                offset, length = ranges[index]
-                check_piece(piece, length, self.url, offset)
-                buffers[index][:] = piece
-
-    def _run(self, coroutine):
-        """Run on the shared event loop; an interrupt here cancels the requests."""
+    def _call(self, function, *args, **kwargs):
+        """One obstore call, its errors as the package's."""
         import obstore.exceptions
 
-        future = asyncio.run_coroutine_threadsafe(coroutine, _loop())
         try:
-            return future.result()
+            return function(*args, **kwargs)
         except (FileNotFoundError, obstore.exceptions.NotFoundError) as exc:
             raise InvalidFileError(f"cube: {self.url} does not exist") from exc
         except (PermissionError, obstore.exceptions.BaseError) as exc:
             raise InvalidFileError(f"cube: cannot read {self.url}: {_first_line(exc)}") from exc
-        except BaseException:
-            future.cancel()
-            raise
 
 
 def _first_line(error):
@@ -179,9 +178,6 @@ def _store(bucket, settings):
 
 
 @functools.cache
-def _loop():
-    """An event loop of our own on a daemon thread: it works under a caller's running
-    loop (Jupyter) and from any thread."""
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="astro_tesscut-s3", daemon=True).start()
-    return loop
+def _threads():
+    """Threads that wait on obstore's calls (it releases the GIL meanwhile)."""
+    return ThreadPoolExecutor(_THREADS, thread_name_prefix="astro_tesscut-s3")

@@ -8,6 +8,7 @@ projection, Shupe et al. 2005 for SIP), for the one projection TESS FFIs use.
 tests/test_sip.py checks it against astropy's to far below a pixel.
 """
 
+import copy
 import re
 
 import numpy as np
@@ -66,6 +67,12 @@ class TanSip:
                     self.sip[match.group(1)][int(match.group(2)), int(match.group(3))] = float(
                         value
                     )
+
+    def moved(self, column, row):
+        """This WCS for an image whose first pixel is this one's pixel (column, row)."""
+        moved = copy.copy(self)
+        moved.crpix = self.crpix - (column, row)
+        return moved
 
     def pixel_to_world(self, x, y):
         """RA and Dec (degrees) of 0-based pixel positions."""

@@ -7,7 +7,10 @@ reads wherever it is:
   (one read: a ranged GET tells both);
 - ``read_into(ranges, buffers)``: many (offset, length) ranges at once, each
   into its own buffer (the table and a cutout's rows, in one round trip);
-- ``read(offset, length)``: one range.
+- ``read(offset, length)``: one range;
+
+and says whether it is ``remote``: whether each read costs a network round
+trip, which makes it worth guessing what to read ahead.
 
 A local file is read with positioned reads, several in flight. ``s3://`` URLs
 go through obstore (`.s3_source`: Rust, a fraction of a millisecond of CPU
@@ -55,6 +58,8 @@ def open_source(location, storage_options=None):
 
 class FileSource:
     """A local file."""
+
+    remote = False
 
     def __init__(self, path):
         self.path = Path(path)

@@ -389,6 +389,7 @@ def _padded(size):
     return -(-size // BLOCK) * BLOCK
 
 
+@functools.lru_cache(maxsize=8192, typed=True)  # most cards repeat from cutout to cutout
 def _card(keyword, value, comment):
     """One 80-character header card, formatted as the FITS standard (section 4.2) asks."""
     text = f"{keyword:<8}= " if value is None else f"{keyword:<8}= {_value(value):>20}"
