@@ -28,6 +28,11 @@ __all__ = ["batch_cutouts"]
 
 TASK_TARGETS = 64  # most targets in one task: small enough to spread a hot cube
 OPEN_CUBES = 4  # cubes whose tasks are interleaved at any time
+GROUP_TARGETS = 16  # most neighbouring targets whose pixels are read together
+GROUP_BYTES = 64 * 2**20  # and most pixel bytes they hold
+# Within a cube row, runs of pixels at most this far apart are one request:
+# fetching a gap this small costs less than a request does.
+MERGE_GAP = 32 * 1024
 _TASKS_PER_THREAD = 2  # tasks in flight per worker thread (one running, one queued)
 _LOCAL_THREADS = 4  # tasks at once without a cluster
 _COLUMNS = ("target", "sector", "camera", "ccd", "path", "status", "error")
@@ -91,7 +96,12 @@ def batch_cutouts(
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidQueryError(f"out_dir: {str(out_dir)!r} exists and is not a directory")
     store = _store(archive, storage_options)
-    keys, order = store.candidates(ra, dec, _sectors(sectors))
+    keys, order, pixels = store.candidates(ra, dec, _sectors(sectors))
+    # Each cube's targets in bands of rows a cutout high, along the columns in each: so
+    # that a task's and a group's targets are neighbours, whose reads can merge.
+    band = np.floor(pixels[:, 1] / _pixel_height(size))
+    spatial = np.lexsort((pixels[:, 0], band, keys[:, 2], keys[:, 1], keys[:, 0]))
+    keys, order = keys[spatial], order[spatial]
     out_dir.mkdir(parents=True, exist_ok=True)
 
     from tqdm.auto import tqdm
@@ -138,6 +148,15 @@ def _targets(targets):
     raise InvalidQueryError(
         f"targets: must be a Table with ra and dec columns or a SkyCoord, got "
         f"{type(targets).__name__}"
+    )
+
+
+def _pixel_height(size):
+    """A cutout's height in pixels, near enough (21 arcsec a pixel) to order targets by."""
+    return (
+        size.y
+        if size.units == "px"
+        else size.y * {"arcsec": 1, "arcmin": 60, "d": 3600}[size.units] / 21.0
     )
 
 
@@ -221,48 +240,89 @@ def _run(function, tasks, client):
 def _cut_task(task, *, size, out_dir, overwrite):
     """Cut one task's targets from its cube (runs on a worker).
 
+    Targets come in groups of neighbours whose pixels are read together
+    (`~astro_tesscut.archive.cube.FFICube.read_rectangles`: rows they share,
+    or nearly, are one request), several groups at once.
+
     Returns the task's rows (indices into the batch's pairs), and for each
     its status code, its file name ("" when none) and its error ("" when none).
     """
-    from .archive.cutout import ahead, cutout_windows, prepare_cube
+    from .archive.cutout import ahead, cut_name, cutout_windows, off_cube, prepare_cube
 
     location, storage_options, rows, ra, dec = task
     count = len(rows)
+    statuses = np.full(count, ERROR, np.uint8)
+    files, errors = [""] * count, [""] * count
     try:
         cube = prepare_cube(location, storage_options)
         windows = cutout_windows(cube, ra, dec, size).tolist()
     except (TessCutError, OSError, ValueError) as exc:
-        error = " ".join(str(exc).split())
-        return rows, np.full(count, ERROR, np.uint8), [""] * count, [error] * count
+        return rows, statuses, files, [" ".join(str(exc).split())] * count
 
-    def one(i):
+    wanted = []
+    for i, window in enumerate(windows):
+        if off_cube(cube, window):
+            errors[i] = f"({ra[i]}, {dec[i]}) lies off {cube.sector_name}"
+        elif not overwrite and _whole(Path(out_dir) / cut_name(cube, ra[i], dec[i], window)):
+            statuses[i], files[i] = SKIPPED, cut_name(cube, ra[i], dec[i], window)
+        else:
+            wanted.append(i)
+
+    def cut_group(group):
         try:
-            return _cut_one(cube, float(ra[i]), float(dec[i]), windows[i], out_dir, overwrite)
+            rectangles = [(w[2], w[3], w[0], w[1]) for w in (windows[i] for i in group)]
+            blocks = cube.read_rectangles(rectangles, gap=MERGE_GAP)
         except (TessCutError, OSError, ValueError) as exc:
-            return ERROR, "", " ".join(str(exc).split())
+            return [(ERROR, "", " ".join(str(exc).split()))] * len(group)
+        return [_write_one(cube, ra[i], dec[i], windows[i], block, out_dir)
+                for i, block in zip(group, blocks, strict=True)]  # fmt: skip
 
-    results = ahead(one, range(count), remote=cube.source.remote)
-    statuses, files, errors = zip(*results, strict=True)
-    return rows, np.array(statuses, np.uint8), list(files), list(errors)
+    groups = _groups(wanted, windows, cube.frames)
+    for group, results in zip(groups, ahead(cut_group, groups, remote=cube.source.remote),
+                              strict=True):  # fmt: skip
+        for i, (status, name, error) in zip(group, results, strict=True):
+            statuses[i], files[i], errors[i] = status, name, error
+    return rows, statuses, files, errors
 
 
-def _cut_one(cube, ra, dec, window, out_dir, overwrite):
-    """Write one target's file, unless a whole one is there: (status, file name, error)."""
-    from .archive.cutout import cut_name, cut_one, off_cube
-    from .files import write_files
+def _groups(indices, windows, frames):
+    """Consecutive targets (neighbours, as the batch orders them) read together: at most
+    GROUP_TARGETS of them and GROUP_BYTES of pixels."""
+    groups, size = [], 0
+    for i in indices:
+        column, column_stop, row, row_stop = windows[i]
+        nbytes = (column_stop - column) * (row_stop - row) * frames * 8
+        if not groups or len(groups[-1]) == GROUP_TARGETS or size + nbytes > GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(i)
+        size += nbytes
+    return groups
+
+
+def _whole(path):
+    """A file already there whose headers and data add up to its length."""
     from .fitslayout import FITSLayoutError, walk
 
-    if off_cube(cube, window):
-        return ERROR, "", f"({ra}, {dec}) lies off {cube.sector_name}"
-    path = Path(out_dir) / cut_name(cube, ra, dec, window)
-    if not overwrite and path.exists():
-        try:
-            walk(path, name=path.name)  # whole: headers and data add up to the file
-            return SKIPPED, path.name, ""
-        except (FITSLayoutError, OSError):
-            pass  # broken: make it again
-    name, data = cut_one(cube, ra, dec, window)
-    write_files([(name, data)], out_dir)
+    if not path.exists():
+        return False
+    try:
+        walk(path, name=path.name)
+        return True
+    except (FITSLayoutError, OSError):
+        return False  # broken: make it again
+
+
+def _write_one(cube, ra, dec, window, pixels, out_dir):
+    """Write one target's file from its pixels: (status, file name, error)."""
+    from .archive.cutout import cut_one
+    from .files import write_files
+
+    try:
+        name, data = cut_one(cube, float(ra), float(dec), window, pixels)
+        write_files([(name, data)], out_dir)
+    except (TessCutError, OSError, ValueError) as exc:
+        return ERROR, "", " ".join(str(exc).split())
     return WRITTEN, name, ""
 
 

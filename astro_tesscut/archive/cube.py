@@ -177,7 +177,7 @@ class FFICube:
             table = bytearray(stop - start)
             ranges, buffers, finish = [(start, len(table))], [memoryview(table)], None
             if prefetch is not None:
-                pixels, on_cube, more, into, finish = self._plan(*prefetch)
+                more, into, finish = self._plan([prefetch])
                 ranges += more
                 buffers += into
             self._fetch(ranges, buffers)
@@ -186,7 +186,7 @@ class FFICube:
             except FITSLayoutError as exc:
                 raise InvalidFileError(f"cube: {self.name} is not an FFI cube: {exc}") from exc
             if finish is not None:
-                finish()
+                ((pixels, on_cube),) = finish()
                 self._prefetched = (tuple(prefetch), pixels, on_cube)
 
     def column(self, name):
@@ -311,12 +311,21 @@ class FFICube:
                     slice(column_start - left, column_stop - left),
                 )
                 return pixels[inside], on_cube[inside]
-        pixels, on_cube, ranges, buffers, finish = self._plan(
-            row_start, row_stop, column_start, column_stop
+        ((pixels, on_cube),) = self.read_rectangles(
+            [(row_start, row_stop, column_start, column_stop)]
         )
-        self._fetch(ranges, buffers)
-        finish()
         return pixels, on_cube
+
+    def read_rectangles(self, rectangles, *, gap=0):
+        """The pixels of many rectangles (each as `read_pixels` gives them), in one round trip.
+
+        Within each cube row, the runs of pixels the rectangles need are
+        fetched as one range where they overlap, touch or lie at most ``gap``
+        bytes apart: neighbouring cutouts share their requests and bytes.
+        """
+        ranges, buffers, finish = self._plan(rectangles, gap=gap)
+        self._fetch(ranges, buffers)
+        return finish()
 
     def _fetch(self, ranges, buffers):
         """Fill each buffer with its (offset, length) range, in one round trip, taking the
@@ -333,38 +342,64 @@ class FFICube:
         if wanted:
             self.source.read_into(wanted, into)
 
-    def _plan(self, row_start, row_stop, column_start, column_stop):
-        """What reading a rectangle takes: its arrays, the byte ranges (one per row on
-        the cube) with the buffers they go into, and what to do once they are in."""
-        shape = (row_stop - row_start, column_stop - column_start)
-        rows = range(max(row_start, 0), min(row_stop, self.rows))
-        first, last = max(column_start, 0), min(column_stop, self.columns)
-        on_cube = np.zeros(shape, dtype=bool)
-        whole = len(rows) == shape[0] and last - first == shape[1]
-        pixels = np.empty((*shape, self.frames, 2), dtype=">f4")
-        if not whole:  # off the cube's edge: NaN, as TESScut fills it
-            pixels.fill(np.nan)
-        if not rows or first >= last:
-            return pixels, on_cube, [], [], lambda: None
-        top, left = rows.start - row_start, first - column_start
-        on_cube[top : top + len(rows), left : left + last - first] = True
-        inner = pixels[top : top + len(rows), left : left + last - first]
-        block = inner if whole else np.empty(inner.shape, dtype=">f4")
-        run = (last - first) * self.frames * 8
-        view = memoryview(block).cast("B")
-        offsets = [self.data_start + (row * self.columns + first) * self.frames * 8 for row in rows]
+    def _plan(self, rectangles, *, gap=0):
+        """What reading rectangles takes: the byte ranges (a run of columns in one cube
+        row each) with the buffers they go into, and ``finish()``, which, once they are
+        in, gives each rectangle's (pixels, on_cube).
+
+        A run that only one rectangle needs is read straight into its pixels;
+        a run shared by several is read once and copied into each.
+        """
+        column_bytes = self.frames * 8
+        results, runs = [], {}  # runs: cube row -> [(first column, stop, rectangle)]
+        for index, (row_start, row_stop, column_start, column_stop) in enumerate(rectangles):
+            shape = (row_stop - row_start, column_stop - column_start)
+            rows = range(max(row_start, 0), min(row_stop, self.rows))
+            first, last = max(column_start, 0), min(column_stop, self.columns)
+            pixels = np.empty((*shape, self.frames, 2), dtype=">f4")
+            on_cube = np.zeros(shape, dtype=bool)
+            if not (len(rows) == shape[0] and last - first == shape[1]):
+                pixels.fill(np.nan)  # off the cube's edge: NaN, as TESScut fills it
+            if rows and first < last:
+                top, left = rows.start - row_start, first - column_start
+                on_cube[top : top + len(rows), left : left + last - first] = True
+                for row in rows:
+                    runs.setdefault(row, []).append((first, last, index))
+            results.append((pixels, on_cube))
+
+        ranges, buffers, copies = [], [], []
+        for row, spans in runs.items():
+            spans.sort()
+            merged = [[*spans[0][:2], [spans[0]]]]
+            for span in spans[1:]:
+                if (span[0] - merged[-1][1]) * column_bytes <= gap:
+                    merged[-1][1] = max(merged[-1][1], span[1])
+                    merged[-1][2].append(span)
+                else:
+                    merged.append([*span[:2], [span]])
+            for first, last, members in merged:
+                if len(members) == 1:
+                    index = members[0][2]
+                    into = _row_of(results[index][0], rectangles[index], row, first, last)
+                else:
+                    into = np.empty((last - first, self.frames, 2), dtype=">f4")
+                    copies += [(member, row, first, into) for member in members]
+                offset = self.data_start + (row * self.columns + first) * column_bytes
+                ranges.append((offset, into.nbytes))
+                buffers.append(memoryview(into).cast("B"))
 
         def finish():
-            if not whole:
-                inner[...] = block
+            for (first, last, index), row, run_first, block in copies:
+                row_of = _row_of(results[index][0], rectangles[index], row, first, last)
+                row_of[...] = block[first - run_first : last - run_first]
+            return results
 
-        return (
-            pixels,
-            on_cube,
-            [(offset, run) for offset in offsets],
-            [view[i * run : (i + 1) * run] for i in range(len(rows))],
-            finish,
-        )
+        return ranges, buffers, finish
+
+
+def _row_of(pixels, rectangle, row, first, last):
+    """The part of a rectangle's pixels that cube row ``row``, columns first..last, fills."""
+    return pixels[row - rectangle[0], first - rectangle[2] : last - rectangle[2]]
 
 
 def _parse_table(data, name, frames):

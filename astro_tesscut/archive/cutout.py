@@ -183,10 +183,13 @@ def cut_name(cube, ra, dec, window):
     return tpf_name(cube, ra, dec, column_stop - column, row_stop - row)
 
 
-def cut_one(cube, ra, dec, window):
-    """The target pixel file of one target and its window: ``(name, data)``."""
+def cut_one(cube, ra, dec, window, pixels=None):
+    """The target pixel file of one target and its window: ``(name, data)``.
+
+    ``pixels``, when given, are the window's (pixels, on_cube), already read.
+    """
     column, column_stop, row, row_stop = window
-    pixels, on_cube = cube.read_pixels(row, row_stop, column, column_stop)
+    pixels, on_cube = pixels or cube.read_pixels(row, row_stop, column, column_stop)
     origin = cube.ccd_origin
     data = tpf_bytes(
         cube,

@@ -137,6 +137,8 @@ def cube_hits(ra, dec, *, radius_deg=0.0, sectors=None, released_only=False):
         Index into ``ra`` and ``dec``.
     sector, camera, ccd : `numpy.ndarray` of int32
         Sorted by target, then sector, camera and CCD.
+    column, row : `numpy.ndarray` of float32
+        1-based FFI pixel position, as `locate` gives it.
     """
     model = pointing_model()
     index = _parse_sectors(sectors, model.sectors)
@@ -144,13 +146,20 @@ def cube_hits(ra, dec, *, radius_deg=0.0, sectors=None, released_only=False):
         index = index[_released(model.midtimes[index], Time.now())]
     model = model.take(index)
     parts = [
-        (target, model.sectors[sector].astype(np.int32), camera + 1, ccd + 1)
-        for target, sector, camera, ccd, _, _ in _chunks(
+        (
+            target,
+            model.sectors[sector].astype(np.int32),
+            (camera + 1).astype(np.int32),
+            (ccd + 1).astype(np.int32),
+            column.astype(np.float32),
+            row.astype(np.float32),
+        )
+        for target, sector, camera, ccd, column, row in _chunks(
             np.asarray(ra, float), np.asarray(dec, float), model, radius_deg
         )
     ]
-    target, sector, camera, ccd = (np.concatenate(part) for part in zip(*parts, strict=True))
-    return target.astype(np.int64), sector, camera.astype(np.int32), ccd.astype(np.int32)
+    target, *rest = (np.concatenate(part) for part in zip(*parts, strict=True))
+    return target.astype(np.int64), *rest
 
 
 def _chunks(ra, dec, model, radius_deg):

@@ -67,6 +67,9 @@ class CubeStore:
         targets : `numpy.ndarray`
             Integer (k,): index of the target into ``ra`` and ``dec``; pairs are
             sorted by cube, then by target.
+        pixels : `numpy.ndarray`
+            Float (k, 2): the target's 1-based FFI column and row on the cube, as
+            the pointing model places it (a pixel or two from the cube's WCS).
         """
         from .geometry import cube_hits
         from .pointing import pointing_model
@@ -77,8 +80,12 @@ class CubeStore:
             available = {key[0] for key in held} & known
             sectors = sorted(available if sectors is None else available & set(sectors))
         if sectors is not None and not sectors:
-            return np.empty((0, 3), dtype=np.int32), np.empty(0, dtype=np.int64)
-        target, sector, camera, ccd = cube_hits(
+            return (
+                np.empty((0, 3), dtype=np.int32),
+                np.empty(0, dtype=np.int64),
+                np.empty((0, 2), dtype=np.float32),
+            )
+        target, sector, camera, ccd, column, row = cube_hits(
             ra,
             dec,
             radius_deg=_EDGE_SLACK_ARCMIN / 60,
@@ -86,11 +93,12 @@ class CubeStore:
             released_only=held is None,  # a remote store holds what has been released, at best
         )
         keys = np.stack([sector, camera, ccd], axis=1)
+        pixels = np.stack([column, row], axis=1)
         if held is not None:
             kept = np.isin(_codes(keys), _codes(np.array(sorted(held)).reshape(-1, 3)))
-            keys, target = keys[kept], target[kept]
+            keys, target, pixels = keys[kept], target[kept], pixels[kept]
         order = np.lexsort((target, keys[:, 2], keys[:, 1], keys[:, 0]))
-        return keys[order], target[order]
+        return keys[order], target[order], pixels[order]
 
     def cutouts(self, coord, size, sector=None, *, show_progress=False):
         """Every target pixel file of ``coord`` this store can cut, and the cubes it lacked.
@@ -103,7 +111,7 @@ class CubeStore:
             Why each cube that could have held the target could not be used.
         """
         ra, dec = np.atleast_1d(coord.icrs.ra.deg), np.atleast_1d(coord.icrs.dec.deg)
-        keys, _ = self.candidates(ra, dec, None if sector is None else [sector])
+        keys, _, _ = self.candidates(ra, dec, None if sector is None else [sector])
         files, missing = [], []
         for key in dict.fromkeys(map(tuple, keys.tolist())):
             try:
