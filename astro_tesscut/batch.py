@@ -15,6 +15,7 @@ that is whole is not made again, so a killed run resumes where it stopped;
 a missing cube or a failed read fails only its own rows.
 """
 
+import collections
 import functools
 import itertools
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
@@ -184,28 +185,28 @@ def _store(archive, storage_options):
 def _tasks(keys, order):
     """Tasks of at most TASK_TARGETS targets of one cube, OPEN_CUBES cubes interleaved.
 
-    ``keys`` and ``order`` are `CubeStore.candidates`' (pairs sorted by cube).
+    ``keys`` and ``order`` are `CubeStore.candidates`' (pairs grouped by cube).
     Yields ``(key, rows, targets)``: ``rows`` index the pairs, ``targets`` the targets.
     """
     starts = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
     cubes = zip(np.concatenate([[0], starts]), np.concatenate([starts, [len(keys)]]), strict=True)
-    active = []  # per open cube: (key, iterator of its tasks' rows)
+    active = collections.deque()  # per open cube: (key, the spans of rows of its tasks left)
     while True:
         while len(active) < OPEN_CUBES and (group := next(cubes, None)) is not None:
             start, stop = (int(value) for value in group)
             if start < stop:
-                firsts = range(start, stop, TASK_TARGETS)
-                slices = iter([(first, min(first + TASK_TARGETS, stop)) for first in firsts])
-                active.append((tuple(int(value) for value in keys[start]), slices))
+                spans = collections.deque(
+                    (first, min(first + TASK_TARGETS, stop))
+                    for first in range(start, stop, TASK_TARGETS)
+                )
+                active.append((tuple(int(value) for value in keys[start]), spans))
         if not active:
             return
-        for entry in list(active):
-            span = next(entry[1], None)
-            if span is None:
-                active.remove(entry)
-            else:
-                rows = np.arange(*span)
-                yield entry[0], rows, order[rows]
+        key, spans = active.popleft()
+        rows = np.arange(*spans.popleft())
+        if spans:
+            active.append((key, spans))  # its turn again after the others'
+        yield key, rows, order[rows]
 
 
 def _run(function, tasks, client):
@@ -274,12 +275,15 @@ def _cut_task(task, *, size, out_dir, overwrite):
             blocks = cube.read_rectangles(rectangles, gap=MERGE_GAP)
         except (TessCutError, OSError, ValueError) as exc:
             return [(ERROR, "", " ".join(str(exc).split()))] * len(group)
-        return [_write_one(cube, ra[i], dec[i], windows[i], block, out_dir)
-                for i, block in zip(group, blocks, strict=True)]  # fmt: skip
+        return [
+            _write_one(cube, ra[i], dec[i], windows[i], block, out_dir)
+            for i, block in zip(group, blocks, strict=True)
+        ]
 
     groups = _groups(wanted, windows, cube.frames)
-    for group, results in zip(groups, ahead(cut_group, groups, remote=cube.source.remote),
-                              strict=True):  # fmt: skip
+    for group, results in zip(
+        groups, ahead(cut_group, groups, remote=cube.source.remote), strict=True
+    ):
         for i, (status, name, error) in zip(group, results, strict=True):
             statuses[i], files[i], errors[i] = status, name, error
     return rows, statuses, files, errors

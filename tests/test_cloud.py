@@ -139,8 +139,9 @@ def test_a_cold_cutout_is_two_round_trips(proxy, corner_cube_file, monkeypatch):
     calls = count_reads(monkeypatch, S3Source)
     local = open_cube(corner_cube_file)
     target = [float(v) for v in local.projection.pixel_to_world(25.3, 30.2)]
-    hdul = cutout(f"s3://stpubdata/{CORNER}{corner_cube_file.name}", target, size=(9, 7),
-                  storage_options=ANON)  # fmt: skip
+    hdul = cutout(
+        f"s3://stpubdata/{CORNER}{corner_cube_file.name}", target, size=(9, 7), storage_options=ANON
+    )
     # The headers, then the table and the guessed rows together: nothing more.
     assert calls == ["head", "read_into"]
     spans = proxy.ranges()
@@ -276,8 +277,13 @@ def test_batch_from_a_local_directory_equals_s3(proxy, cube_file, tmp_path):
             assert np.array_equal(x[1].data["FLUX"], y[1].data["FLUX"])
 
 
-def test_batch_on_a_dask_cluster_equals_serial(proxy, cube_file, tmp_path):
+def test_batch_on_a_dask_cluster_equals_serial_and_spreads_one_cube(
+    proxy, cube_file, tmp_path, monkeypatch
+):
     distributed = pytest.importorskip("distributed", reason="the cloud extra (dask) is missing")
+    from astro_tesscut import batch
+
+    monkeypatch.setattr(batch, "TASK_TARGETS", 1)  # a task per target: one cube, many tasks
     targets = batch_targets(cube_file)
     serial = batch_cutouts(
         targets,
@@ -293,6 +299,7 @@ def test_batch_on_a_dask_cluster_equals_serial(proxy, cube_file, tmp_path):
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
+        distributed.get_task_stream(client) as stream,
     ):
         parallel = batch_cutouts(
             targets,
@@ -304,6 +311,8 @@ def test_batch_on_a_dask_cluster_equals_serial(proxy, cube_file, tmp_path):
             storage_options=ANON,
             show_progress=False,
         )
+    # The cube's tasks ran on both workers.
+    assert len({task["worker"] for task in stream.data}) == 2
     for column in ("target", "sector", "camera", "ccd", "status"):
         assert list(parallel[column]) == list(serial[column])
     for a, b in zip(serial["path"], parallel["path"], strict=True):
@@ -343,3 +352,90 @@ def test_command_line_on_s3(proxy, tmp_path, capsys):
     )
     assert code == 0
     assert capsys.readouterr().out.strip().endswith("_5x5_astrocut.fits")
+
+
+@pytest.mark.parametrize(
+    ("options", "config"),
+    [
+        ({"anon": True}, {"skip_signature": True}),
+        (
+            {"key": "k", "secret": "s", "token": "t"},
+            {"access_key_id": "k", "secret_access_key": "s", "session_token": "t"},
+        ),
+        (
+            {
+                "anon": True,
+                "client_kwargs": {"endpoint_url": "https://s3.example", "region_name": "x"},
+            },
+            {"skip_signature": True, "endpoint": "https://s3.example", "region": "x"},
+        ),
+        (
+            {"anon": True, "endpoint_url": "https://s3.example"},
+            {"skip_signature": True, "endpoint": "https://s3.example"},
+        ),
+        ({"anon": True, "requester_pays": True}, {"skip_signature": True, "request_payer": True}),
+    ],
+)
+def test_s3fs_options_translate_to_obstore(options, config, monkeypatch):
+    from astro_tesscut.archive.s3_source import obstore_config
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    settings = obstore_config(options)
+    assert settings["config"] == config
+    assert settings["client_options"] == {}  # https: no plain HTTP allowed
+    assert settings["requests"] == 64
+
+
+def test_connection_limits_and_plain_http_where_asked(monkeypatch):
+    from astro_tesscut.archive.s3_source import obstore_config
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    settings = obstore_config({"anon": True, "config_kwargs": {"max_pool_connections": 20}})
+    assert settings["requests"] == 20
+    assert settings["client_options"] == {"allow_http": True}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"anon": True, "default_block_size": 2**20},  # an s3fs option obstore has no word for
+        {"anon": True, "client_kwargs": {"verify": False}},
+        {"anon": True, "config_kwargs": {"retries": {"max_attempts": 2}}},
+    ],
+)
+def test_options_only_s3fs_knows_leave_the_reading_to_s3fs(proxy, corner_cube_file, options):
+    from astro_tesscut.archive.fsspec_source import FsspecSource
+    from astro_tesscut.archive.s3_source import obstore_config
+
+    assert obstore_config(options) is None
+    url = f"s3://stpubdata/{CORNER}{corner_cube_file.name}"
+    cube = open_cube(url, options)
+    assert isinstance(cube.source, FsspecSource)
+    target = [float(v) for v in open_cube(corner_cube_file).projection.pixel_to_world(25.3, 30.2)]
+    ours, theirs = cutout(cube, target, size=(9, 7)), cutout(corner_cube_file, target, size=(9, 7))
+    assert np.array_equal(ours[1].data["FLUX"], theirs[1].data["FLUX"])
+    # s3fs's pool is widened by default, the user's own choice kept.
+    assert cube.source.fs.config_kwargs["max_pool_connections"] == 64
+
+
+def test_a_profile_without_keys_leaves_the_reading_to_s3fs(monkeypatch, tmp_path):
+    from astro_tesscut.archive.s3_source import obstore_config
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    assert obstore_config({}) is not None  # nothing configured: obstore reads the environment
+    (tmp_path / "credentials").write_text("[default]\naws_access_key_id = k\n")
+    assert obstore_config({}) is None  # a profile only s3fs (botocore) reads
+
+
+def test_any_fsspec_url_reads_the_same_pixels(proxy, corner_cube_file):
+    # The bucket's objects are public, so plain HTTP (fsspec's HTTPFileSystem) reads them too.
+    url = f"{proxy.url}/stpubdata/{CORNER}{corner_cube_file.name}"
+    cube = open_cube(url)
+    target = [float(v) for v in open_cube(corner_cube_file).projection.pixel_to_world(25.3, 30.2)]
+    ours = cutout(cube, target, size=(9, 7))
+    theirs = cutout(f"file://{corner_cube_file}", target, size=(9, 7))
+    assert ours.filename() == theirs.filename()
+    assert np.array_equal(ours[1].data["FLUX"], theirs[1].data["FLUX"])

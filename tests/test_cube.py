@@ -145,3 +145,64 @@ def test_same_cube_as_astrocut(ffi_files, cube_file, tmp_path):
             assert np.array_equal(ours, theirs, equal_nan=nan), name
         for key in ("SECTOR", "CAMERA", "CCD", "TSTART", "TSTOP", "DATE-END"):
             assert a[0].header[key] == b[0].header[key]
+
+
+def recorded_reads(cube, monkeypatch):
+    """The (offset, length) ranges each ``read_into`` of ``cube``'s source asks for."""
+    calls = []
+    real = cube.source.read_into
+
+    def recording(ranges, buffers):
+        calls.append(list(ranges))
+        return real(ranges, buffers)
+
+    monkeypatch.setattr(cube.source, "read_into", recording)
+    return calls
+
+
+def test_many_rectangles_in_one_read_share_their_rows(cube_file, monkeypatch):
+    cube = open_cube(cube_file)
+    cube.table  # noqa: B018 -- loaded, so that only pixels are read below
+    # Rows past the first read (which held the first 16 rows of this small cube).
+    rectangles = [
+        (20, 25, 3, 9),  # overlaps the next
+        (22, 27, 6, 14),
+        (22, 27, 14, 20),  # touches the previous one's columns
+        (37, 42, 47, 52),  # off two edges
+        (50, 55, 60, 70),  # wholly off the cube
+    ]
+    calls = recorded_reads(cube, monkeypatch)
+    blocks = cube.read_rectangles(rectangles)
+    assert len(calls) == 1  # one round trip
+    for rectangle, (pixels, on_cube) in zip(rectangles, blocks, strict=True):
+        alone, alone_on_cube = cube.read_pixels(*rectangle)
+        assert np.array_equal(pixels, alone, equal_nan=True)
+        assert np.array_equal(on_cube, alone_on_cube)
+
+    def runs(rows, first, last):
+        column = 8 * 8  # bytes of one cube column: 8 frames x 2 planes x 4 bytes
+        return [
+            (cube.data_start + (row * 50 + first) * column, (last - first) * column) for row in rows
+        ]
+
+    # Each cube row's overlapping or touching runs are one range, read once.
+    assert sorted(calls[0]) == sorted(
+        runs((20, 21), 3, 9)
+        + runs((22, 23, 24), 3, 20)
+        + runs((25, 26), 6, 20)
+        + runs((37, 38, 39), 47, 50)
+    )
+
+
+def test_runs_a_small_gap_apart_become_one_read(cube_file, monkeypatch):
+    cube = open_cube(cube_file)
+    cube.table  # noqa: B018
+    column = 8 * 8
+    calls = recorded_reads(cube, monkeypatch)
+    apart = [(30, 31, 0, 5), (30, 31, 9, 12)]  # four columns between them
+    cube.read_rectangles(apart, gap=3 * column)
+    cube.read_rectangles(apart, gap=4 * column)
+    assert [len(ranges) for ranges in calls] == [2, 1]
+    merged = cube.read_rectangles(apart, gap=4 * column)
+    for rectangle, (pixels, _) in zip(apart, merged, strict=True):
+        assert np.array_equal(pixels, cube.read_pixels(*rectangle)[0], equal_nan=True)

@@ -33,8 +33,16 @@ __all__ = ["S3Source", "obstore_config"]
 MAX_REQUESTS = 64  # range requests in flight per read, unless max_pool_connections says
 _PER_CALL = 10  # obstore's get_ranges fetches ten ranges at a time
 _THREADS = 64  # calls in flight in a process, all reads together
-_OPTIONS = {"anon", "key", "secret", "token", "endpoint_url", "client_kwargs", "requester_pays",
-            "config_kwargs"}  # fmt: skip
+_OPTIONS = {
+    "anon",
+    "key",
+    "secret",
+    "token",
+    "endpoint_url",
+    "client_kwargs",
+    "requester_pays",
+    "config_kwargs",
+}
 
 
 def obstore_config(storage_options):

@@ -49,10 +49,12 @@ class TanSip:
                 matrix = [[cards.get(f"CD{i}_{j}", 0.0) for j in (1, 2)] for i in (1, 2)]
             else:
                 matrix = [
-                    [cards.get(f"PC{i}_{j}", float(i == j)) * cards.get(f"CDELT{i}", 1.0)
-                     for j in (1, 2)]
+                    [
+                        cards.get(f"PC{i}_{j}", float(i == j)) * cards.get(f"CDELT{i}", 1.0)
+                        for j in (1, 2)
+                    ]
                     for i in (1, 2)
-                ]  # fmt: skip
+                ]
             self.matrix = np.array(matrix, dtype=float)  # pixel offsets to degrees
             self._inverse = np.linalg.inv(self.matrix)
         except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:

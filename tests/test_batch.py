@@ -1,0 +1,166 @@
+"""Batches: how the work is cut into tasks and groups, kept bounded, and read together.
+
+The same batches on S3 and on a Dask cluster are in test_cloud.py.
+"""
+
+import itertools
+import threading
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+from astro_tesscut import batch
+from astro_tesscut.archive.cube import open_cube
+from astro_tesscut.archive.cutout import cutout
+from astro_tesscut.archive.pointing import ffi_pixels
+
+
+def pairs(counts):
+    """Candidate pairs as `CubeStore.candidates` sorts them: ``counts`` targets per cube."""
+    keys = np.concatenate([np.tile([1, 4, ccd], (count, 1)) for ccd, count in counts.items()])
+    return keys, np.arange(len(keys)) * 10  # target indices, distinct from pair indices
+
+
+def test_tasks_are_small_interleave_a_few_cubes_and_cover_every_pair(monkeypatch):
+    monkeypatch.setattr(batch, "TASK_TARGETS", 4)
+    monkeypatch.setattr(batch, "OPEN_CUBES", 2)
+    keys, order = pairs({1: 10, 2: 3, 3: 5})
+    tasks = list(batch._tasks(keys, order))
+    assert all(0 < len(rows) <= 4 for _, rows, _ in tasks)
+    # Two cubes at a time, taking turns; the third starts when the second is done.
+    assert [key[2] for key, _, _ in tasks] == [1, 2, 1, 3, 1, 3]
+    rows = np.concatenate([rows for _, rows, _ in tasks])
+    assert sorted(rows) == list(range(18))
+    for key, rows, targets in tasks:
+        assert (keys[rows] == key).all()
+        assert list(targets) == list(order[rows])
+
+
+def test_tasks_are_made_as_they_are_taken():
+    keys, order = pairs({1: 10**6})
+    tasks = batch._tasks(keys, order)
+    first = next(tasks)
+    assert len(first[1]) == batch.TASK_TARGETS
+
+
+def test_a_bounded_number_of_tasks_is_in_flight():
+    pulled, finished, most = [], [], []
+    lock = threading.Lock()
+
+    def tasks():
+        for task in range(200):
+            with lock:
+                pulled.append(task)
+                most.append(len(pulled) - len(finished))
+            yield task
+
+    def work(task):
+        with lock:
+            finished.append(task)
+        return task
+
+    results = list(batch._run(work, tasks(), client=None))
+    assert sorted(results) == list(range(200))
+    assert max(most) <= batch._LOCAL_THREADS * batch._TASKS_PER_THREAD
+
+
+def test_groups_hold_neighbours_up_to_a_count_and_a_size(monkeypatch):
+    monkeypatch.setattr(batch, "GROUP_TARGETS", 3)
+    windows = [(0, 10, 0, 10)] * 7
+    assert batch._groups(range(7), windows, frames=1) == [[0, 1, 2], [3, 4, 5], [6]]
+    monkeypatch.setattr(batch, "GROUP_BYTES", 10 * 10 * 8 * 2)  # two windows' pixels
+    assert batch._groups([0, 2, 4, 6], windows, frames=1) == [[0, 2], [4, 6]]
+
+
+@pytest.fixture
+def archive(cube_file, tmp_path):
+    directory = tmp_path / "archive"
+    directory.mkdir()
+    (directory / cube_file.name).symlink_to(cube_file)
+    return directory
+
+
+def neighbours(cube_file, count, seed=5):
+    """Targets crowded on the small test cube, so that their cutouts overlap."""
+    rng = np.random.default_rng(seed)
+    ra, dec = open_cube(cube_file).projection.pixel_to_world(
+        rng.uniform(5, 45, count), rng.uniform(5, 35, count)
+    )
+    return Table({"id": [f"t{i}" for i in range(count)], "ra": ra, "dec": dec})
+
+
+def test_neighbours_read_together_give_the_files_of_single_cutouts(
+    archive, cube_file, tmp_path, monkeypatch
+):
+    from astro_tesscut.archive.source import FileSource
+
+    reads = []
+    real = FileSource.read_into
+
+    def recording(self, ranges, buffers):
+        reads.append(len(ranges))
+        return real(self, ranges, buffers)
+
+    monkeypatch.setattr(FileSource, "read_into", recording)
+    targets = neighbours(cube_file, 30)
+    result = batch.batch_cutouts(targets, 9, archive, out_dir=tmp_path / "out", show_progress=False)
+    assert list(result["status"]) == ["written"] * 30
+    assert list(result["target"]) == list(targets["id"])  # in the order of the targets
+    # Far fewer requests than one per row of each cutout: rows shared are read once.
+    assert 1 <= sum(reads) < 30 * 9 / 2
+    for row, path in zip(targets, result["path"], strict=True):
+        alone = cutout(cube_file, (row["ra"], row["dec"]), size=9)
+        with fits.open(path) as written:
+            assert written.filename().endswith(alone.filename())
+            for column in ("FLUX", "FLUX_ERR"):
+                assert np.array_equal(
+                    written[1].data[column], alone[1].data[column], equal_nan=True
+                )
+
+
+def test_targets_are_ordered_in_bands_of_rows_for_their_tasks(archive, cube_file, tmp_path):
+    seen = []
+    real = batch._cut_task
+
+    def recording(task, **kwargs):
+        seen.append(task[3:])  # the task's positions
+        return real(task, **kwargs)
+
+    targets = neighbours(cube_file, 12)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch, "_cut_task", recording)
+        patch.setattr(batch, "TASK_TARGETS", 4)
+        batch.batch_cutouts(targets, 9, archive, out_dir=tmp_path / "out", show_progress=False)
+    # Ordered as the pointing model places them (a pixel or two off the cube's WCS).
+    firsts = []
+    for ra, dec in seen:
+        column, row = (v.astype(np.float32) for v in ffi_pixels(ra, dec, 1, 4, 2))
+        bands = np.floor(row / 9)
+        # Within a task, by band, then along the columns.
+        assert list(np.lexsort((column, bands))) == list(range(len(column)))
+        firsts.append(bands[0])
+    assert firsts == sorted(firsts)
+
+
+def test_a_task_whose_cube_is_missing_fails_its_rows_only(archive, cube_file, tmp_path):
+    targets = neighbours(cube_file, 3)
+    (archive / cube_file.name).unlink()
+    (archive / cube_file.name).write_bytes(b"SIMPLE  = junk")
+    result = batch.batch_cutouts(targets, 5, archive, out_dir=tmp_path / "out", show_progress=False)
+    assert list(result["status"]) == ["error"] * 3
+    assert all("not a readable FITS" in error for error in result["error"])
+
+
+def test_result_of_no_candidates_is_an_empty_table(archive, tmp_path):
+    far = Table({"ra": [270.0], "dec": [66.56]})  # the north ecliptic pole: not in sector 1
+    result = batch.batch_cutouts(far, 5, archive, out_dir=tmp_path / "out", show_progress=False)
+    assert len(result) == 0
+    assert result.colnames == list(batch._COLUMNS)
+
+
+def test_pairs_helper_is_sorted_by_cube():
+    keys, _ = pairs({1: 2, 2: 2})
+    assert [tuple(k) for k in keys] == sorted(tuple(k) for k in keys)
+    assert list(itertools.chain.from_iterable(keys[:, 2:])) == [1, 1, 2, 2]
