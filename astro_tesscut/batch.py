@@ -248,7 +248,8 @@ def _cut_task(task, *, size, out_dir, overwrite):
     Returns the task's rows (indices into the batch's pairs), and for each
     its status code, its file name ("" when none) and its error ("" when none).
     """
-    from .archive.cutout import ahead, cut_name, cutout_windows, off_cube, prepare_cube
+    from .archive.cutout import cut_name, cutout_windows, off_cube, prepare_cube
+    from .archive.pipeline import ahead, holding
 
     location, storage_options, rows, ra, dec = task
     count = len(rows)
@@ -270,15 +271,16 @@ def _cut_task(task, *, size, out_dir, overwrite):
             wanted.append(i)
 
     def cut_group(group):
-        try:
-            rectangles = [(w[2], w[3], w[0], w[1]) for w in (windows[i] for i in group)]
-            blocks = cube.read_rectangles(rectangles, gap=MERGE_GAP)
-        except (TessCutError, OSError, ValueError) as exc:
-            return [(ERROR, "", " ".join(str(exc).split()))] * len(group)
-        return [
-            _write_one(cube, ra[i], dec[i], windows[i], block, out_dir)
-            for i, block in zip(group, blocks, strict=True)
-        ]
+        rectangles = [(w[2], w[3], w[0], w[1]) for w in (windows[i] for i in group)]
+        with holding(_pixel_bytes(rectangles, cube.frames)):
+            try:
+                blocks = cube.read_rectangles(rectangles, gap=MERGE_GAP)
+            except (TessCutError, OSError, ValueError) as exc:
+                return [(ERROR, "", " ".join(str(exc).split()))] * len(group)
+            return [
+                _write_one(cube, ra[i], dec[i], windows[i], block, out_dir)
+                for i, block in zip(group, blocks, strict=True)
+            ]
 
     groups = _groups(wanted, windows, cube.frames)
     for group, results in zip(
@@ -295,13 +297,18 @@ def _groups(indices, windows, frames):
     groups, size = [], 0
     for i in indices:
         column, column_stop, row, row_stop = windows[i]
-        nbytes = (column_stop - column) * (row_stop - row) * frames * 8
+        nbytes = _pixel_bytes([(row, row_stop, column, column_stop)], frames)
         if not groups or len(groups[-1]) == GROUP_TARGETS or size + nbytes > GROUP_BYTES:
             groups.append([])
             size = 0
         groups[-1].append(i)
         size += nbytes
     return groups
+
+
+def _pixel_bytes(rectangles, frames):
+    """Bytes of the pixels (and uncertainties) of rectangles of a cube of ``frames``."""
+    return sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in rectangles) * frames * 8
 
 
 def _whole(path):

@@ -16,9 +16,7 @@ Positions travel as plain ICRS degrees and the WCS is evaluated with numpy
 astropy.wcs unless the caller's input needs them.
 """
 
-import collections
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +26,12 @@ from ..files import cutout_from_bytes, write_files
 from ..sizes import parse_size
 from ..targets import positions_of
 from .cube import FFICube, open_cube
+from .pipeline import ahead, holding, submit
 from .source import is_url
 from .tpf import tpf_bytes, tpf_name
 
 __all__ = ["cut", "cutout", "cutout_windows", "cutouts"]
 
-# Cutouts made at once in a batch: from a local cube the work is CPU (a few
-# threads keep two cores busy); from a remote one mostly waiting on answers.
-_WORKERS = 3
-_REMOTE_WORKERS = 8
 # Pixels added on each side of a window guessed from the pointing model: it
 # agrees with the FFIs' WCS to 2.2 pixels at worst (tests/test_pointing.py).
 _GUESS_MARGIN = 3
@@ -126,7 +121,7 @@ def prepare_cube(cube, storage_options=None):
     if is_url(cube):
         from .pointing import pointing_model
 
-        _workers(_WORKERS).submit(pointing_model)
+        submit(pointing_model)
     return open_cube(cube, storage_options)
 
 
@@ -162,8 +157,10 @@ def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
                 f"cutout window (columns {column}..{column_stop - 1}, rows {row}.."
                 f"{row_stop - 1}) misses the cube's {cube.columns} x {cube.rows} pixels"
             )
-        name, data = cut_one(cube, target_ra, target_dec, window)
-        return (name, data) if keep is None else keep(name, data)
+        column, column_stop, row, row_stop = window
+        with holding((column_stop - column) * (row_stop - row) * cube.frames * 8):
+            name, data = cut_one(cube, target_ra, target_dec, window)
+            return (name, data) if keep is None else keep(name, data)
 
     jobs = zip(ra.tolist(), dec.tolist(), windows.tolist(), strict=True)
     for result in ahead(make, jobs, remote=cube.source.remote) if len(ra) > 1 else map(make, jobs):
@@ -203,28 +200,6 @@ def cut_one(cube, ra, dec, window, pixels=None):
         linear_wcs=_linear_wcs(cube, column, column_stop, row, row_stop),
     )
     return cut_name(cube, ra, dec, window), data
-
-
-def ahead(function, items, *, remote=False):
-    """``function(item)`` for each item, a few computed ahead in threads, yielded in order.
-
-    Reads, copies and writes release the GIL, so a second core works while
-    the caller writes the previous file; ``remote`` work (waiting on a
-    network) runs more at once. The lookahead bounds the memory held.
-    """
-    workers = _REMOTE_WORKERS if remote else _WORKERS
-    pending = collections.deque()
-    for item in items:
-        pending.append(_workers(workers).submit(function, item))
-        if len(pending) > 2 * workers:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
-
-
-@functools.cache
-def _workers(count):
-    return ThreadPoolExecutor(count, thread_name_prefix="astro_tesscut-cutout")
 
 
 def cutout_windows(cube, ra, dec, size):

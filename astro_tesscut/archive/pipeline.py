@@ -1,0 +1,71 @@
+"""Making many cutouts at once: a few ahead on threads, in order, within a budget of memory.
+
+Reads, copies and writes release the GIL, so threads overlap a cutout's
+waiting (on a disk or a network) with another's work. How many run at once
+depends on the work: a few for a local cube (the CPU is the limit), more for
+a remote one (the answers are); and on memory: a cutout of a long sector
+holds hundreds of megabytes (its pixels, then its file), so the work in
+flight in a process holds at most `MEMORY` bytes, whatever the threads.
+"""
+
+import collections
+import contextlib
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["MEMORY", "ahead", "holding"]
+
+LOCAL_WORKERS = 3
+REMOTE_WORKERS = 8
+MEMORY = 2**30  # bytes the cutouts being made in a process may hold together
+# What making a cutout holds, per byte of its pixels: the pixels, the runs
+# they were read in when shared, and the file (five image columns of four bytes
+# for each eight of pixels and uncertainty).
+HELD_PER_PIXEL_BYTE = 4
+
+
+def ahead(function, items, *, remote=False):
+    """``function(item)`` for each item, a few computed ahead in threads, yielded in order.
+
+    ``remote`` work (waiting on a network) runs more at once. The lookahead
+    bounds the results held.
+    """
+    workers = REMOTE_WORKERS if remote else LOCAL_WORKERS
+    pending = collections.deque()
+    for item in items:
+        pending.append(_pool(workers).submit(function, item))
+        if len(pending) > 2 * workers:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def submit(function, *args):
+    """Run ``function(*args)`` on a thread of the local pool (for work started early)."""
+    return _pool(LOCAL_WORKERS).submit(function, *args)
+
+
+@contextlib.contextmanager
+def holding(pixel_bytes):
+    """Wait until the cutouts in flight leave room for ones of ``pixel_bytes`` pixels,
+    and count them in while the block runs (one always may, however big)."""
+    need = pixel_bytes * HELD_PER_PIXEL_BYTE
+    with _ROOM:
+        _ROOM.wait_for(lambda: _HELD[0] == 0 or _HELD[0] + need <= MEMORY)
+        _HELD[0] += need
+    try:
+        yield
+    finally:
+        with _ROOM:
+            _HELD[0] -= need
+            _ROOM.notify_all()
+
+
+_ROOM = threading.Condition()
+_HELD = [0]  # bytes held by the cutouts in flight
+
+
+@functools.cache
+def _pool(count):
+    return ThreadPoolExecutor(count, thread_name_prefix="astro_tesscut-cutout")
