@@ -162,12 +162,14 @@ def main():
             print(f"\n{args.targets} targets on a Dask LocalCluster, no added latency")
             times = {}
             for workers in (1, 2):
-                times[workers], _, tally = ours_batch(
+                times[workers], cpu, tally = ours_batch(
                     targets, Path(out) / f"dask-{workers}", workers, standin
                 )
                 print(
-                    f"  {workers} worker{'s' if workers > 1 else ''}: {times[workers]:.1f} s "
-                    f"({tally['GET']} GETs; nginx used {tally['nginx_cpu']:.1f} s of CPU)"
+                    f"  {workers} worker{'s' if workers > 1 else ''}: {times[workers]:.1f} s; "
+                    f"workers' CPU {cpu * 1e3:.1f} ms a cutout, "
+                    f"{cpu * args.targets / times[workers]:.2f} of {os.cpu_count()} cores busy; "
+                    f"nginx {tally['nginx_cpu']:.1f} s of CPU ({tally['GET']} GETs)"
                 )
             print(f"  2 workers against 1: {times[1] / times[2]:.2f}x")
 
@@ -184,6 +186,14 @@ def cold_runs(code, url, out, repeat, standin):
         times.append(float(answer.stdout.split()[-1]))
         tally = standin.counts()
     return statistics.median(times), tally
+
+
+def _cpu_seconds():
+    """CPU time of this process so far (run on each Dask worker)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def random_targets(cube, count):
@@ -210,7 +220,7 @@ def astrocut_loop(targets, url, out, threads, standin):
 
 
 def ours_batch(targets, out, workers, standin):
-    """Seconds, CPU seconds a cutout (this process; local threads only) and the tally."""
+    """Seconds, CPU seconds a cutout (this process, or the Dask workers) and the tally."""
     from astropy.table import Table
 
     from astro_tesscut import batch_cutouts
@@ -240,9 +250,11 @@ def ours_batch(targets, out, workers, standin):
             client.run(lambda: None)  # workers up before the clock starts
             standin.counts()
             nginx = standin.cpu_seconds()
+            used = sum(client.run(_cpu_seconds).values())
             start = time.perf_counter()
             result = batch_cutouts(table, (45, 35), PREFIX, client=client, **kwargs)
-            seconds, cpu = time.perf_counter() - start, float("nan")
+            seconds = time.perf_counter() - start
+            cpu = sum(client.run(_cpu_seconds).values()) - used
     written = int(np.sum(result["status"] == "written"))
     if written != len(targets):
         raise SystemExit(f"only {written} of {len(targets)} written: {set(result['error'])}")

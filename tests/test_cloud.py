@@ -2,7 +2,7 @@
 
 moto's threaded server stands in for MAST's public bucket; a proxy in front of
 it counts what the client fetches and throttles on demand. Needs the
-``cloud`` extra (fsspec, s3fs, dask, distributed) and moto[server].
+``cloud`` extra (obstore, fsspec, s3fs, dask, distributed) and moto[server].
 """
 
 import gc
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("s3fs", reason="the cloud extra (s3fs, fsspec) is not installed")
+pytest.importorskip("obstore", reason="the cloud extra (obstore) is not installed")
 pytest.importorskip("moto.server", reason="moto[server] is not installed")
 
 from astropy.coordinates import SkyCoord
