@@ -394,6 +394,7 @@ def test_connection_limits_and_plain_http_where_asked(monkeypatch):
     settings = obstore_config({"anon": True, "config_kwargs": {"max_pool_connections": 20}})
     assert settings["requests"] == 20
     assert settings["client_options"] == {"allow_http": True}
+    assert settings["config"]["endpoint"] == "http://127.0.0.1:9000"  # a store per endpoint
 
 
 @pytest.mark.parametrize(

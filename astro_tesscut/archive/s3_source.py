@@ -77,11 +77,12 @@ def obstore_config(storage_options):
         return None
     if options.get("requester_pays"):
         config["request_payer"] = True
-    endpoint = config.get("endpoint") or next(
-        (os.environ[name] for name in _ENDPOINT_VARIABLES if os.environ.get(name)), ""
-    )
+    if "endpoint" not in config:  # named here, so that a store is kept per endpoint
+        endpoint = next((os.environ[n] for n in _ENDPOINT_VARIABLES if os.environ.get(n)), None)
+        if endpoint:
+            config["endpoint"] = endpoint
     # Plain HTTP only where the endpoint asks for it (a local S3, a test server).
-    client = {"allow_http": True} if endpoint.startswith("http://") else {}
+    client = {"allow_http": True} if config.get("endpoint", "").startswith("http://") else {}
     return {"config": config, "client_options": client, "requests": int(requests)}
 
 
