@@ -87,6 +87,15 @@ def cube_file(ffi_files, tmp_path_factory):
     return build_cube(ffi_files, path, show_progress=False)
 
 
+@pytest.fixture
+def cube_archive(cube_file, tmp_path):
+    """A directory holding the cube, in a subdirectory as a mirror might."""
+    directory = tmp_path / "mirror" / "s0001"
+    directory.mkdir(parents=True)
+    (directory / cube_file.name).symlink_to(cube_file)
+    return tmp_path / "mirror"
+
+
 @pytest.fixture(scope="session")
 def corner_cube_file(tmp_path_factory):
     """A cube of the first 40 x 50 pixels of the FFIs: its pixels start where MAST's

@@ -74,14 +74,6 @@ def test_groups_hold_neighbours_up_to_a_count_and_a_size(monkeypatch):
     assert batch._groups([0, 2, 4, 6], windows, frames=1) == [[0, 2], [4, 6]]
 
 
-@pytest.fixture
-def archive(cube_file, tmp_path):
-    directory = tmp_path / "archive"
-    directory.mkdir()
-    (directory / cube_file.name).symlink_to(cube_file)
-    return directory
-
-
 def neighbours(cube_file, count, seed=5):
     """Targets crowded on the small test cube, so that their cutouts overlap."""
     rng = np.random.default_rng(seed)
@@ -92,7 +84,7 @@ def neighbours(cube_file, count, seed=5):
 
 
 def test_neighbours_read_together_give_the_files_of_single_cutouts(
-    archive, cube_file, tmp_path, monkeypatch
+    cube_archive, cube_file, tmp_path, monkeypatch
 ):
     from astro_tesscut.archive.source import FileSource
 
@@ -105,7 +97,9 @@ def test_neighbours_read_together_give_the_files_of_single_cutouts(
 
     monkeypatch.setattr(FileSource, "read_into", recording)
     targets = neighbours(cube_file, 30)
-    result = batch.batch_cutouts(targets, 9, archive, out_dir=tmp_path / "out", show_progress=False)
+    result = batch.batch_cutouts(
+        targets, 9, cube_archive, out_dir=tmp_path / "out", show_progress=False
+    )
     assert list(result["status"]) == ["written"] * 30
     assert list(result["target"]) == list(targets["id"])  # in the order of the targets
     # Far fewer requests than one per row of each cutout: rows shared are read once.
@@ -120,7 +114,7 @@ def test_neighbours_read_together_give_the_files_of_single_cutouts(
                 )
 
 
-def test_targets_are_ordered_in_bands_of_rows_for_their_tasks(archive, cube_file, tmp_path):
+def test_targets_are_ordered_in_bands_of_rows_for_their_tasks(cube_archive, cube_file, tmp_path):
     seen = []
     real = batch._cut_task
 
@@ -132,7 +126,7 @@ def test_targets_are_ordered_in_bands_of_rows_for_their_tasks(archive, cube_file
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batch, "_cut_task", recording)
         patch.setattr(batch, "TASK_TARGETS", 4)
-        batch.batch_cutouts(targets, 9, archive, out_dir=tmp_path / "out", show_progress=False)
+        batch.batch_cutouts(targets, 9, cube_archive, out_dir=tmp_path / "out", show_progress=False)
     # Ordered as the pointing model places them (a pixel or two off the cube's WCS).
     firsts = []
     for ra, dec in seen:
@@ -144,18 +138,23 @@ def test_targets_are_ordered_in_bands_of_rows_for_their_tasks(archive, cube_file
     assert firsts == sorted(firsts)
 
 
-def test_a_task_whose_cube_is_missing_fails_its_rows_only(archive, cube_file, tmp_path):
+def test_a_task_whose_cube_is_missing_fails_its_rows_only(cube_archive, cube_file, tmp_path):
     targets = neighbours(cube_file, 3)
-    (archive / cube_file.name).unlink()
-    (archive / cube_file.name).write_bytes(b"SIMPLE  = junk")
-    result = batch.batch_cutouts(targets, 5, archive, out_dir=tmp_path / "out", show_progress=False)
+    (link,) = cube_archive.rglob(cube_file.name)
+    link.unlink()
+    link.write_bytes(b"SIMPLE  = junk")
+    result = batch.batch_cutouts(
+        targets, 5, cube_archive, out_dir=tmp_path / "out", show_progress=False
+    )
     assert list(result["status"]) == ["error"] * 3
     assert all("not a readable FITS" in error for error in result["error"])
 
 
-def test_result_of_no_candidates_is_an_empty_table(archive, tmp_path):
+def test_result_of_no_candidates_is_an_empty_table(cube_archive, tmp_path):
     far = Table({"ra": [270.0], "dec": [66.56]})  # the north ecliptic pole: not in sector 1
-    result = batch.batch_cutouts(far, 5, archive, out_dir=tmp_path / "out", show_progress=False)
+    result = batch.batch_cutouts(
+        far, 5, cube_archive, out_dir=tmp_path / "out", show_progress=False
+    )
     assert len(result) == 0
     assert result.colnames == list(batch._COLUMNS)
 

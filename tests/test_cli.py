@@ -14,14 +14,6 @@ from astro_tesscut.cli import main
 PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
 
 
-@pytest.fixture
-def archive(cube_file, tmp_path):
-    directory = tmp_path / "archive"
-    directory.mkdir()
-    (directory / cube_file.name).symlink_to(cube_file)
-    return directory
-
-
 def one_line_error(capsys, starts):
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err
@@ -96,7 +88,7 @@ def test_service_failure_exits_1(mock_http, capsys):
     one_line_error(capsys, "tesscut: error: HTTP 503")
 
 
-def test_cutout_from_an_archive_with_a_plot(mock_http, archive, tmp_path, capsys):
+def test_cutout_from_an_archive_with_a_plot(mock_http, cube_archive, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(
         [
@@ -105,7 +97,7 @@ def test_cutout_from_an_archive_with_a_plot(mock_http, archive, tmp_path, capsys
             "--size",
             "35x45",
             "--archive",
-            str(archive),
+            str(cube_archive),
             "--out",
             str(out),
             "--plot",
@@ -119,18 +111,29 @@ def test_cutout_from_an_archive_with_a_plot(mock_http, archive, tmp_path, capsys
     assert len(mock_http.calls) == 0
 
 
-def test_cutout_bad_size_exits_2(mock_http, archive, capsys):
-    assert main(["cutout", PI_MEN_TEXT, "--size", "35by45", "--archive", str(archive)]) == 2
+def test_cutout_bad_size_exits_2(mock_http, cube_archive, capsys):
+    assert main(["cutout", PI_MEN_TEXT, "--size", "35by45", "--archive", str(cube_archive)]) == 2
     one_line_error(capsys, "tesscut: error: --size: '35by45' is not COLSxROWS")
 
 
-def test_cutout_of_nothing_exits_3(mock_http, archive, tmp_path, capsys):
-    assert main(["cutout", "10 20", "--archive", str(archive), "--out", str(tmp_path)]) == 3
+def test_cutout_of_nothing_exits_3(mock_http, cube_archive, tmp_path, capsys):
+    assert main(["cutout", "10 20", "--archive", str(cube_archive), "--out", str(tmp_path)]) == 3
     assert "no cutout data" in capsys.readouterr().err
 
 
-def test_plot(archive, tmp_path, capsys):
-    main(["cutout", PI_MEN_TEXT, "--size", "9", "--archive", str(archive), "--out", str(tmp_path)])
+def test_plot(cube_archive, tmp_path, capsys):
+    main(
+        [
+            "cutout",
+            PI_MEN_TEXT,
+            "--size",
+            "9",
+            "--archive",
+            str(cube_archive),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     (fits_file,) = tmp_path.glob("*.fits")
     png = tmp_path / "frame3.png"
     assert main(["plot", str(fits_file), "--frame", "3", "--out", str(png)]) == 0

@@ -257,12 +257,9 @@ def test_batch_on_s3_with_a_missing_cube_and_a_resume(proxy, cube_file, tmp_path
     assert [r[4] for r in ours] == [20 * 2880, table]
 
 
-def test_batch_from_a_local_directory_equals_s3(proxy, cube_file, tmp_path):
-    directory = tmp_path / "mirror"
-    directory.mkdir()
-    (directory / cube_file.name).symlink_to(cube_file)
+def test_batch_from_a_local_directory_equals_s3(proxy, cube_file, cube_archive, tmp_path):
     targets = batch_targets(cube_file)[:3]
-    local = batch_cutouts(targets, 5, directory, out_dir=tmp_path / "local", show_progress=False)
+    local = batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path / "local", show_progress=False)
     remote = batch_cutouts(
         targets,
         5,

@@ -27,15 +27,6 @@ def ffi_archive(ffi_files, tmp_path):
     return directory
 
 
-@pytest.fixture
-def cube_archive(cube_file, tmp_path):
-    """A directory holding the cube, in a subdirectory as a mirror might."""
-    directory = tmp_path / "mirror" / "s0001"
-    directory.mkdir(parents=True)
-    (directory / cube_file.name).symlink_to(cube_file)
-    return tmp_path / "mirror"
-
-
 def test_offline_sectors_match_mast(mock_http):
     sectors = TessCutClass().query_sectors(coordinates=PI_MEN_TEXT, offline=True)
     mast = load_json("sector_pi_men.json")["results"]
