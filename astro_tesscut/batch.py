@@ -2,13 +2,15 @@
 
 Every target's cubes come from TESS's pointing model, computed in bounded
 chunks into small integer arrays (a million targets over every sector take
-tens of megabytes). The work is cut into tasks of at most `TASK_TARGETS`
-targets of one cube, so that every worker shares a cube with many targets;
-a few cubes at a time are interleaved, so that each worker reads a cube's
-headers and table once (they are cached per process) and no cube waits for
-another to finish. Only a bounded number of tasks is in flight at once, on
-local threads or on the cluster, so memory does not grow with the targets
-beyond the returned table.
+tens of megabytes). Each cube's targets are ordered in bands of rows a
+cutout high, then along the columns, and cut into tasks of at most
+`TASK_TARGETS` neighbours, so that every worker shares a cube with many
+targets; a few cubes at a time take turns, so that each worker reads a
+cube's headers and table once (they are cached per process) and no cube
+waits for another to finish. Only a bounded number of tasks is in flight,
+on local threads or on the cluster, so memory does not grow with the
+targets beyond the returned table. In a task, groups of neighbours are read
+together: the runs of a cube row they share, or nearly, are one request.
 
 Each file is written under a temporary name and renamed. A finished file
 that is whole is not made again, so a killed run resumes where it stopped;
@@ -36,6 +38,7 @@ GROUP_BYTES = 64 * 2**20  # and most pixel bytes they hold
 MERGE_GAP = 32 * 1024
 _TASKS_PER_THREAD = 2  # tasks in flight per worker thread (one running, one queued)
 _LOCAL_THREADS = 4  # tasks at once without a cluster
+_PIXEL_SCALE_ARCSEC = 21.0  # near enough to order targets in bands a cutout high
 _COLUMNS = ("target", "sector", "camera", "ccd", "path", "status", "error")
 _STATUSES = np.array(["written", "skipped", "error"])
 WRITTEN, SKIPPED, ERROR = range(3)
@@ -87,6 +90,7 @@ def batch_cutouts(
         ``status`` (``written``, ``skipped`` for a whole file already there,
         or ``error``) and ``error``.
     """
+    from .archive.cutout import side_pixels
     from .sizes import parse_size
 
     ra, dec, names = _targets(targets)
@@ -100,7 +104,7 @@ def batch_cutouts(
     keys, order, pixels = store.candidates(ra, dec, _sectors(sectors))
     # Each cube's targets in bands of rows a cutout high, along the columns in each: so
     # that a task's and a group's targets are neighbours, whose reads can merge.
-    band = np.floor(pixels[:, 1] / _pixel_height(size))
+    band = np.floor(pixels[:, 1] / side_pixels(size.y, size.units, _PIXEL_SCALE_ARCSEC))
     spatial = np.lexsort((pixels[:, 0], band, keys[:, 2], keys[:, 1], keys[:, 0]))
     keys, order = keys[spatial], order[spatial]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,9 +131,9 @@ def _targets(targets):
     """ICRS RA and Dec arrays (degrees) and a name for each target."""
     from astropy.table import Table
 
-    from .targets import _is_sky_coordinate, positions_of
+    from .targets import is_sky_coordinate, positions_of
 
-    if _is_sky_coordinate(targets):
+    if is_sky_coordinate(targets):
         ra, dec = positions_of(targets.reshape(-1) if not targets.isscalar else targets)
         return ra, dec, [str(i) for i in range(len(ra))]
     if isinstance(targets, Table):
@@ -149,15 +153,6 @@ def _targets(targets):
     raise InvalidQueryError(
         f"targets: must be a Table with ra and dec columns or a SkyCoord, got "
         f"{type(targets).__name__}"
-    )
-
-
-def _pixel_height(size):
-    """A cutout's height in pixels, near enough (21 arcsec a pixel) to order targets by."""
-    return (
-        size.y
-        if size.units == "px"
-        else size.y * {"arcsec": 1, "arcmin": 60, "d": 3600}[size.units] / 21.0
     )
 
 

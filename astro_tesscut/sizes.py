@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .exceptions import InvalidQueryError, InvalidQueryTypeError
-from .targets import _is_quantity
+from .targets import is_quantity
 
 __all__ = ["CutoutSize", "parse_size"]
 
@@ -60,8 +60,8 @@ def parse_size(size):
         pixels, a unit that is neither pixels nor an angle, mixed pixels and
         angles, or more than two sides.
     """
-    if not _is_quantity(size) and not (
-        isinstance(size, tuple | list | np.ndarray) and any(map(_is_quantity, size))
+    if not is_quantity(size) and not (
+        isinstance(size, tuple | list | np.ndarray) and any(map(is_quantity, size))
     ):
         return _pixel_size(size)
     sides = _sides(size)
@@ -117,7 +117,7 @@ def _number(value):
 
 def _sides(size):
     """The sides of a size holding Quantities, as a list of scalar Quantities."""
-    if _is_quantity(size):
+    if is_quantity(size):
         return list(np.atleast_1d(size))
     return [_side(side) for side in size]
 
@@ -125,7 +125,7 @@ def _sides(size):
 def _side(value):
     from astropy import units as u
 
-    if _is_quantity(value):
+    if is_quantity(value):
         if not value.isscalar:
             raise InvalidQueryError(f"size: each side must be a single value, got {value}")
         return value

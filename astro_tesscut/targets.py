@@ -15,6 +15,8 @@ from .exceptions import InvalidQueryError, InvalidQueryTypeError
 
 __all__ = [
     "Target",
+    "is_quantity",
+    "is_sky_coordinate",
     "parse_coordinates",
     "parse_position",
     "parse_radius",
@@ -151,7 +153,7 @@ def parse_position(coordinates):
     Numbers and strings of two numbers are read without importing
     astropy.coordinates; other forms are parsed by it.
     """
-    if _is_sky_coordinate(coordinates):
+    if is_sky_coordinate(coordinates):
         if not coordinates.isscalar:
             raise InvalidQueryError(
                 f"coordinates: must be a single position, got {coordinates.size} of them"
@@ -159,7 +161,7 @@ def parse_position(coordinates):
         ra, dec = (float(value[0]) for value in _icrs_degrees(coordinates))
     elif isinstance(coordinates, str):
         ra, dec = _parse_coordinate_string(coordinates)
-    elif isinstance(coordinates, tuple | list | np.ndarray) or _is_quantity(coordinates):
+    elif isinstance(coordinates, tuple | list | np.ndarray) or is_quantity(coordinates):
         ra, dec = _parse_coordinate_pair(coordinates)
     else:
         raise InvalidQueryTypeError(
@@ -172,7 +174,7 @@ def parse_position(coordinates):
 
 def positions_of(coordinates):
     """ICRS RA and Dec arrays (degrees) of one position or a SkyCoord array of them."""
-    if _is_sky_coordinate(coordinates) and not coordinates.isscalar:
+    if is_sky_coordinate(coordinates) and not coordinates.isscalar:
         ra, dec = _icrs_degrees(coordinates)
         if not (np.isfinite(ra).all() and np.isfinite(dec).all()):
             raise InvalidQueryError("coordinates: every position must be finite")
@@ -192,7 +194,7 @@ def _icrs_degrees(coordinates):
     return np.ravel(icrs.ra.deg), np.ravel(icrs.dec.deg)
 
 
-def _is_sky_coordinate(value):
+def is_sky_coordinate(value):
     """A SkyCoord or coordinate frame (without importing astropy.coordinates to tell)."""
     coordinates = sys.modules.get("astropy.coordinates")
     return coordinates is not None and isinstance(
@@ -200,7 +202,7 @@ def _is_sky_coordinate(value):
     )
 
 
-def _is_quantity(value):
+def is_quantity(value):
     """An astropy Quantity (none can exist before astropy.units is imported)."""
     units = sys.modules.get("astropy.units")
     return units is not None and isinstance(value, units.Quantity)
@@ -263,7 +265,7 @@ def _checked_degrees(ra, dec, *, given):
 
 def _to_degrees(value, argument):
     """A plain number (degrees) or an angular quantity as a float in degrees."""
-    if _is_quantity(value):
+    if is_quantity(value):
         from astropy import units as u
 
         if value.unit.physical_type != "angle":

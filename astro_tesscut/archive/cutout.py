@@ -93,19 +93,18 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None, storage_options=None)
     list of `~astropy.io.fits.HDUList`, or of `pathlib.Path` with ``output_dir``
         One per target, in order.
     """
-    if output_dir is not None:
-        output_dir = Path(output_dir)
-        output_dir.mkdir(parents=True, exist_ok=True)
+    ra, dec = positions_of(coordinates)
+    size = parse_size(size)
     if output_dir is None:
         keep = cutout_from_bytes
     else:
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
 
         def keep(name, data):
             (path,) = write_files([(name, data)], output_dir)
             return path
 
-    ra, dec = positions_of(coordinates)
-    size = parse_size(size)
     return list(cut(prepare_cube(cube, storage_options), ra, dec, size, keep=keep))
 
 
@@ -232,14 +231,14 @@ def cutout_windows(cube, ra, dec, size):
         )
     scales = projection.pixel_scales() * 3600  # arcsec per pixel
     sides = zip((size.x, size.y), scales, strict=True)
-    return _windows(centre, [_half_pixels(side, size.units, scale) for side, scale in sides])
+    return _windows(centre, [side_pixels(side, size.units, scale) / 2 for side, scale in sides])
 
 
-def _half_pixels(side, units, arcsec_per_pixel):
-    """Half a window's side in pixels."""
+def side_pixels(side, units, arcsec_per_pixel):
+    """A window's side (in a `~astro_tesscut.sizes.CutoutSize`'s units) in pixels."""
     if units == "px":
-        return side / 2
-    return side * _ARCSEC[units] / arcsec_per_pixel / 2
+        return side
+    return side * _ARCSEC[units] / arcsec_per_pixel
 
 
 _ARCSEC = {"arcsec": 1.0, "arcmin": 60.0, "d": 3600.0}
@@ -274,7 +273,7 @@ def _guessed_window(cube, ra, dec, size):
     if not np.isfinite(centre).all():
         return None
     halves = [
-        _half_pixels(side, size.units, _LEAST_PIXEL_SCALE_ARCSEC) for side in (size.x, size.y)
+        side_pixels(side, size.units, _LEAST_PIXEL_SCALE_ARCSEC) / 2 for side in (size.x, size.y)
     ]
     ((column, column_stop, row, row_stop),) = _windows(centre, halves)
     window = (
