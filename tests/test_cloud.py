@@ -7,6 +7,7 @@ it counts what the client fetches and throttles on demand. Needs the
 
 import gc
 import itertools
+import json
 import os
 import warnings
 from pathlib import Path
@@ -382,6 +383,19 @@ def test_s3fs_options_translate_to_obstore(options, config, monkeypatch):
     assert settings["config"] == config
     assert settings["client_options"] == {}  # https: no plain HTTP allowed
     assert settings["requests"] == 64
+
+
+def test_masts_bucket_is_read_in_its_region_whatever_the_environment(monkeypatch):
+    from astro_tesscut.archive import s3_source
+
+    made = []
+    monkeypatch.setattr(s3_source, "_store", lambda bucket, settings: made.append(settings))
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    settings = s3_source.obstore_config({"anon": True})
+    s3_source.S3Source(PREFIX + "tess-s0001-4-2-cube.fits", settings)
+    s3_source.S3Source("s3://another/tess-s0001-4-2-cube.fits", settings)
+    regions = [json.loads(settings)["config"].get("region") for settings in made]
+    assert regions == ["us-east-1", None]  # other buckets: the environment's, as obstore reads it
 
 
 def test_connection_limits_and_plain_http_where_asked(monkeypatch):

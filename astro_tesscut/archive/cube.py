@@ -182,7 +182,7 @@ class FFICube:
                 buffers += into
             self._fetch(ranges, buffers)
             try:
-                self._table = _parse_table(bytes(table), self.name, self.frames)
+                self._table = _parse_table(table, self.name, self.frames)
             except FITSLayoutError as exc:
                 raise InvalidFileError(f"cube: {self.name} is not an FFI cube: {exc}") from exc
             if finish is not None:

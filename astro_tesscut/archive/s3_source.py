@@ -31,6 +31,7 @@ from .source import check_piece
 __all__ = ["S3Source", "obstore_config"]
 
 MAX_REQUESTS = 64  # range requests in flight per read, unless max_pool_connections says
+BUCKET_REGIONS = {"stpubdata": "us-east-1"}  # MAST's public bucket
 _PER_CALL = 10  # obstore's get_ranges fetches ten ranges at a time
 _THREADS = 64  # calls in flight in a process, all reads together
 _OPTIONS = {
@@ -114,6 +115,11 @@ class S3Source:
         self.url = url
         self.name = key.rsplit("/", 1)[-1]
         self.key = key
+        if bucket in BUCKET_REGIONS and "region" not in settings["config"]:
+            # S3 answers a request to the wrong region with a redirect obstore does not
+            # follow (botocore does): a caller's AWS_REGION must not break MAST's bucket.
+            config = {**settings["config"], "region": BUCKET_REGIONS[bucket]}
+            settings = {**settings, "config": config}
         self._store = _store(bucket, json.dumps(settings, sort_keys=True))
         self._requests = settings["requests"]
         # Archive cubes do not change, so the URL and options name the version.
