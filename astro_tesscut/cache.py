@@ -16,11 +16,63 @@ import secrets
 import shutil
 from pathlib import Path
 
+from .backend import Backend, Fetched
 from .config import conf
 from .exceptions import CorruptResponseError
-from .files import open_fits, write_cutouts
+from .files import open_fits
+from .writers import CachedFiles, Writer, received_in
 
-__all__ = ["CutoutCache"]
+__all__ = ["Cached", "CutoutCache"]
+
+
+class Cached(Backend):
+    """The service, with its verified answers kept in a `CutoutCache` and reused.
+
+    A request the cache holds costs nothing; one it misses is fetched into the
+    cache (verified on the way in) and handed on from there. Calls with
+    ``cache=False``, and writers that keep the service's zip as it came,
+    bypass it.
+    """
+
+    def __init__(self, service, cache):
+        self.service = service
+        self.cache = cache
+        self.moving_targets = service.moving_targets
+
+    def __repr__(self):
+        return repr(self.service)
+
+    def sectors(self, target, radius):
+        return self.service.sectors(target, radius)
+
+    def cutouts(
+        self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
+    ):
+        if not (cache and writer.cacheable):
+            return self.service.cutouts(target, size, sector, writer, progress=progress)
+        key = self.cache.key(*self.service.cutout_request(target, size, sector))
+        found = self.cache.lookup(key)
+        if found is None:
+            fetched = self.service.cutouts(
+                target, size, sector, _Entry(self.cache, key), progress=progress
+            )
+            if not fetched.results:
+                return fetched
+            found = fetched.results
+        return Fetched(writer.take(CachedFiles(found), sector=sector))
+
+
+class _Entry(Writer):
+    """A writer into one cache entry: the answer's files, verified, stored under ``key``."""
+
+    def __init__(self, cache, key):
+        self.cache, self.key = cache, key
+
+    def take(self, files, *, sector=None):
+        return self.cache.store(self.key, files)
+
+    def incoming(self, name):
+        return received_in(self.cache.incoming(), name)
 
 
 class CutoutCache:
@@ -61,12 +113,13 @@ class CutoutCache:
             self._discard(entry)
         return paths or None
 
-    def store(self, key, payload_path):
-        """Make entry ``key`` from a cutout archive and return its verified files."""
+    def store(self, key, files):
+        """Make entry ``key`` of an answer's `~astro_tesscut.writers.FileSet` and return its
+        verified files."""
         staging = self.directory / f".{key}.{secrets.token_hex(4)}.staging"
         staging.mkdir(parents=True)
         try:
-            write_cutouts(payload_path, staging)
+            files.into_directory(staging)
             entry = self.directory / key
             try:
                 os.rename(staging, entry)
@@ -81,7 +134,7 @@ class CutoutCache:
         return sorted(entry.glob("*.fits"))
 
     def incoming(self):
-        """A directory, inside the cache, to download archives into before storing them."""
+        """A directory, inside the cache, to download zips into before storing them."""
         directory = self.directory / ".incoming"
         directory.mkdir(parents=True, exist_ok=True)
         return directory

@@ -72,8 +72,7 @@ class Conf(_config.ConfigNamespace):
     )
     max_inflated_bytes = _config.ConfigItem(
         20 * 2**30,
-        "Largest total size in bytes that one cutout archive may inflate to; larger "
-        "archives are refused.",
+        "Largest total size in bytes that one cutout zip may inflate to; larger zips are refused.",
         cfgtype="integer",
     )
 

@@ -1,46 +1,18 @@
 """`TessCutClass`, the one API for TESS FFI cutouts, and its module-level instance `TessCut`."""
 
-import contextlib
-import io
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
+from .backend import open_backend
 from .cache import CutoutCache
 from .config import conf
-from .exceptions import (
-    InvalidQueryError,
-    InvalidQueryTypeError,
-    NoResultsWarning,
-    PartialResultError,
-    TessCutError,
-)
-from .files import (
-    copy_cutouts,
-    cutout_from_bytes,
-    load_cutout,
-    no_data_message,
-    open_cutouts,
-    save_archive,
-    temporary_path,
-    write_cutouts,
-    write_files,
-    write_zip,
-)
-from .progress import TransferProgress
+from .exceptions import InvalidQueryError, InvalidQueryTypeError, NoResultsWarning
 from .service import MastService
 from .sizes import parse_size
 from .targets import parse_radius, parse_sector, parse_target
+from .writers import AsZip, InMemory, IntoDirectory
 
 __all__ = ["TessCut", "TessCutClass"]
-
-
-@dataclass(frozen=True)
-class _NoData:
-    """The service's "no data" answer for one request."""
-
-    message: str
 
 
 class TessCutClass:
@@ -100,23 +72,17 @@ class TessCutClass:
         self._service = MastService(server=server, resolver_server=resolver_server, timeout=timeout)
         self._cache = CutoutCache(cache_dir)
         self._positions = {}  # object name -> resolved SkyCoord
-        self._archive = None
-        if archive is not None:
-            from .archive.source import is_url
-
-            if is_url(archive):
-                from .archive.remote import RemoteArchive
-
-                self._archive = RemoteArchive(archive, storage_options=storage_options)
-            else:
-                from .archive.local import LocalArchive
-
-                self._archive = LocalArchive(str(archive).removeprefix("file://"))
+        # The backends this client answers with, chosen once: for pixels, and for sector
+        # queries made offline (the same one when an archive is given).
+        self._backend, self._offline_backend = (
+            open_backend(
+                archive, storage_options, offline=offline, service=self._service, cache=self._cache
+            )
+            for offline in (False, True)
+        )
 
     def __repr__(self):
-        if self._archive is not None:
-            return f"<TessCutClass archive={self._archive!r}>"
-        return f"<TessCutClass server={self._service.server!r}>"
+        return f"<TessCutClass {self._backend!r}>"
 
     def query_sectors(
         self,
@@ -168,8 +134,6 @@ class TessCutClass:
             `~astro_tesscut.NoResultsWarning`, when nothing observed the
             target.
         """
-        from astropy.table import Table
-
         target = parse_target(
             coordinates=coordinates,
             objectname=objectname,
@@ -179,17 +143,14 @@ class TessCutClass:
         if moving_target and radius is not None:
             raise InvalidQueryError("radius: not used with moving_target=True; leave it out")
         radius = parse_radius(radius)
-        offline = _flag(offline, "offline") or self._archive is not None
-        if offline:
-            self._check_offline(target)
-            return self._offline_sectors(self._resolved(target), radius)
-        target = self._resolved(target)
-        rows = self._sector_rows(target, radius)
-        return Table(
-            rows=rows or None,
-            names=["sectorName", "sector", "camera", "ccd"],
-            dtype=[str, int, int, int],
-        )
+        backend = self._offline_backend if _flag(offline, "offline") else self._backend
+        target = self._ready(target, backend)
+        table = backend.sectors(target, radius)
+        if not len(table):
+            warnings.warn(
+                f"no TESS sector observed {target.description}", NoResultsWarning, stacklevel=2
+            )
+        return table
 
     def query_tic(self, *, coordinates=None, objectname=None, radius=None):
         """Find a target's neighbours in the TESS Input Catalog (TIC).
@@ -271,22 +232,8 @@ class TessCutClass:
         )
         use_cache = _flag(cache, "cache", default=conf.cache)
         _flag(show_progress, "show_progress")
-        if self._archive is not None:
-            self._check_offline(target)
-            files = self._local_cutouts(self._resolved(target), size, sector, show_progress)
-            return [cutout_from_bytes(name, data) for name, data in files]
-        target = self._resolved(target)
-
-        def fetch(sector, progress):
-            if use_cache:
-                files = self._cached_files(target, size, sector, progress)
-                return files if isinstance(files, _NoData) else [load_cutout(p) for p in files]
-            payload = io.BytesIO()
-            self._service.fetch_cutouts(target, size, sector, payload, progress=progress)
-            message = no_data_message(payload)
-            return _NoData(message) if message is not None else open_cutouts(payload)
-
-        return self._per_sector(target, sector, fetch, show_progress)
+        target = self._ready(target, self._backend)
+        return self._cutouts(target, size, sector, InMemory(), use_cache, show_progress)
 
     def download_cutouts(
         self,
@@ -341,38 +288,17 @@ class TessCutClass:
             coordinates, objectname, size, sector, moving_target, mt_type
         )
         inflate = _flag(inflate, "inflate")
-        use_cache = _flag(cache, "cache", default=conf.cache) and inflate
+        use_cache = _flag(cache, "cache", default=conf.cache)
         _flag(show_progress, "show_progress")
         directory = _output_directory(path)
-        if self._archive is not None:
-            self._check_offline(target)
-        target = self._resolved(target)
+        target = self._ready(target, self._backend)
         directory.mkdir(parents=True, exist_ok=True)
-        zip_name = f"tesscut_{target.label}_{size.label}"
-        if self._archive is not None:
-            files = self._local_cutouts(target, size, sector, show_progress)
-            if not files:
-                paths = []
-            elif inflate:
-                paths = write_files(files, directory)
-            else:
-                suffix = f"_s{sector:04d}.zip" if sector is not None else ".zip"
-                paths = [write_zip(files, directory / (zip_name + suffix))]
-            return Table([[str(p) for p in paths]], names=["Local Path"], dtype=[str])
-
-        def fetch(sector, progress):
-            if use_cache:
-                files = self._cached_files(target, size, sector, progress)
-                return files if isinstance(files, _NoData) else copy_cutouts(files, directory)
-            with self._fetch_archive(target, size, sector, directory, progress) as archive:
-                if isinstance(archive, _NoData):
-                    return archive
-                if inflate:
-                    return write_cutouts(archive, directory)
-                suffix = f"_s{sector:04d}.zip" if sector is not None else ".zip"
-                return [save_archive(archive, directory / (zip_name + suffix))]
-
-        paths = self._per_sector(target, sector, fetch, show_progress)
+        writer = (
+            IntoDirectory(directory)
+            if inflate
+            else AsZip(directory, f"tesscut_{target.label}_{size.label}")
+        )
+        paths = self._cutouts(target, size, sector, writer, use_cache, show_progress)
         return Table([[str(p) for p in paths]], names=["Local Path"], dtype=[str])
 
     def clear_cache(self):
@@ -396,130 +322,25 @@ class TessCutClass:
             self._positions[target.name] = self._service.resolve(target.name)
         return target.at(self._positions[target.name])
 
-    def _check_offline(self, target):
-        if target.moving:
+    def _ready(self, target, backend):
+        """``target`` with its position, once ``backend`` is known to answer for it."""
+        if target.moving and not backend.moving_targets:
             raise InvalidQueryError(
                 "moving_target: offline, sectors and cutouts are for fixed positions only; a "
                 "moving target's path needs the TESScut service"
             )
+        return self._resolved(target)
 
-    def _offline_sectors(self, target, radius):
-        if self._archive is not None:
-            table = self._archive.sectors(target.coord, radius)
-        else:
-            from .archive.geometry import locate
-
-            table = locate(target.coord, radius=radius)
-            table.remove_column("target")
-        if not len(table):
-            warnings.warn(
-                f"no TESS sector observed {_describe(target)}", NoResultsWarning, stacklevel=3
-            )
-        return table
-
-    def _local_cutouts(self, target, size, sector, show_progress):
-        files, missing = self._archive.cutouts(
-            target.coord, size, sector, show_progress=show_progress
+    def _cutouts(self, target, size, sector, writer, use_cache, show_progress):
+        """Ask the backend for the cutouts of a checked request; warn of sectors without data."""
+        fetched = self._backend.cutouts(
+            target, size, sector, writer, cache=use_cache, show_progress=show_progress
         )
-        if missing:
+        if fetched.no_data:
             warnings.warn(
-                f"{len(missing)} cube(s) that could hold {_describe(target)} are missing: "
-                + "; ".join(missing),
-                NoResultsWarning,
-                stacklevel=3,
+                f"no cutout data: {'; '.join(fetched.no_data)}", NoResultsWarning, stacklevel=3
             )
-        if not files:
-            where = f"sector {sector}" if sector is not None else "any sector"
-            warnings.warn(
-                f"no cutout data: {self._archive!r} holds no cube or FFIs of {where} covering "
-                f"{_describe(target)}",
-                NoResultsWarning,
-                stacklevel=3,
-            )
-        return files
-
-    def _sector_rows(self, target, radius):
-        rows = sorted(self._service.sectors(target, radius), key=lambda row: row[1:])
-        if not rows:
-            warnings.warn(
-                f"no TESS sector observed {_describe(target)}", NoResultsWarning, stacklevel=3
-            )
-        return rows
-
-    def _per_sector(self, target, sector, fetch, show_progress):
-        """Run ``fetch(sector, progress)`` for the requested sector(s) and gather the results.
-
-        With no ``sector`` and more than one worker, the target's sectors are
-        looked up and fetched one request each, concurrently; otherwise one
-        request covers everything. ``fetch`` returns a list, or `_NoData`.
-        """
-        workers = int(conf.max_workers)
-        if workers < 1:
-            raise InvalidQueryError(f"conf.max_workers: must be 1 or more, got {workers}")
-        if sector is not None or workers == 1:
-            sectors = [sector]
-        else:
-            from astropy.coordinates import Angle
-
-            sectors = sorted({row[1] for row in self._sector_rows(target, Angle(0, "deg"))})
-            if not sectors:
-                return []
-
-        def guarded(sector):
-            try:
-                return fetch(sector, progress)
-            except TessCutError as exc:  # one sector's failure must not cost the others
-                return exc
-            finally:
-                progress.finished_one()
-
-        with TransferProgress(show=show_progress, requests=len(sectors)) as progress:
-            if len(sectors) == 1:
-                outcomes = [guarded(sectors[0])]
-            else:
-                with ThreadPoolExecutor(min(workers, len(sectors))) as pool:
-                    outcomes = list(pool.map(guarded, sectors))
-
-        results, failures, messages = [], {}, []
-        for number, outcome in zip(sectors, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                failures[number] = outcome
-            elif isinstance(outcome, _NoData):
-                messages.append(outcome.message)
-            else:
-                results.extend(outcome)
-        if messages:
-            warnings.warn(f"no cutout data: {'; '.join(messages)}", NoResultsWarning, stacklevel=3)
-        if failures and len(sectors) == 1:
-            raise failures[sectors[0]]
-        if failures:
-            raise PartialResultError(results, failures)
-        return results
-
-    def _cached_files(self, target, size, sector, progress):
-        """The verified files of a request from the cache, fetched and stored on a miss."""
-        key = self._cache.key(*self._service.cutout_request(target, size, sector))
-        found = self._cache.lookup(key)
-        if found is not None:
-            return found
-        with self._fetch_archive(target, size, sector, self._cache.incoming(), progress) as archive:
-            if isinstance(archive, _NoData):
-                return archive
-            return self._cache.store(key, archive)
-
-    @contextlib.contextmanager
-    def _fetch_archive(self, target, size, sector, directory, progress):
-        """Stream a cutout answer to a temporary file in ``directory``.
-
-        Yields its path, or `_NoData`; the file is gone on leaving unless it
-        was renamed away.
-        """
-        with temporary_path(directory, "tesscut.zip") as payload_path:
-            with open(payload_path, "xb") as sink:
-                self._service.fetch_cutouts(target, size, sector, sink, progress=progress)
-            with open(payload_path, "rb") as payload:
-                message = no_data_message(payload)
-            yield payload_path if message is None else _NoData(message)
+        return fetched.results
 
 
 def _flag(value, argument, *, default=None):
@@ -538,14 +359,6 @@ def _output_directory(path):
     if directory.exists() and not directory.is_dir():
         raise InvalidQueryError(f"path: {str(directory)!r} exists and is not a directory")
     return directory
-
-
-def _describe(target):
-    if target.moving:
-        return f"moving target {target.name!r}"
-    if target.name:
-        return f"{target.name!r} ({target.coord.to_string('decimal', precision=6)})"
-    return f"RA, Dec = {target.coord.to_string('decimal', precision=6)}"
 
 
 TessCut = TessCutClass()

@@ -80,7 +80,7 @@ class ServiceError(TessCutError):
 
 
 class CorruptResponseError(ServiceError):
-    """The service answered, but the answer is not a usable cutout archive or JSON."""
+    """The service answered, but the answer is not a usable cutout zip or JSON."""
 
     _what = "unusable answer"
 

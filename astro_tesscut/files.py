@@ -27,7 +27,7 @@ __all__ = [
     "no_data_message",
     "open_cutouts",
     "open_fits",
-    "save_archive",
+    "save_zip",
     "temporary_path",
     "write_cutouts",
     "write_files",
@@ -42,7 +42,7 @@ _MAX_MESSAGE_BYTES = 1 << 16
 
 
 def no_data_message(payload):
-    """Tell a cutout archive from TESScut's JSON "no data" answer.
+    """Tell a cutout zip from TESScut's JSON "no data" answer.
 
     Parameters
     ----------
@@ -52,7 +52,7 @@ def no_data_message(payload):
     Returns
     -------
     str or None
-        `None` when ``payload`` is a zip archive; otherwise the service's
+        `None` when ``payload`` is a zip; otherwise the service's
         message from its JSON answer ``{"msg": "..."}``.
 
     Raises
@@ -75,12 +75,12 @@ def no_data_message(payload):
 
 
 def open_cutouts(payload):
-    """Open every target pixel file of a cutout archive in memory.
+    """Open every target pixel file of a cutout zip in memory.
 
     Parameters
     ----------
     payload : path or binary file
-        The zip archive TESScut sent.
+        The zip TESScut sent.
 
     Returns
     -------
@@ -88,17 +88,17 @@ def open_cutouts(payload):
         Sorted by sector, camera and CCD; ``hdul.filename()`` is the file
         name the service gave each cutout.
     """
-    with _open_archive(payload) as archive:
+    with _open_zip(payload) as zipped:
         cutouts = []
-        for name in _member_names(archive):
-            data = io.BytesIO(_read_member(archive, name))
+        for name in _member_names(zipped):
+            data = io.BytesIO(_read_member(zipped, name))
             data.name = name  # what HDUList.filename() reports
             cutouts.append(open_fits(data, name=name))
         return cutouts
 
 
 def write_cutouts(payload_path, directory):
-    """Extract every target pixel file of an archive into ``directory``.
+    """Extract every target pixel file of a cutout zip into ``directory``.
 
     All files are written and verified under temporary names first and only
     then renamed, so either every cutout arrives or none does.
@@ -108,10 +108,10 @@ def write_cutouts(payload_path, directory):
     list of `pathlib.Path`
         The files written, sorted by sector, camera and CCD.
     """
-    with _open_archive(payload_path) as archive:
+    with _open_zip(payload_path) as zipped:
         return _install(
             directory,
-            {name: partial(_copy_member, archive, name) for name in _member_names(archive)},
+            {name: partial(_copy_member, zipped, name) for name in _member_names(zipped)},
         )
 
 
@@ -121,11 +121,11 @@ def copy_cutouts(paths, directory):
     return _install(directory, writers, verify=False)
 
 
-def save_archive(payload_path, final_path):
-    """Keep a cutout archive as it came, once every file in it has been verified."""
-    with _open_archive(payload_path) as archive:
-        for name in _member_names(archive):
-            open_fits(io.BytesIO(_read_member(archive, name)), name=name).close()
+def save_zip(payload_path, final_path):
+    """Keep a cutout zip as it came, once every file in it has been verified."""
+    with _open_zip(payload_path) as zipped:
+        for name in _member_names(zipped):
+            open_fits(io.BytesIO(_read_member(zipped, name)), name=name).close()
     os.replace(payload_path, final_path)
     return Path(final_path)
 
@@ -154,13 +154,13 @@ def write_files(files, directory):
 
 
 def write_zip(files, path):
-    """Write ``(name, bytes)`` pairs as a zip archive at ``path``, verified, or nothing."""
+    """Write ``(name, bytes)`` pairs as a zip at ``path``, verified, or nothing."""
     path = Path(path)
     with temporary_path(path.parent, path.name) as tmp:
-        with zipfile.ZipFile(tmp, "x", zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(tmp, "x", zipfile.ZIP_DEFLATED) as zipped:
             for name, data in files:
-                archive.writestr(name, data)
-        return save_archive(tmp, path)
+                zipped.writestr(name, data)
+        return save_zip(tmp, path)
 
 
 def _install(directory, writers, *, verify=True):
@@ -230,51 +230,51 @@ def temporary_path(directory, name):
 
 
 @contextlib.contextmanager
-def _open_archive(payload):
+def _open_zip(payload):
     from .config import conf
 
     try:
-        archive = zipfile.ZipFile(payload)
+        zipped = zipfile.ZipFile(payload)
     except zipfile.BadZipFile as exc:
-        raise CorruptResponseError(f"the cutout archive is not a valid zip file ({exc})") from exc
-    with archive:
+        raise CorruptResponseError(f"the cutout zip is not a valid zip file ({exc})") from exc
+    with zipped:
         # zipfile never inflates a member past its declared size, so the sum bounds it.
-        inflated = sum(info.file_size for info in archive.infolist())
+        inflated = sum(info.file_size for info in zipped.infolist())
         if inflated > int(conf.max_inflated_bytes):
             raise CorruptResponseError(
-                f"the cutout archive would inflate to {inflated:,} bytes, more than "
+                f"the cutout zip would inflate to {inflated:,} bytes, more than "
                 f"conf.max_inflated_bytes ({int(conf.max_inflated_bytes):,}); refusing it"
             )
-        yield archive
+        yield zipped
 
 
-def _member_names(archive):
-    """The archive's file names, sorted, after checking each is a plain file name.
+def _member_names(zipped):
+    """The zip's file names, sorted, after checking each is a plain file name.
 
     TESScut names its files ``tess-sSSSS-C-D_...``, so sorting by name sorts
     by sector, camera and CCD.
     """
-    names = archive.namelist()
+    names = zipped.namelist()
     for name in names:
-        # Zip names use '/', but a hostile archive may use '\\' or a drive letter.
+        # Zip names use '/', but a hostile zip may use '\\' or a drive letter.
         plain = PurePosixPath(name.replace("\\", "/")).name
         if plain != name or name in ("", ".", "..") or ":" in name:
             raise CorruptResponseError(
-                f"the cutout archive holds a member named {name!r}, which is not a plain "
+                f"the cutout zip holds a member named {name!r}, which is not a plain "
                 "file name; refusing to write anything from it"
             )
     if len(set(names)) != len(names):
-        raise CorruptResponseError("the cutout archive holds two members with the same name")
+        raise CorruptResponseError("the cutout zip holds two members with the same name")
     if not names:
-        raise CorruptResponseError("the cutout archive is empty")
+        raise CorruptResponseError("the cutout zip is empty")
     return sorted(names)
 
 
-def _read_member(archive, name):
+def _read_member(zipped, name):
     try:
-        return archive.read(name)
+        return zipped.read(name)
     except _INFLATE_ERRORS as exc:
-        raise CorruptResponseError(f"cannot inflate {name} from the archive: {exc}") from exc
+        raise CorruptResponseError(f"cannot inflate {name} from the zip: {exc}") from exc
 
 
 def _write_bytes(data, path):
@@ -282,12 +282,12 @@ def _write_bytes(data, path):
         file.write(data)
 
 
-def _copy_member(archive, name, path):
+def _copy_member(zipped, name, path):
     """Inflate one member to ``path`` in chunks; disk errors pass through unchanged."""
     with open(path, "xb") as out:
         try:
-            with archive.open(name) as member:
+            with zipped.open(name) as member:
                 while chunk := member.read(1 << 20):
                     out.write(chunk)
         except _INFLATE_ERRORS as exc:
-            raise CorruptResponseError(f"cannot inflate {name} from the archive: {exc}") from exc
+            raise CorruptResponseError(f"cannot inflate {name} from the zip: {exc}") from exc

@@ -1,14 +1,17 @@
-"""The MAST backend: TESScut's REST API and MAST's name resolver over HTTP."""
+"""The service backend: TESScut's REST API (and MAST's name resolver) over HTTP."""
 
 import json
 import platform
 import weakref
 
-from . import __version__
+from ._version import __version__
+from .backend import SECTOR_COLUMNS, Backend, Fetched
 from .config import conf
 from .exceptions import CorruptResponseError, ServiceError
+from .files import no_data_message
 from .resolver import position_from_answer, resolver_params
 from .retries import RetryPolicy, parse_retry_after, retry
+from .writers import ZipAnswer
 
 __all__ = ["MastService"]
 
@@ -19,8 +22,12 @@ _CHUNK_BYTES = 1 << 20
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class MastService:
+class MastService(Backend):
     """MAST's TESScut service, reached through one `requests.Session`.
+
+    One request per call: `~astro_tesscut.per_sector.PerSector` splits a
+    target's sectors into requests, `~astro_tesscut.cache.Cached` keeps the
+    verified answers.
 
     Parameters
     ----------
@@ -30,6 +37,8 @@ class MastService:
     timeout : float, optional
         Seconds to wait for an answer; by default ``conf.timeout``.
     """
+
+    moving_targets = True
 
     def __init__(self, *, server=None, resolver_server=None, timeout=None):
         self._server = server
@@ -86,19 +95,24 @@ class MastService:
         answer = self._get_json(self.resolver_server, resolver_params(name))
         return position_from_answer(name, answer)
 
+    def __repr__(self):
+        return f"<MastService server={self.server!r}>"
+
     def sectors(self, target, radius):
-        """Rows (sectorName, sector, camera, ccd) of the sectors that observed ``target``.
+        """The sectors that observed ``target``, as TESScut lists them (see `Backend.sectors`).
 
         ``radius`` (an `~astropy.coordinates.Angle`) widens the search around a
         fixed target; moving targets are looked up along their path.
         """
+        from astropy.table import Table
+
         if target.moving:
             path, params = "moving_target/sector", _moving_params(target)
         else:
             path, params = "sector", {**_position_params(target), "radius": str(float(radius.deg))}
         answer = self._get_json(self.server + path, params)
         try:
-            return [
+            rows = [
                 (str(row["sectorName"]), int(row["sector"]), int(row["camera"]), int(row["ccd"]))
                 for row in answer.get("results") or []
             ]
@@ -106,6 +120,23 @@ class MastService:
             raise CorruptResponseError(
                 f"the sector list has an unexpected shape ({exc!r})", url=self.server + path
             ) from exc
+        rows.sort(key=lambda row: row[1:])
+        return Table(rows=rows or None, names=SECTOR_COLUMNS, dtype=[str, int, int, int])
+
+    def cutouts(
+        self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
+    ):
+        """One cutout request, its answer streamed into ``writer`` (see `Backend.cutouts`).
+
+        A zip is handed over once received; TESScut's JSON "no data" answer
+        becomes the reason in the `~astro_tesscut.backend.Fetched`.
+        """
+        with writer.incoming("tesscut.zip") as sink:
+            self.fetch_cutouts(target, size, sector, sink, progress=progress)
+            message = no_data_message(sink)
+            if message is not None:
+                return Fetched(no_data=[message])
+            return Fetched(writer.take(ZipAnswer(sink), sector=sector))
 
     def cutout_request(self, target, size, sector):
         """The URL and query parameters of a cutout request."""

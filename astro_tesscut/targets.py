@@ -58,6 +58,14 @@ class Target:
         return replace(self, coord=coord)
 
     @property
+    def description(self):
+        """How messages name the target: its name and position, or the position."""
+        if self.moving:
+            return f"moving target {self.name!r}"
+        position = self.coord.to_string("decimal", precision=6)
+        return f"{self.name!r} ({position})" if self.name else f"RA, Dec = {position}"
+
+    @property
     def label(self):
         """A short file-name-safe description: ``RA_Dec`` or the moving target's name."""
         if self.moving:

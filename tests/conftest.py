@@ -116,3 +116,86 @@ def mock_http():
 
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         yield rsps
+
+
+# MAST's public bucket as a moto S3 on 127.0.0.1 holds the test cubes (the `s3` fixture).
+PREFIX = "s3://stpubdata/tess/public/mast/"
+CORNER = "tess/public/corner/"  # a cube whose pixels start where a whole FFI's do
+ANON = {"anon": True}
+
+
+@pytest.fixture(scope="session")
+def s3(cube_file, corner_cube_file):
+    """moto on 127.0.0.1 behind a counting proxy, holding the test cube as MAST would."""
+    pytest.importorskip("s3fs", reason="the cloud extra (s3fs, fsspec) is not installed")
+    pytest.importorskip("obstore", reason="the cloud extra (obstore) is not installed")
+    pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    import boto3
+    import fsspec
+    from moto.server import ThreadedMotoServer
+    from s3_server import CountingProxy
+
+    from astro_tesscut.archive.cube import forget_cubes
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    proxy = CountingProxy((host, port))
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+        )
+    }
+    # botocore, and so s3fs, honour AWS_ENDPOINT_URL: every S3 client goes to the proxy.
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": proxy.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    fsspec.AbstractFileSystem.clear_instance_cache()
+    client = boto3.client(
+        "s3",
+        endpoint_url=proxy.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket="stpubdata")
+    for cube, prefix in ((cube_file, "tess/public/mast/"), (corner_cube_file, CORNER)):
+        client.upload_file(
+            str(cube), "stpubdata", prefix + cube.name, ExtraArgs={"ACL": "public-read"}
+        )
+    client.close()
+    yield proxy
+    forget_cubes()
+    fsspec.AbstractFileSystem.clear_instance_cache()
+    # s3fs and botocore keep pooled connections until their owners are collected: collect
+    # them here, where their closing is expected, not at some later test's boundary.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    proxy.stop()
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    fsspec.AbstractFileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def proxy(s3):
+    """The S3 server's counting proxy, its counts reset, with no cube opened in the process."""
+    from astro_tesscut.archive.cube import forget_cubes
+
+    forget_cubes()
+    s3.reset()
+    return s3

@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from astro_tesscut import batch
+from astro_tesscut.archive import batch
 from astro_tesscut.archive.cube import open_cube
 from astro_tesscut.archive.cutout import cutout
 from astro_tesscut.archive.pointing import ffi_pixels

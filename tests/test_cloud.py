@@ -5,11 +5,9 @@ it counts what the client fetches and throttles on demand. Needs the
 ``cloud`` extra (obstore, fsspec, s3fs, dask, distributed) and moto[server].
 """
 
-import gc
 import itertools
 import json
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,85 +20,13 @@ pytest.importorskip("moto.server", reason="moto[server] is not installed")
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
-from conftest import PI_MEN
-from s3_server import CountingProxy
+from conftest import ANON, CORNER, PI_MEN, PREFIX
 
 from astro_tesscut import NoResultsWarning, TessCutClass, batch_cutouts
 from astro_tesscut.archive.cube import forget_cubes, open_cube
 from astro_tesscut.archive.cutout import cutout
 
-PREFIX = "s3://stpubdata/tess/public/mast/"
-CORNER = "tess/public/corner/"  # a cube whose pixels start where a whole FFI's do
-ANON = {"anon": True}
 PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
-
-
-@pytest.fixture(scope="session")
-def s3(cube_file, corner_cube_file):
-    """moto on 127.0.0.1 behind a counting proxy, holding the test cube as MAST would."""
-    import boto3
-    import fsspec
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    proxy = CountingProxy((host, port))
-    saved = {
-        k: os.environ.get(k)
-        for k in (
-            "AWS_ENDPOINT_URL",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_DEFAULT_REGION",
-        )
-    }
-    # botocore, and so s3fs, honour AWS_ENDPOINT_URL: every S3 client goes to the proxy.
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": proxy.url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
-    fsspec.AbstractFileSystem.clear_instance_cache()
-    client = boto3.client(
-        "s3",
-        endpoint_url=proxy.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    client.create_bucket(Bucket="stpubdata")
-    for cube, prefix in ((cube_file, "tess/public/mast/"), (corner_cube_file, CORNER)):
-        client.upload_file(
-            str(cube), "stpubdata", prefix + cube.name, ExtraArgs={"ACL": "public-read"}
-        )
-    client.close()
-    yield proxy
-    forget_cubes()
-    fsspec.AbstractFileSystem.clear_instance_cache()
-    # s3fs and botocore keep pooled connections until their owners are collected: collect
-    # them here, where their closing is expected, not at some later test's boundary.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-    proxy.stop()
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    fsspec.AbstractFileSystem.clear_instance_cache()
-
-
-@pytest.fixture
-def proxy(s3):
-    forget_cubes()
-    s3.reset()
-    return s3
 
 
 def test_same_cutout_from_s3_and_from_disk(proxy, cube_file):
@@ -280,7 +206,7 @@ def test_batch_on_a_dask_cluster_equals_serial_and_spreads_one_cube(
     proxy, cube_file, tmp_path, monkeypatch
 ):
     distributed = pytest.importorskip("distributed", reason="the cloud extra (dask) is missing")
-    from astro_tesscut import batch
+    from astro_tesscut.archive import batch
 
     monkeypatch.setattr(batch, "TASK_TARGETS", 1)  # a task per target: one cube, many tasks
     targets = batch_targets(cube_file)

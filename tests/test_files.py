@@ -1,4 +1,4 @@
-"""Reading cutout archives and writing their files safely."""
+"""Reading cutout zips and writing their files safely."""
 
 import io
 import zipfile
@@ -13,7 +13,7 @@ from astro_tesscut.files import (
     no_data_message,
     open_cutouts,
     open_fits,
-    save_archive,
+    save_zip,
     write_cutouts,
 )
 
@@ -158,16 +158,16 @@ def test_write_cutouts_writes_verified_files(tmp_path):
         assert np.isfinite(hdul["PIXELS"].data["FLUX"]).all()
 
 
-def test_save_archive_verifies_before_renaming(tmp_path):
+def test_save_zip_verifies_before_renaming(tmp_path):
     name, data = make_tpf_file()
     good = write(tmp_path / ".good.part", make_zip({name: data}))
-    final = save_archive(good, tmp_path / "cutouts.zip")
+    final = save_zip(good, tmp_path / "cutouts.zip")
     with zipfile.ZipFile(final) as archive:
         assert archive.namelist() == [name]
     assert not good.exists()
 
     bad = write(tmp_path / ".bad.part", make_zip({name: data[:-3000]}))
     with pytest.raises(CorruptResponseError):
-        save_archive(bad, tmp_path / "cutouts.zip")
+        save_zip(bad, tmp_path / "cutouts.zip")
     with zipfile.ZipFile(final) as archive:
         assert archive.namelist() == [name]

@@ -1,14 +1,20 @@
 """What local and remote archives share: one FFI cube per sector, camera and CCD.
 
-A store answers which of its cubes could hold a target (TESS's pointing
-model, with a little slack for the edges) and cuts them; subclasses say
-which cubes they hold and how to open one.
+A store is a backend (`~astro_tesscut.backend.Backend`): it answers which
+sectors saw a target (TESS's pointing model), which of its cubes could hold
+it (with a little slack for the edges), and cuts them; subclasses say which
+cubes they hold and how to open one.
 """
+
+import abc
 
 import numpy as np
 
+from ..backend import Fetched
 from ..exceptions import InvalidFileError
+from ..writers import MadeFiles
 from .cutout import cut
+from .offline import OfflineSectors
 
 __all__ = ["CubeStore", "cube_name"]
 
@@ -22,28 +28,30 @@ def cube_name(sector, camera, ccd):
     return f"tess-s{sector:04d}-{camera}-{ccd}-cube.fits"
 
 
-class CubeStore:
+class CubeStore(OfflineSectors):
     """Base of `~astro_tesscut.archive.local.LocalArchive` and
-    `~astro_tesscut.archive.remote.RemoteArchive`."""
+    `~astro_tesscut.archive.remote.RemoteArchive`: a backend of FFI cubes."""
 
     storage_options = None  # fsspec options, for remote stores
 
+    @abc.abstractmethod
     def held(self):
         """The (sector, camera, ccd) this store holds, or `None` when it cannot tell cheaply."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def cube(self, key, *, show_progress=False):
         """The `~astro_tesscut.archive.cube.FFICube` of ``key``; raises
         `~astro_tesscut.InvalidFileError` when there is none."""
-        raise NotImplementedError
 
-    def sectors(self, coord, radius, *, now=None):
-        """The offline sector table of ``coord`` (`~astro_tesscut.archive.geometry.locate`,
-        one target), with ``available`` when the store knows what it holds."""
-        from .geometry import locate
+    @abc.abstractmethod
+    def location(self, key):
+        """Where a worker opens the cube of ``key`` (a path or URL)."""
 
-        table = locate(coord, radius=radius, now=now)
-        table.remove_column("target")
+    def sectors(self, target, radius):
+        """The pointing model's sector table of ``target`` (see
+        `~astro_tesscut.archive.offline.OfflineSectors`), with ``available`` when the
+        store knows what it holds."""
+        table = super().sectors(target, radius)
         held = self.held()
         if held is not None:
             keys = zip(table["sector"], table["camera"], table["ccd"], strict=True)
@@ -100,17 +108,14 @@ class CubeStore:
         order = np.lexsort((target, keys[:, 2], keys[:, 1], keys[:, 0]))
         return keys[order], target[order], pixels[order]
 
-    def cutouts(self, coord, size, sector=None, *, show_progress=False):
-        """Every target pixel file of ``coord`` this store can cut, and the cubes it lacked.
-
-        Returns
-        -------
-        files : list of (str, `numpy.ndarray`)
-            Name and bytes, sorted by name (so by sector, camera and CCD).
-        missing : list of str
-            Why each cube that could have held the target could not be used.
-        """
-        ra, dec = np.atleast_1d(coord.icrs.ra.deg), np.atleast_1d(coord.icrs.dec.deg)
+    def cutouts(
+        self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
+    ):
+        """Every target pixel file of ``target`` the store can cut, handed to ``writer`` in
+        one go (see `~astro_tesscut.backend.Backend.cutouts`); the cubes it lacked are the
+        reasons for no data."""
+        ra = np.atleast_1d(target.coord.icrs.ra.deg)
+        dec = np.atleast_1d(target.coord.icrs.dec.deg)
         keys, _, _ = self.candidates(ra, dec, None if sector is None else [sector])
         files, missing = [], []
         for key in dict.fromkeys(map(tuple, keys.tolist())):
@@ -120,7 +125,19 @@ class CubeStore:
                 missing.append(str(exc))
                 continue
             files.extend(cut(cube, ra, dec, size, skip_off_cube=True))
-        return sorted(files, key=lambda pair: pair[0]), missing
+        no_data = []
+        if missing:
+            no_data.append(
+                f"{len(missing)} cube(s) that could hold {target.description} are missing: "
+                + "; ".join(missing)
+            )
+        if not files:
+            where = f"sector {sector}" if sector is not None else "any sector"
+            no_data.append(
+                f"{self!r} holds no cube or FFIs of {where} covering {target.description}"
+            )
+            return Fetched(no_data=no_data)
+        return Fetched(writer.take(MadeFiles(files), sector=sector), no_data)
 
 
 def _codes(keys):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .exceptions import InvalidQueryError, TessCutError
+from ..exceptions import InvalidQueryError, TessCutError
 
 __all__ = ["batch_cutouts"]
 
@@ -90,8 +90,9 @@ def batch_cutouts(
         ``status`` (``written``, ``skipped`` for a whole file already there,
         or ``error``) and ``error``.
     """
-    from .archive.cutout import side_pixels
-    from .sizes import parse_size
+    from ..backend import open_archive
+    from ..sizes import parse_size
+    from .cutout import side_pixels
 
     ra, dec, names = _targets(targets)
     size = parse_size(size)
@@ -100,7 +101,7 @@ def batch_cutouts(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidQueryError(f"out_dir: {str(out_dir)!r} exists and is not a directory")
-    store = _store(archive, storage_options)
+    store = open_archive(archive, storage_options)
     keys, order, pixels = store.candidates(ra, dec, _sectors(sectors))
     # Each cube's targets in bands of rows a cutout high, along the columns in each: so
     # that a task's and a group's targets are neighbours, whose reads can merge.
@@ -131,7 +132,7 @@ def _targets(targets):
     """ICRS RA and Dec arrays (degrees) and a name for each target."""
     from astropy.table import Table
 
-    from .targets import is_sky_coordinate, positions_of
+    from ..targets import is_sky_coordinate, positions_of
 
     if is_sky_coordinate(targets):
         ra, dec = positions_of(targets.reshape(-1) if not targets.isscalar else targets)
@@ -163,18 +164,6 @@ def _sectors(sectors):
         return sorted({int(s) for s in sectors})
     except (TypeError, ValueError) as exc:
         raise InvalidQueryError(f"sectors: must be sector numbers, got {sectors!r}") from exc
-
-
-def _store(archive, storage_options):
-    from .archive.source import is_url
-
-    if is_url(archive):
-        from .archive.remote import RemoteArchive
-
-        return RemoteArchive(str(archive), storage_options=storage_options)
-    from .archive.local import LocalArchive
-
-    return LocalArchive(str(archive).removeprefix("file://"))
 
 
 def _tasks(keys, order):
@@ -243,8 +232,8 @@ def _cut_task(task, *, size, out_dir, overwrite):
     Returns the task's rows (indices into the batch's pairs), and for each
     its status code, its file name ("" when none) and its error ("" when none).
     """
-    from .archive.cutout import cut_name, cutout_windows, off_cube, prepare_cube
-    from .archive.pipeline import ahead, holding
+    from .cutout import cut_name, cutout_windows, off_cube, prepare_cube
+    from .pipeline import ahead, holding
 
     location, storage_options, rows, ra, dec = task
     count = len(rows)
@@ -308,7 +297,7 @@ def _pixel_bytes(rectangles, frames):
 
 def _whole(path):
     """A file already there whose headers and data add up to its length."""
-    from .fitslayout import FITSLayoutError, walk
+    from ..fitslayout import FITSLayoutError, walk
 
     if not path.exists():
         return False
@@ -321,12 +310,12 @@ def _whole(path):
 
 def _write_one(cube, ra, dec, window, pixels, out_dir):
     """Write one target's file from its pixels: (status, file name, error)."""
-    from .archive.cutout import cut_one
-    from .files import write_files
+    from ..writers import IntoDirectory, MadeFiles
+    from .cutout import cut_one
 
     try:
         name, data = cut_one(cube, float(ra), float(dec), window, pixels)
-        write_files([(name, data)], out_dir)
+        IntoDirectory(out_dir).take(MadeFiles([(name, data)]))
     except (TessCutError, OSError, ValueError) as exc:
         return ERROR, "", " ".join(str(exc).split())
     return WRITTEN, name, ""
