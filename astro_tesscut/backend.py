@@ -23,7 +23,7 @@ through it.
 import abc
 from dataclasses import dataclass, field
 
-__all__ = ["Backend", "Fetched", "open_archive", "open_backend"]
+__all__ = ["Backend", "Fetched", "Wrapper", "open_archive", "open_backend"]
 
 SECTOR_COLUMNS = ("sectorName", "sector", "camera", "ccd")
 
@@ -96,6 +96,24 @@ class Backend(abc.ABC):
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+class Wrapper(Backend):
+    """A backend around another (``inner``), changing how it fetches cutouts: what it
+    does not change (the sectors, what it can do), it asks ``inner``."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    @property
+    def moving_targets(self):
+        return self.inner.moving_targets
+
+    def __repr__(self):
+        return repr(self.inner)
+
+    def sectors(self, target, radius):
+        return self.inner.sectors(target, radius)
 
 
 def open_backend(archive=None, storage_options=None, *, offline=False, service=None, cache=None):

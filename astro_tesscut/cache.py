@@ -16,7 +16,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from .backend import Backend, Fetched
+from .backend import Fetched, Wrapper
 from .config import conf
 from .exceptions import CorruptResponseError
 from .files import open_fits
@@ -25,7 +25,7 @@ from .writers import CachedFiles, Writer, received_in
 __all__ = ["Cached", "CutoutCache"]
 
 
-class Cached(Backend):
+class Cached(Wrapper):
     """The service, with its verified answers kept in a `CutoutCache` and reused.
 
     A request the cache holds costs nothing; one it misses is fetched into the
@@ -35,25 +35,18 @@ class Cached(Backend):
     """
 
     def __init__(self, service, cache):
-        self.service = service
+        super().__init__(service)
         self.cache = cache
-        self.moving_targets = service.moving_targets
-
-    def __repr__(self):
-        return repr(self.service)
-
-    def sectors(self, target, radius):
-        return self.service.sectors(target, radius)
 
     def cutouts(
         self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
     ):
         if not (cache and writer.cacheable):
-            return self.service.cutouts(target, size, sector, writer, progress=progress)
-        key = self.cache.key(*self.service.cutout_request(target, size, sector))
+            return self.inner.cutouts(target, size, sector, writer, progress=progress)
+        key = self.cache.key(*self.inner.cutout_request(target, size, sector))
         found = self.cache.lookup(key)
         if found is None:
-            fetched = self.service.cutouts(
+            fetched = self.inner.cutouts(
                 target, size, sector, _Entry(self.cache, key), progress=progress
             )
             if not fetched.results:

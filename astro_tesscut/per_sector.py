@@ -7,7 +7,7 @@ a time, is faster and lets one sector fail without costing the others.
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .backend import Backend, Fetched
+from .backend import Fetched, Wrapper
 from .config import conf
 from .exceptions import InvalidQueryError, PartialResultError, TessCutError
 from .progress import TransferProgress
@@ -15,23 +15,13 @@ from .progress import TransferProgress
 __all__ = ["PerSector"]
 
 
-class PerSector(Backend):
-    """``backend`` (the service) asked once per sector, ``conf.max_workers`` at a time.
+class PerSector(Wrapper):
+    """``inner`` (the service) asked once per sector, ``conf.max_workers`` at a time.
 
     A sector that fails for good does not cost the others: the call raises
     `~astro_tesscut.PartialResultError` holding what arrived. One progress bar
     of bytes and requests covers the run.
     """
-
-    def __init__(self, backend):
-        self.backend = backend
-        self.moving_targets = backend.moving_targets
-
-    def __repr__(self):
-        return repr(self.backend)
-
-    def sectors(self, target, radius):
-        return self.backend.sectors(target, radius)
 
     def cutouts(
         self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
@@ -44,13 +34,13 @@ class PerSector(Backend):
         else:
             from astropy.coordinates import Angle
 
-            sectors = sorted(set(self.backend.sectors(target, Angle(0, "deg"))["sector"].tolist()))
+            sectors = sorted(set(self.inner.sectors(target, Angle(0, "deg"))["sector"].tolist()))
             if not sectors:
                 return Fetched(no_data=[f"no TESS sector observed {target.description}"])
 
         def guarded(sector):
             try:
-                return self.backend.cutouts(target, size, sector, writer, cache=cache, progress=bar)
+                return self.inner.cutouts(target, size, sector, writer, cache=cache, progress=bar)
             except TessCutError as exc:  # one sector's failure must not cost the others
                 return exc
             finally:

@@ -22,7 +22,7 @@ requests and bytes of every case.
 Run by hand (needs nginx, libnginx-mod-http-echo, astrocut and the cloud extra)::
 
     apt-get install nginx libnginx-mod-http-echo
-    python -m pip install astrocut ".[cloud]"
+    python -m pip install ".[cloud,peers]"
     python benchmarks/bench_cloud.py --latency 0.02 --targets 1000 --astrocut-targets 50
 """
 

@@ -7,7 +7,7 @@ own. Printed: wall time, peak RSS, the ratio, and the data-movement floor
 (the cube's bytes at this disk's measured write speed). Ours ends with an
 fsync of the cube before renaming it into place; astrocut's does not.
 
-Run by hand (needs astrocut, a benchmark-only dependency; about 30 GB of disk
+Run by hand (needs astrocut, the peers extra; about 30 GB of disk
 under $ASTRO_TESSCUT_BENCH for N = 200)::
 
     python benchmarks/bench_cube.py --frames 50 200

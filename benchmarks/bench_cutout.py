@@ -12,7 +12,7 @@ write TESScut-format target pixel files to disk:
 Each figure is printed with its data-movement floor: the bytes read and
 written at this machine's measured speeds (memory for warm, disk for cold).
 
-Run by hand (needs astrocut, a benchmark-only dependency)::
+Run by hand (needs astrocut: the peers extra)::
 
     python benchmarks/bench_cutout.py
 """

@@ -132,7 +132,7 @@ def test_no_ffis(tmp_path):
 
 
 def test_same_cube_as_astrocut(ffi_files, cube_file, tmp_path):
-    astrocut = pytest.importorskip("astrocut", reason="astrocut (benchmark-only) is not installed")
+    astrocut = pytest.importorskip("astrocut", reason="astrocut (the peers extra) is not installed")
     theirs = astrocut.CubeFactory().make_cube(
         [str(p) for p in ffi_files], str(tmp_path / "astrocut-cube.fits"), sector=1, verbose=False
     )

@@ -160,7 +160,7 @@ def test_off_the_cube(cube_file):
     [((PI_MEN[0], PI_MEN[1]), (45, 35)), ((PI_MEN[0], PI_MEN[1]), 2 * u.arcmin), ("corner", 9)],
 )
 def test_bit_identical_to_astrocut(cube_file, where, size):
-    astrocut = pytest.importorskip("astrocut", reason="astrocut (benchmark-only) is not installed")
+    astrocut = pytest.importorskip("astrocut", reason="astrocut (the peers extra) is not installed")
     coord = (
         open_cube(cube_file).wcs.pixel_to_world(2, 37)
         if where == "corner"

@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..fitslayout import BLOCK
 
 __all__ = ["tpf_bytes", "tpf_name"]
