@@ -101,11 +101,14 @@ class BackendContract:
                 call(**kwargs)
         assert self.requests_made(client) in (0, None)
 
-    def test_moving_targets_where_the_backend_follows_them(self, client):
-        if client._backend.moving_targets:
-            pytest.skip("this backend follows moving targets: test_core.py covers them")
-        with pytest.raises(InvalidQueryError, match="^moving_target: "):
-            client.get_cutouts(objectname="Ceres", moving_target=True, sector=1)
+
+class ArchiveContract(BackendContract):
+    """What archives of cubes add: they do not follow moving targets, and say so first."""
+
+    def test_moving_targets_are_refused_before_any_request(self, client):
+        for call in (client.get_cutouts, client.query_sectors):
+            with pytest.raises(InvalidQueryError, match="^moving_target: "):
+                call(objectname="Ceres", moving_target=True)
         assert self.requests_made(client) in (0, None)
 
 
@@ -150,13 +153,13 @@ class TestService(BackendContract):
         return len(client.mocked.calls)
 
 
-class TestLocalArchive(BackendContract):
+class TestLocalArchive(ArchiveContract):
     @pytest.fixture
     def client(self, cube_archive):
         return TessCutClass(archive=cube_archive)
 
 
-class TestS3Archive(BackendContract):
+class TestS3Archive(ArchiveContract):
     @pytest.fixture
     def client(self, proxy):
         client = TessCutClass(archive=PREFIX, storage_options=ANON)
