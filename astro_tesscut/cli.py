@@ -7,12 +7,15 @@ traceback.
 """
 
 import argparse
+import os
 import re
 import sys
+import threading
+import time
 import warnings
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -22,6 +25,32 @@ _EPILOG = (
     "exit codes: 0 done; 1 failed (service, file, disk); 2 bad arguments; "
     "3 nothing observed the target or no data; 130 interrupted"
 )
+
+
+def run():
+    """The ``tesscut`` command itself: `main`, then exit with its code.
+
+    After an interrupt, work still running on the package's threads (an
+    answer a server is slow to finish) is given a moment to stop and clean up
+    (they stop at their next chunk or cutout); the process then exits at once
+    rather than waiting for a server to give up. What such work leaves behind
+    is hidden temporary files, never a partial file under a final name, and
+    the next run removes them.
+    """
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _exit_now(code, grace=1.0):
+    deadline = time.monotonic() + grace
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(deadline - time.monotonic(), 0))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv=None):
@@ -40,6 +69,9 @@ def main(argv=None):
                 code = EXIT_NOTHING
         return code
     except KeyboardInterrupt:
+        from .interrupt import stop
+
+        stop()  # the package's threads stop at their next chunk or cutout
         print("tesscut: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (InvalidQueryError, IndexError) as exc:  # IndexError: a frame out of range

@@ -1,5 +1,6 @@
 """`TessCutClass`, the one API for TESS FFI cutouts, and its module-level instance `TessCut`."""
 
+import functools
 import warnings
 from pathlib import Path
 
@@ -7,12 +8,24 @@ from .backend import open_backend
 from .cache import CutoutCache
 from .config import conf
 from .exceptions import InvalidQueryError, InvalidQueryTypeError, NoResultsWarning
+from .interrupt import stopping_on_interrupt
 from .service import MastService
 from .sizes import parse_size
 from .targets import parse_radius, parse_sector, parse_target
 from .writers import AsZip, InMemory, IntoDirectory
 
 __all__ = ["TessCut", "TessCutClass"]
+
+
+def _interruptible(method):
+    """Run ``method`` so that an interrupt stops the package's threads working for it too."""
+
+    @functools.wraps(method)
+    def wrapped(*args, **kwargs):
+        with stopping_on_interrupt():
+            return method(*args, **kwargs)
+
+    return wrapped
 
 
 class TessCutClass:
@@ -84,6 +97,7 @@ class TessCutClass:
     def __repr__(self):
         return f"<TessCutClass {self._backend!r}>"
 
+    @_interruptible
     def query_sectors(
         self,
         *,
@@ -152,6 +166,7 @@ class TessCutClass:
             )
         return table
 
+    @_interruptible
     def query_tic(self, *, coordinates=None, objectname=None, radius=None):
         """Find a target's neighbours in the TESS Input Catalog (TIC).
 
@@ -180,6 +195,7 @@ class TessCutClass:
             raise InvalidQueryError("radius: must be larger than zero for a cone search")
         return query_tic(self._resolved(target).coord, radius)
 
+    @_interruptible
     def get_cutouts(
         self,
         *,
@@ -235,6 +251,7 @@ class TessCutClass:
         target = self._ready(target, self._backend)
         return self._cutouts(target, size, sector, InMemory(), use_cache, show_progress)
 
+    @_interruptible
     def download_cutouts(
         self,
         *,

@@ -50,8 +50,11 @@ class PerSector(Wrapper):
             if len(sectors) == 1:
                 outcomes = [guarded(sectors[0])]
             else:
-                with ThreadPoolExecutor(min(workers, len(sectors))) as pool:
+                pool = ThreadPoolExecutor(min(workers, len(sectors)))
+                try:
                     outcomes = list(pool.map(guarded, sectors))
+                finally:  # on an interrupt, no waiting for what runs, nothing new started
+                    pool.shutdown(wait=False, cancel_futures=True)
 
         fetched, failures = Fetched(), {}
         for number, outcome in zip(sectors, outcomes, strict=True):

@@ -90,6 +90,25 @@ def batch_cutouts(
         ``status`` (``written``, ``skipped`` for a whole file already there,
         or ``error``) and ``error``.
     """
+    from ..interrupt import stopping_on_interrupt
+
+    with stopping_on_interrupt():
+        return _batch(
+            targets,
+            size,
+            archive,
+            sectors,
+            out_dir,
+            client,
+            storage_options,
+            overwrite,
+            show_progress,
+        )
+
+
+def _batch(
+    targets, size, archive, sectors, out_dir, client, storage_options, overwrite, show_progress
+):
     from ..backend import open_archive
     from ..sizes import parse_size
     from .cutout import side_pixels

@@ -14,6 +14,8 @@ import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ..interrupt import check
+
 __all__ = ["MEMORY", "ahead", "holding"]
 
 LOCAL_WORKERS = 3
@@ -33,12 +35,21 @@ def ahead(function, items, *, remote=False):
     """
     workers = REMOTE_WORKERS if remote else LOCAL_WORKERS
     pending = collections.deque()
-    for item in items:
-        pending.append(_pool(workers).submit(function, item))
-        if len(pending) > 2 * workers:
+    try:
+        for item in items:
+            pending.append(_pool(workers).submit(_unless_interrupted, function, item))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
             yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    finally:  # stopped early (an error, an interrupt): what has not started never will
+        for future in pending:
+            future.cancel()
+
+
+def _unless_interrupted(function, item):
+    check()
+    return function(item)
 
 
 def submit(function, *args):
@@ -52,7 +63,8 @@ def holding(pixel_bytes):
     and count them in while the block runs (one always may, however big)."""
     need = pixel_bytes * HELD_PER_PIXEL_BYTE
     with _ROOM:
-        _ROOM.wait_for(lambda: _HELD[0] == 0 or _HELD[0] + need <= MEMORY)
+        while not _ROOM.wait_for(lambda: _HELD[0] == 0 or _HELD[0] + need <= MEMORY, 0.2):
+            check()
         _HELD[0] += need
     try:
         yield
