@@ -7,9 +7,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from .exceptions import InvalidQueryError, InvalidQueryTypeError
-from .targets import is_quantity
+from .targets import is_quantity, magnitude
 
-__all__ = ["CutoutSize", "parse_size"]
+__all__ = ["FFI_COLUMNS", "FFI_ROWS", "CutoutSize", "parse_size"]
+
+# A whole TESS FFI, collateral pixels included: no cutout, from any backend, is larger.
+FFI_COLUMNS, FFI_ROWS = 2136, 2078
+# Near enough to TESS's pixel scale (about 21 arcsec, 19.5 at least) to bound angular sizes.
+_ARCSEC_PER_PIXEL = 21.0
+_ALLOWED = (
+    f"a cutout is at most a whole FFI: 1 to {FFI_ROWS} rows (ny) and 1 to {FFI_COLUMNS} "
+    f"columns (nx), or angles up to {FFI_ROWS * _ARCSEC_PER_PIXEL / 3600:.1f} by "
+    f"{FFI_COLUMNS * _ARCSEC_PER_PIXEL / 3600:.1f} deg ({_ARCSEC_PER_PIXEL:g} arcsec per pixel)"
+)
 
 # The angular units TESScut understands, by the name it gives them.
 _SERVICE_ANGLE_UNITS = {"arcsec": "arcsec", "arcmin": "arcmin", "d": "deg"}
@@ -57,8 +67,10 @@ def parse_size(size):
     ------
     InvalidQueryError
         A side that is not positive and finite, a fractional number of
-        pixels, a unit that is neither pixels nor an angle, mixed pixels and
-        angles, or more than two sides.
+        pixels, a side longer than a whole FFI's (2078 rows by 2136
+        columns, collateral pixels included, or as many times 21 arcsec), a
+        unit that is neither pixels nor an angle, mixed pixels and angles, or
+        more than two sides.
     """
     if not is_quantity(size) and not (
         isinstance(size, tuple | list | np.ndarray) and any(map(is_quantity, size))
@@ -81,8 +93,28 @@ def parse_size(size):
         if not (math.isfinite(side.value) and side.value > 0):
             raise InvalidQueryError(f"size: every side must be positive and finite, got {side}")
     if kinds == {"px"}:
-        return CutoutSize(x=_whole_pixels(nx), y=_whole_pixels(ny), units="px")
+        ny, nx = _whole_pixels(ny), _whole_pixels(nx)
+        _check_within_an_ffi(ny, nx)
+        return CutoutSize(x=nx, y=ny, units="px")
+    _check_angles_within_an_ffi(ny, nx)
     return _angular_size(nx, ny)
+
+
+def _check_within_an_ffi(ny, nx):
+    """Refuse pixel sides longer than a whole FFI's before anything is sized by them: a
+    window that large would allocate memory for nothing (or overflow into a wrong one)."""
+    if ny > FFI_ROWS or nx > FFI_COLUMNS:
+        raise InvalidQueryError(f"size: ({ny:g}, {nx:g}) px is out of range; {_ALLOWED}")
+
+
+def _check_angles_within_an_ffi(ny, nx):
+    """Refuse angular sides longer than a whole FFI's (at 21 arcsec per pixel)."""
+    from astropy import units as u
+
+    # Compared in the sides' own unit: converting a huge angle to another could overflow.
+    limits = [n * _ARCSEC_PER_PIXEL * u.arcsec for n in (FFI_ROWS, FFI_COLUMNS)]
+    if ny.value > limits[0].to_value(ny.unit) or nx.value > limits[1].to_value(nx.unit):
+        raise InvalidQueryError(f"size: ({ny}, {nx}) is out of range; {_ALLOWED}")
 
 
 def _pixel_size(size):
@@ -102,12 +134,18 @@ def _pixel_size(size):
             raise InvalidQueryError(f"size: every side must be positive and finite, got {side:g}")
         if side != round(side):
             raise InvalidQueryError(f"size: a cutout is a whole number of pixels, got {side:g} px")
+    _check_within_an_ffi(ny, nx)
     return CutoutSize(x=round(nx), y=round(ny), units="px")
 
 
 def _number(value):
     if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float, far beyond an FFI's side
+            raise InvalidQueryError(
+                f"size: a side of {magnitude(value)} pixels is out of range; {_ALLOWED}"
+            ) from None
     if isinstance(value, tuple | list | np.ndarray):
         raise InvalidQueryError(
             f"size: must be one side or a (ny, nx) pair, got a nested {value!r}"

@@ -4,6 +4,7 @@ A target is a fixed position (``coordinates``), a name to resolve to one
 (``objectname``), or a solar-system body that moves (``moving_target``).
 """
 
+import hashlib
 import math
 import numbers
 import sys
@@ -32,6 +33,10 @@ _COORDINATE_FORMS = (
     "('05h37m09.89s -80d28m08.8s' or '05:37:09.89 -80:28:08.8'), "
     "a SkyCoord, or an (ra, dec) pair in degrees"
 )
+# Longest label, in UTF-8 bytes: file names made of it (a zip's, and the hidden one it is
+# written under first) stay far below the 255 bytes file systems allow.
+_LABEL_BYTES = 64
+_LABEL_HASH = 8  # hex digits of the name's hash that end a shortened label
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,19 @@ class Target:
 
     @property
     def label(self):
-        """A short file-name-safe description: ``RA_Dec`` or the moving target's name."""
-        if self.moving:
-            return "".join(c if c.isalnum() or c in "-." else "_" for c in self.name)
-        return f"{self.coord.ra.deg:.6f}_{self.coord.dec.deg:.6f}"
+        """A short file-name-safe description: ``RA_Dec`` or the moving target's name.
+
+        A name longer than 64 bytes keeps its start and ends in a hash of the
+        whole name, so that each name has its own label, the same every time.
+        """
+        if not self.moving:
+            return f"{self.coord.ra.deg:.6f}_{self.coord.dec.deg:.6f}"
+        label = "".join(c if c.isalnum() or c in "-." else "_" for c in self.name)
+        if len(label.encode()) <= _LABEL_BYTES:
+            return label
+        digest = hashlib.sha256(self.name.encode(errors="surrogatepass")).hexdigest()
+        start = label.encode()[: _LABEL_BYTES - _LABEL_HASH - 1].decode(errors="ignore")
+        return f"{start}_{digest[:_LABEL_HASH]}"
 
 
 def parse_target(*, coordinates=None, objectname=None, moving_target=False, mt_type=None):
@@ -284,10 +298,22 @@ def _to_degrees(value, argument):
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()  # a 0-d array, as numpy's functions of scalars give
     if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            raise InvalidQueryError(
+                f"{argument}: must be a finite number of degrees, got {magnitude(value)}"
+            ) from None
     raise InvalidQueryTypeError(
         f"{argument}: must be an angle or a number of degrees, got {value!r}"
     )
+
+
+def magnitude(integer):
+    """``"about 10^400"``: how messages show an integer too large for a float (printing
+    all its digits would drown the message, or fail past Python's limit on them)."""
+    digits = int(abs(int(integer)).bit_length() * math.log10(2))
+    return f"about {'-' * (integer < 0)}10^{digits}"
 
 
 def parse_radius(radius):

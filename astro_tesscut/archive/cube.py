@@ -43,11 +43,18 @@ _OPENING = {}  # version -> lock held while that cube's headers are read
 # The first read: the primary and image headers (one 2880-byte block each in
 # MAST's cubes), with room for longer ones.
 _CHUNK = 20 * 2880
+# Headers that have not ended by then are refused rather than read on to the file's end.
+_MAX_HEADER_BYTES = 1 << 20
 # The table (one row of FFI keywords per frame) follows the pixels to the end
 # of the file; a tail far longer than such rows can be is refused unread.
 _MAX_TABLE_BYTES = 1 << 20
 _MAX_TABLE_ROW_BYTES = 32 * 1024
 _SCALARS = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8", "L": "S1"}
+# The per-FFI columns target pixel files are made of (`.tpf`): each FFI's times and file
+# name must be there; its barycentric correction and quality flags may be.
+_NEEDED_NUMBERS = ("TSTART", "TSTOP")
+_OPTIONAL_NUMBERS = ("BARYCORR", "DQUALITY")
+_NEEDED_TEXT = ("FFI_FILE",)
 
 
 def open_cube(location, storage_options=None):
@@ -121,6 +128,10 @@ class FFICube:
         def read(offset, length):
             if offset < len(head):
                 return head[offset : offset + length]  # header_at reads on if it needs more
+            if offset >= _MAX_HEADER_BYTES:
+                raise FITSLayoutError(
+                    f"{name} has no end to its headers in its first {_MAX_HEADER_BYTES:,} bytes"
+                )
             return source.read(offset, length)
 
         try:
@@ -132,11 +143,20 @@ class FFICube:
             shape = [image.integer(f"NAXIS{axis}") for axis in (4, 3, 2, 1)]
             if image.integer("NAXIS") != 4 or image.integer("BITPIX") != -32 or shape[3] != 2:
                 raise FITSLayoutError("its HDU 1 is not float32 (rows, columns, frames, 2)")
-        except FITSLayoutError as exc:
+            if min(shape) < 1:
+                raise FITSLayoutError(f"its HDU 1 has shape {tuple(shape)}")
+        except ValueError as exc:  # FITSLayoutError, or a value that is not an integer
             raise InvalidFileError(f"cube: {name} is not an FFI cube: {exc}") from exc
         start = image.data_end
         frames = shape[2]
-        if size <= start:
+        # What the headers declare is checked against the file before anything is sized by it.
+        if size < start:
+            raise InvalidFileError(
+                f"cube: {name} is not an FFI cube: its header declares "
+                f"{shape[0]} x {shape[1]} pixels x {frames} frames ({image.data_size:,} bytes), "
+                f"more than the file's {size:,} bytes"
+            )
+        if size == start:
             raise InvalidFileError(f"cube: {name} is not an FFI cube: it has no table")
         if size - start > _MAX_TABLE_BYTES + frames * _MAX_TABLE_ROW_BYTES:
             raise InvalidFileError(
@@ -183,7 +203,7 @@ class FFICube:
             self._fetch(ranges, buffers)
             try:
                 self._table = _parse_table(table, self.name, self.frames)
-            except FITSLayoutError as exc:
+            except ValueError as exc:  # FITSLayoutError, or a value that is not a number
                 raise InvalidFileError(f"cube: {self.name} is not an FFI cube: {exc}") from exc
             if finish is not None:
                 ((pixels, on_cube),) = finish()
@@ -404,30 +424,67 @@ def _row_of(pixels, rectangle, row, first, last):
 
 def _parse_table(data, name, frames):
     """The binary table at the start of ``data`` (header, then rows) as a numpy structured
-    array in the file's byte order."""
+    array in the file's byte order, with the columns target pixel files need.
+
+    The sizes its header declares are checked against ``data`` before any is used.
+    """
     layout = header_at(lambda offset, length: data[offset : offset + length], 0, name=name, index=2)
     if layout.string("XTENSION") != "BINTABLE":
         raise FITSLayoutError("its HDU 2 is not a binary table")
-    names, formats = [], []
-    for number in range(1, layout.integer("TFIELDS") + 1):
+    width, count = layout.integer("NAXIS1"), layout.integer("NAXIS2")
+    if count != frames:
+        raise FITSLayoutError(f"it has {frames} frames but {count} table rows")
+    if width < 0 or layout.data_start + width * count > len(data):
+        raise FITSLayoutError(
+            f"its table is cut short: its header declares {count:,} rows of {width:,} bytes, "
+            f"{len(data) - layout.data_start:,} bytes follow it"
+        )
+    try:
+        fields = layout.integer("TFIELDS")
+    except ValueError as exc:
+        raise FITSLayoutError(f"its table's TFIELDS is not a number of columns ({exc})") from exc
+    if not 0 <= fields <= width:  # every column takes a byte at least
+        raise FITSLayoutError(f"its table has {fields} columns in rows of {width} bytes")
+    names, formats, itemsize = [], [], 0
+    for number in range(1, fields + 1):
         form = layout.string(f"TFORM{number}")
         match = _TFORM.match(form)
         if match is None or match.group(2) not in (*_SCALARS, "A"):
             raise FITSLayoutError(f"its table column {number} has format {form!r}")
         repeat = int(match.group(1) or 1)
+        scalar = "S1" if match.group(2) == "A" else _SCALARS[match.group(2)]
+        itemsize += repeat * np.dtype(scalar).itemsize
+        if itemsize > width:  # before numpy is asked for a column that large
+            break
         if match.group(2) == "A":
             formats.append(f"S{repeat}")
         else:
-            formats.append(
-                (_SCALARS[match.group(2)], (repeat,)) if repeat > 1 else _SCALARS[match.group(2)]
-            )
+            formats.append((scalar, (repeat,)) if repeat > 1 else scalar)
         names.append(layout.string(f"TTYPE{number}"))
-    dtype = np.dtype({"names": names, "formats": formats})
-    width, count = layout.integer("NAXIS1"), layout.integer("NAXIS2")
-    if dtype.itemsize != width:
-        raise FITSLayoutError(f"its table rows are {width} bytes, its columns {dtype.itemsize}")
-    if count != frames:
-        raise FITSLayoutError(f"it has {frames} frames but {count} table rows")
-    if layout.data_start + width * count > len(data):
-        raise FITSLayoutError("its table is cut short")
-    return np.frombuffer(data, dtype=dtype, count=count, offset=layout.data_start)
+    if itemsize != width:
+        raise FITSLayoutError(f"its table rows are {width} bytes, its columns {itemsize} or more")
+    try:
+        dtype = np.dtype({"names": names, "formats": formats})
+    except (TypeError, ValueError) as exc:  # repeated or empty column names
+        raise FITSLayoutError(f"its table columns cannot be read ({exc})") from exc
+    table = np.frombuffer(data, dtype=dtype, count=count, offset=layout.data_start)
+    _check_columns(table)
+    return table
+
+
+def _check_columns(table):
+    """Refuse a table without the per-FFI columns target pixel files are made of, or with
+    text that is not ASCII (which FITS text is), before any cutout needs them."""
+    fields = table.dtype.fields
+    for column in (*_NEEDED_NUMBERS, *_NEEDED_TEXT):
+        if column not in fields:
+            raise FITSLayoutError(f"its table has no {column} column")
+    for column in (*_NEEDED_NUMBERS, *_OPTIONAL_NUMBERS):
+        if column in fields and (fields[column][0].kind not in "iuf" or fields[column][0].shape):
+            raise FITSLayoutError(f"its table column {column} is not one number per FFI")
+    for column in _NEEDED_TEXT:
+        if fields[column][0].kind != "S":
+            raise FITSLayoutError(f"its table column {column} is not text")
+    for column, (dtype, _) in fields.items():
+        if dtype.kind == "S" and (np.frombuffer(table[column].tobytes(), np.uint8) > 127).any():
+            raise FITSLayoutError(f"its table column {column} holds text that is not ASCII")

@@ -4,13 +4,19 @@ Headers come from one ranged read after asking the file's size; pixels from
 fsspec's ``cat_ranges``: adjacent ranges coalesced into one request, the
 rest fetched concurrently, never the whole file. s3fs's pool of connections
 is widened from 10 to what a cutout sends at once, unless the options say.
+
+An HTTP server may ignore ``Range`` and send the whole file, which fsspec's
+``cat_file`` would read into memory (tens of gigabytes for a cube) before
+anyone could look at it. So over HTTP the first read, which every cube
+starts with, looks at the answer's status and length before its body, and
+refuses a server that ignores ranges having read none of it.
 """
 
 import contextlib
 import json
 
 from ..exceptions import InvalidFileError
-from .source import check_piece
+from .source import check_not_longer, check_piece, ignores_ranges
 
 __all__ = ["FsspecSource"]
 
@@ -36,17 +42,28 @@ class FsspecSource:
         protocol = url.split("://", 1)[0]
         options = _merged(_DEFAULTS.get(protocol, {}), storage_options)
         self.fs, self.path = fsspec.core.url_to_fs(url, **options)
+        self._http = protocol in ("http", "https") and _is_http(self.fs)
         # Archive cubes do not change, so the URL and options name the version.
         self.version = (url, json.dumps(storage_options, sort_keys=True, default=str))
 
     def head(self, length):
         with _missing_as_invalid(self.url):
             size = self.fs.size(self.path)
-            return self.fs.cat_file(self.path, start=0, end=min(length, size)), size
+            end = min(length, size)
+            if self._http:
+                from fsspec.asyn import sync
+
+                head = sync(self.fs.loop, _http_range, self.fs, self.path, self.url, 0, end)
+            else:
+                head = self.fs.cat_file(self.path, start=0, end=end)
+        check_piece(head, end, self.url, 0)
+        return head, size
 
     def read(self, offset, length):
         with _missing_as_invalid(self.url):
-            return self.fs.cat_file(self.path, start=offset, end=offset + length)
+            piece = self.fs.cat_file(self.path, start=offset, end=offset + length)
+        check_not_longer(piece, length, self.url)  # shorter at the end of the file is fine
+        return piece
 
     def read_into(self, ranges, buffers):
         """Fill each buffer with its range: adjacent ranges fetched as one request, the
@@ -89,6 +106,30 @@ def _coalesce(ranges):
         else:
             merged.append([offset, offset + length, [index]])
     return merged
+
+
+def _is_http(fs):
+    from fsspec.implementations.http import HTTPFileSystem
+
+    return isinstance(fs, HTTPFileSystem)
+
+
+async def _http_range(fs, path, url, start, end):
+    """Bytes ``start`` to ``end`` of an HTTP file, as fsspec's ``cat_file`` fetches them (on
+    its loop, through its session), but refused, unread, when the answer is not that range:
+    a body longer than the range, or of unknown length without the status 206."""
+    options = dict(fs.kwargs)
+    headers = {**options.pop("headers", {}), "Range": f"bytes={start}-{end - 1}"}
+    session = await fs.set_session()
+    async with session.get(fs.encode_url(path), headers=headers, **options) as response:
+        if response.status == 404:
+            raise FileNotFoundError(url)
+        response.raise_for_status()
+        sent = response.content_length
+        if (sent is None and response.status != 206) or (sent or 0) > end - start:
+            length = "a body of unknown length" if sent is None else f"{sent:,} bytes"
+            raise ignores_ranges(url, f"HTTP {response.status} with {length}")
+        return await response.read()
 
 
 @contextlib.contextmanager

@@ -46,13 +46,19 @@ class LocalArchive(CubeStore):
         return f"<LocalArchive {str(self.directory)!r}>"
 
     def inventory(self):
-        """What the archive holds: {(sector, camera, ccd): cube path or list of FFI paths}."""
+        """What the archive holds: {(sector, camera, ccd): cube path or list of FFI paths},
+        regular files only."""
         cubes, ffis = {}, {}
         for path in sorted(self.directory.rglob("tess*.fits")):
-            if match := _CUBE_NAME.match(path.name):
-                cubes[tuple(map(int, match.groups()))] = path
-            elif match := _FFI_NAME.match(path.name):
-                ffis.setdefault(tuple(map(int, match.groups())), []).append(path)
+            cube, ffi = _CUBE_NAME.match(path.name), _FFI_NAME.match(path.name)
+            # Only regular files (or links to them): a directory so named cannot be read,
+            # opening a FIFO waits for a writer, and either would hide the sector's FFIs.
+            if not (cube or ffi) or not path.is_file():
+                continue
+            if cube:
+                cubes[tuple(map(int, cube.groups()))] = path
+            else:
+                ffis.setdefault(tuple(map(int, ffi.groups())), []).append(path)
         self._inventory = {**ffis, **cubes}  # a cube, when there is one, wins over loose FFIs
         return self._inventory
 

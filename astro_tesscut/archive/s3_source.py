@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..exceptions import InvalidFileError
-from .source import check_piece
+from .source import check_piece, ignores_ranges
 
 __all__ = ["S3Source", "obstore_config"]
 
@@ -34,6 +34,9 @@ MAX_REQUESTS = 64  # range requests in flight per read, unless max_pool_connecti
 BUCKET_REGIONS = {"stpubdata": "us-east-1"}  # MAST's public bucket
 _PER_CALL = 10  # obstore's get_ranges fetches ten ranges at a time
 _THREADS = 64  # calls in flight in a process, all reads together
+# How obstore says a range request was answered with the whole object (it refuses such
+# an answer from its headers, before reading the body).
+_NOT_PARTIAL = ("non-partial response", "NotPartial")
 _OPTIONS = {
     "anon",
     "key",
@@ -176,6 +179,8 @@ class S3Source:
         except (FileNotFoundError, obstore.exceptions.NotFoundError) as exc:
             raise InvalidFileError(f"cube: {self.url} does not exist") from exc
         except (PermissionError, obstore.exceptions.BaseError) as exc:
+            if any(words in str(exc) for words in _NOT_PARTIAL):
+                raise ignores_ranges(self.url, "the whole object, not the range asked for") from exc
             raise InvalidFileError(f"cube: cannot read {self.url}: {_first_line(exc)}") from exc
 
 

@@ -18,8 +18,10 @@ per request) when it is installed and understands the storage options; any
 other URL, or options only s3fs knows, through fsspec (`.fsspec_source`).
 """
 
+import contextlib
 import functools
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,33 +59,34 @@ def open_source(location, storage_options=None):
 
 
 class FileSource:
-    """A local file."""
+    """A local file: a regular one (a directory cannot be read; opening a FIFO would wait
+    for a writer)."""
 
     remote = False
 
     def __init__(self, path):
         self.path = Path(path)
         self.name = self.path.name
-        try:
-            stat = self.path.stat()
-        except OSError as exc:
+        with self._reading():
+            status = self.path.stat()
+        if not stat.S_ISREG(status.st_mode):
             raise InvalidFileError(
-                f"cube: cannot read {str(self.path)!r} ({exc.strerror})"
-            ) from exc
+                f"cube: {str(self.path)!r} is {_kind(status.st_mode)}, not a regular file"
+            )
         # What identifies this version of the file, for caches.
-        self.version = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
+        self.version = (str(self.path.resolve()), status.st_size, status.st_mtime_ns)
 
     def head(self, length):
-        with open(self.path, "rb", buffering=0) as file:
+        with self._reading(), open(self.path, "rb", buffering=0) as file:
             return os.pread(file.fileno(), length, 0), os.fstat(file.fileno()).st_size
 
     def read(self, offset, length):
-        with open(self.path, "rb", buffering=0) as file:
+        with self._reading(), open(self.path, "rb", buffering=0) as file:
             return os.pread(file.fileno(), length, offset)
 
     def read_into(self, ranges, buffers):
         """Fill each writable buffer with the bytes of its (offset, length) range."""
-        with open(self.path, "rb", buffering=0) as file:
+        with self._reading(), open(self.path, "rb", buffering=0) as file:
             descriptor = file.fileno()
 
             def read(job):
@@ -94,11 +97,45 @@ class FileSource:
             # Several reads in flight let a cold disk serve them in parallel.
             list(_readers().map(read, zip(ranges, buffers, strict=True)))
 
+    @contextlib.contextmanager
+    def _reading(self):
+        """The operating system's errors (no such file, permission denied, ...) as the
+        package's, naming the file: one unreadable cube fails alone."""
+        try:
+            yield
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise InvalidFileError(f"cube: cannot read {str(self.path)!r} ({reason})") from exc
+
+
+def _kind(mode):
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return "a device or socket"
+
 
 def check_piece(piece, length, url, offset):
     """A fetched range must be as long as asked: a shorter one means the file ends early."""
+    check_not_longer(piece, length, url)
     if len(piece) != length:
         raise InvalidFileError(f"cube: {url} ends before byte {offset + length}")
+
+
+def check_not_longer(piece, length, url):
+    """A fetched range longer than asked means the server sent more (the whole file)."""
+    if len(piece) > length:
+        raise ignores_ranges(url, f"{len(piece):,} bytes for a range of {length:,}")
+
+
+def ignores_ranges(url, answer):
+    """The error for a server that answers range requests with more than the range."""
+    return InvalidFileError(
+        f"cube: the server of {url} ignores range requests (it sent {answer}): a cube is "
+        "read a few ranges at a time, never whole; use a server or store that supports "
+        "HTTP Range"
+    )
 
 
 @functools.cache

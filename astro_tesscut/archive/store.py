@@ -112,30 +112,31 @@ class CubeStore(OfflineSectors):
         self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
     ):
         """Every target pixel file of ``target`` the store can cut, handed to ``writer`` in
-        one go (see `~astro_tesscut.backend.Backend.cutouts`); the cubes it lacked are the
-        reasons for no data."""
+        one go (see `~astro_tesscut.backend.Backend.cutouts`); the cubes it lacked, or could
+        not use, are the reasons for no data (each cube's own: the others' files still come)."""
         ra = np.atleast_1d(target.coord.icrs.ra.deg)
         dec = np.atleast_1d(target.coord.icrs.dec.deg)
         keys, _, _ = self.candidates(ra, dec, None if sector is None else [sector])
-        files, missing = [], []
+        files, failed = [], []
         for key in dict.fromkeys(map(tuple, keys.tolist())):
             try:
                 cube = self.cube(key, show_progress=show_progress)
+                # Whole, before any is kept: a cube that fails part way gives nothing.
+                files.extend(list(cut(cube, ra, dec, size, skip_off_cube=True)))
             except InvalidFileError as exc:
-                missing.append(str(exc))
-                continue
-            files.extend(cut(cube, ra, dec, size, skip_off_cube=True))
+                failed.append(str(exc))
         no_data = []
-        if missing:
+        if failed:
             no_data.append(
-                f"{len(missing)} cube(s) that could hold {target.description} are missing: "
-                + "; ".join(missing)
+                f"{len(failed)} cube(s) that could hold {target.description} are missing or "
+                "unusable: " + "; ".join(failed)
             )
         if not files:
-            where = f"sector {sector}" if sector is not None else "any sector"
-            no_data.append(
-                f"{self!r} holds no cube or FFIs of {where} covering {target.description}"
-            )
+            if not failed:
+                where = f"sector {sector}" if sector is not None else "any sector"
+                no_data.append(
+                    f"{self!r} holds no cube or FFIs of {where} covering {target.description}"
+                )
             return Fetched(no_data=no_data)
         return Fetched(writer.take(MadeFiles(files), sector=sector), no_data)
 
