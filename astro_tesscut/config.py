@@ -27,6 +27,14 @@ class Conf(_config.ConfigNamespace):
         "cutouts can take minutes.",
         cfgtype="float",
     )
+    request_deadline = _config.ConfigItem(
+        3600.0,
+        "Most seconds one try of a request may take in all, from sending it to the last "
+        "byte of its answer (timeout only bounds each wait for the next bytes, which a "
+        "server trickling its answer never exceeds); a try that runs longer is abandoned "
+        "and retried like a timeout.",
+        cfgtype="float",
+    )
     max_workers = _config.ConfigItem(
         4,
         "Most requests in flight at once when cutting every sector of a target "

@@ -1,8 +1,11 @@
 """Object names to sky positions, through MAST's name resolver (SANTA).
 
 astroquery has a resolver too, but it opens its own session with no timeout;
-this one rides on the client's session so that settings and retries apply.
+this one rides on the client's session so that settings, retries and the
+client's bounds on answers (their size and time, redirects) apply.
 """
+
+import math
 
 from .exceptions import CorruptResponseError, ResolverError
 
@@ -25,7 +28,7 @@ def position_from_answer(name, answer):
     ResolverError
         SANTA knows no position for ``name``.
     CorruptResponseError
-        The answer does not have SANTA's shape.
+        The answer does not have SANTA's shape, or its position is not on the sky.
     """
     from astropy.coordinates import SkyCoord
 
@@ -38,7 +41,10 @@ def position_from_answer(name, answer):
                 f"objectname: MAST's resolver knows no position for {name!r}; check the "
                 "spelling, or give coordinates instead"
             )
-        return SkyCoord(float(first["ra"]), float(first["decl"]), unit="deg", frame="icrs")
+        ra, dec = float(first["ra"]), float(first["decl"])
+        if not (math.isfinite(ra) and math.isfinite(dec)):
+            raise ValueError(f"the position ({ra}, {dec}) is not finite")
+        return SkyCoord(ra, dec, unit="deg", frame="icrs")
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise CorruptResponseError(
             f"the name resolver's answer for {name!r} has an unexpected shape ({exc!r})"

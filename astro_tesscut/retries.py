@@ -11,10 +11,23 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from . import interrupt
+
 __all__ = ["RetryPolicy", "parse_retry_after", "retry"]
 
-# Kept as a module attribute so that tests can watch the waits without waiting.
-_sleep = time.sleep
+# Longest nap of a wait between two looks at whether the user interrupted.
+_SLICE = 0.1
+
+
+def _sleep(seconds):
+    """Wait ``seconds``, or raise `KeyboardInterrupt` within ``_SLICE`` of an interrupt.
+
+    Tests replace it, to watch the waits without waiting.
+    """
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        interrupt.check()
+        time.sleep(min(left, _SLICE))
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,9 @@ def retry(call, policy, *, is_transient, retry_after=lambda exc: None, before_re
         The last failure, with ``attempts`` set on it, once the failure is not
         transient, the retries are used up, or the next wait would overrun
         the budget.
+    KeyboardInterrupt
+        The user interrupted the call (see `astro_tesscut.interrupt`) before
+        or during a wait.
     """
     waited = 0.0
     attempt = 0
@@ -88,6 +104,7 @@ def retry(call, policy, *, is_transient, retry_after=lambda exc: None, before_re
             wait = policy.wait(attempt - 1, retry_after(exc))
             if waited + wait > policy.budget:
                 raise
+            interrupt.check()
             _sleep(wait)
             waited += wait
             if before_retry is not None:

@@ -1,13 +1,30 @@
-"""The service backend: TESScut's REST API (and MAST's name resolver) over HTTP."""
+"""The service backend: TESScut's REST API (and MAST's name resolver) over HTTP.
 
+Answers are not trusted. Bodies are read as sent and inflated here, a chunk
+at a time, up to a limit (a few compressed bytes can inflate to gigabytes);
+each try of a request has a deadline for the whole exchange, which a server
+trickling its headers or body cannot stretch; redirects are followed only
+within the origin asked, and only a few times.
+"""
+
+import contextlib
+import functools
+import http.client
 import json
+import math
 import platform
+import socket
+import threading
+import time
 import weakref
+import zlib
+from urllib.parse import urljoin, urlsplit
 
+from . import interrupt
 from ._version import __version__
 from .backend import SECTOR_COLUMNS, Backend, Fetched
 from .config import conf
-from .exceptions import CorruptResponseError, ServiceError
+from .exceptions import CorruptResponseError, InvalidQueryError, ServiceError
 from .files import no_data_message
 from .resolver import position_from_answer, resolver_params
 from .retries import RetryPolicy, parse_retry_after, retry
@@ -16,6 +33,23 @@ from .writers import ZipAnswer
 __all__ = ["MastService"]
 
 _CHUNK_BYTES = 1 << 20
+
+# JSON answers (sector lists, the resolver's) are kilobytes, and an error message is one
+# line: a body beyond these sizes is not what the service sends.
+_MAX_JSON_BYTES = 4 << 20
+_MAX_ERROR_BYTES = 8 << 10
+
+_MAX_REDIRECTS = 5
+
+# The content codings asked for, all inflated by zlib: 32 + MAX_WBITS reads gzip and zlib
+# ("deflate") streams alike.
+_ACCEPT_ENCODING = "gzip, deflate"
+_ZLIB_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+_ZLIB_WBITS = 32 + zlib.MAX_WBITS
+
+# After its deadline, how often a try that had no socket to shut yet (still connecting)
+# is looked at again.
+_RECHECK_SECONDS = 0.5
 
 # Statuses that say "try again later": too many requests, or an overloaded or
 # timed-out service (TESScut answers 504 when a cutout takes too long).
@@ -36,6 +70,11 @@ class MastService(Backend):
         ``conf.server`` and ``conf.resolver_server``, read at each request.
     timeout : float, optional
         Seconds to wait for an answer; by default ``conf.timeout``.
+
+    Notes
+    -----
+    Each try of a request may take ``conf.request_deadline`` seconds in all;
+    redirects are followed only within the origin of the URL asked.
     """
 
     moving_targets = True
@@ -62,14 +101,22 @@ class MastService(Backend):
         return float(self._timeout if self._timeout is not None else conf.timeout)
 
     @property
+    def deadline(self):
+        """Most seconds one try of a request may take in all: ``conf.request_deadline``."""
+        seconds = float(conf.request_deadline)
+        if not seconds > 0:
+            raise InvalidQueryError(f"conf.request_deadline: must be more than 0, got {seconds}")
+        return seconds
+
+    @property
     def session(self):
         """The `requests.Session` every request of this client goes through."""
         if self._session is None:
             import requests
 
-            self._session = requests.Session()
+            self._session = _session_class()()
             # Room for every worker of a concurrent run, so none waits for a connection.
-            adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, int(conf.max_workers)))
+            adapter = _watched_adapter()(pool_maxsize=max(10, int(conf.max_workers)))
             self._session.mount("http://", adapter)
             self._session.mount("https://", adapter)
             # Its pooled connections are closed when this service goes, not left to the GC.
@@ -78,6 +125,8 @@ class MastService(Backend):
                 f"astro_tesscut/{__version__} (+https://github.com/astro-tesscut/astro_tesscut) "
                 f"python-requests/{requests.__version__} Python/{platform.python_version()}"
             )
+            # Only what _Inflater inflates, whatever codecs requests finds installed.
+            self._session.headers["Accept-Encoding"] = _ACCEPT_ENCODING
         return self._session
 
     @property
@@ -165,31 +214,38 @@ class MastService(Backend):
             raise
 
     def _get_json(self, url, params):
-        response = self._get(url, params)
+        body = self._get(url, params)
         try:
-            return response.json()
-        except ValueError as exc:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested past reason
             raise CorruptResponseError(
-                f"the answer is not valid JSON: {response.text[:200]!r}",
-                status_code=response.status_code,
-                url=response.url,
+                f"the answer is not valid JSON: {body[:200]!r}", url=url
             ) from exc
 
     def _get(self, url, params, *, sink=None, progress=None):
-        """GET ``url``, retrying transient failures; with a ``sink``, stream the body into it."""
+        """GET ``url``, retrying transient failures.
+
+        With a ``sink``, stream the body into it and return `None`; without,
+        return the body (a JSON answer: a few MB at most).
+        """
         attempt = _Attempt(self, url, params, sink, progress)
-        response, _ = retry(
+        body, _ = retry(
             attempt,
             self.retry_policy,
             is_transient=_is_transient,
             retry_after=lambda exc: getattr(exc, "retry_after", None),
             before_retry=attempt.undo,
         )
-        return response
+        return body
 
 
 class _Attempt:
-    """One try of a GET, able to undo what a failed try wrote and counted."""
+    """One try of a GET, able to undo what a failed try wrote and counted.
+
+    The body of a successful answer goes into ``sink`` (a binary file), at
+    most ``conf.max_inflated_bytes`` of it, when there is one; otherwise it
+    is returned, at most `_MAX_JSON_BYTES`.
+    """
 
     def __init__(self, service, url, params, sink, progress):
         self.service, self.url, self.params = service, url, params
@@ -199,42 +255,148 @@ class _Attempt:
     def __call__(self):
         import requests
 
-        timeout = self.service.timeout
+        deadline = _Deadline(self.service.deadline, self.url)
         try:
-            response = self.service.session.get(
-                self.url, params=self.params, timeout=timeout, stream=self.sink is not None
+            with deadline:
+                body = self._exchange(deadline)
+        except (ServiceError, requests.RequestException) as exc:
+            # A read the deadline cut short fails in whatever way it was cut.
+            if deadline.expired and exc is not deadline.error:
+                raise deadline.error from exc
+            if isinstance(exc, ServiceError):
+                raise
+            raise _request_error(exc, self.service.timeout, self.url) from exc
+        if deadline.expired:  # its socket shut, a body sent until close looks whole
+            raise deadline.error
+        return body
+
+    def _exchange(self, deadline):
+        """Send the request, follow redirects within its origin, and read the answer."""
+        session = self.service.session
+        url, params = self.url, self.params
+        for _ in range(_MAX_REDIRECTS + 1):
+            deadline.check()
+            response = session.get(
+                url,
+                params=params,
+                timeout=self.service.timeout,
+                stream=True,
+                allow_redirects=False,
             )
             with response:
-                if response.status_code >= 400:
-                    raise ServiceError(
-                        _error_message(response),
-                        status_code=response.status_code,
-                        url=response.url,
-                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                    )
-                if self.sink is not None:
-                    self._stream(response)
-                return response
-        except requests.Timeout as exc:
-            raise ServiceError(f"no answer within {timeout:g} s", url=self.url) from exc
-        except requests.RequestException as exc:
-            raise ServiceError(f"the request failed: {exc}", url=self.url) from exc
+                if not response.is_redirect:
+                    return self._answer(response, deadline)
+                url, params = self._redirect_target(response), None
+        raise ServiceError(
+            f"more than {_MAX_REDIRECTS} redirects; not followed",
+            status_code=response.status_code,
+            url=self.url,
+        )
 
-    def _stream(self, response):
-        size = int(response.headers.get("Content-Length") or 0)
-        if self.progress is not None and size:
-            self.progress.expect(size)
-            self.announced += size
-        for chunk in response.iter_content(_CHUNK_BYTES):
-            self.sink.write(chunk)
-            self.received += len(chunk)
-            if self.progress is not None:
-                self.progress.advance(len(chunk))
-        # urllib3 < 2 accepts a body cut short without a word; it is a broken transfer.
-        if size and self.received < size and "Content-Encoding" not in response.headers:
+    def _redirect_target(self, response):
+        """Where ``response`` redirects to, if that is within the origin asked."""
+        target = response.headers["Location"]
+        with contextlib.suppress(ValueError):  # a garbled Location is refused as it is
+            target = urljoin(response.url, target)
+        origin = _origin(self.url)
+        if origin is None or _origin(target) != origin:
+            asked = urlsplit(self.url)
             raise ServiceError(
-                f"the connection closed after {self.received} of {size} bytes", url=self.url
+                f"the answer redirects to {target[:200]!r}, outside "
+                f"{asked.scheme}://{asked.netloc}; not followed",
+                status_code=response.status_code,
+                url=response.url,
             )
+        return target
+
+    def _answer(self, response, deadline):
+        status = response.status_code
+        if not 200 <= status < 300:
+            raise ServiceError(
+                _error_message(response, self._error_head(response, deadline)),
+                status_code=status,
+                url=response.url,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if self.sink is None:
+            too_big = f"{_MAX_JSON_BYTES:,} bytes, far more than any JSON answer of the service"
+            return b"".join(self._body(response, deadline, limit=_MAX_JSON_BYTES, what=too_big))
+        limit = int(conf.max_inflated_bytes)
+        too_big = f"conf.max_inflated_bytes ({limit:,} bytes)"
+        for piece in self._body(response, deadline, limit=limit, what=too_big, counted=True):
+            self.sink.write(piece)
+        return None
+
+    def _error_head(self, response, deadline):
+        """The start of an error answer: enough for its message, never all of a huge one."""
+        head = b""
+        with contextlib.suppress(ServiceError):  # the status alone says what went wrong
+            for piece in self._body(
+                response, deadline, limit=math.inf, chunk_bytes=_MAX_ERROR_BYTES
+            ):
+                head += piece
+                if len(head) >= _MAX_ERROR_BYTES:
+                    break
+        return head[:_MAX_ERROR_BYTES]
+
+    def _body(self, response, deadline, *, limit, what="", counted=False, chunk_bytes=_CHUNK_BYTES):
+        """Yield the body of ``response``, inflated, in pieces of at most `_CHUNK_BYTES`.
+
+        ``limit`` bounds the bytes once inflated (``what`` names it in the error);
+        ``counted`` adds the bytes as sent to the progress bar.
+
+        Raises
+        ------
+        CorruptResponseError
+            The body inflates past ``limit``, its headers are garbage, or its
+            encoding is not one asked for or is broken.
+        ServiceError
+            The connection broke, went quiet, or ran out of time.
+        """
+        length = _content_length(response)
+        inflater = _Inflater(response.headers.get("Content-Encoding"), response.url)
+        if counted and self.progress is not None and length:
+            self.progress.expect(length)
+            self.announced += length
+        received = inflated = 0
+        for chunk in self._raw_chunks(response, chunk_bytes):
+            interrupt.check()
+            deadline.check()
+            received += len(chunk)
+            if counted and self.progress is not None:
+                self.received += len(chunk)
+                self.progress.advance(len(chunk))
+            for piece in inflater.inflate(chunk):
+                inflated += len(piece)
+                if inflated > limit:
+                    raise CorruptResponseError(
+                        f"the answer is larger than {what}; refusing it", url=self.url
+                    )
+                yield piece
+        # urllib3 < 2 accepts a body cut short without a word; it is a broken transfer.
+        if length and received < length:
+            raise ServiceError(
+                f"the connection closed after {received} of {length} bytes", url=self.url
+            )
+        inflater.finish()
+
+    def _raw_chunks(self, response, chunk_bytes):
+        """The body of ``response`` as sent, a failure to read it as a `ServiceError`."""
+        from urllib3.exceptions import HTTPError, ReadTimeoutError
+
+        chunks = response.raw.stream(chunk_bytes, decode_content=False)
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except ReadTimeoutError as exc:
+                raise ServiceError(
+                    f"no answer within {self.service.timeout:g} s", url=self.url
+                ) from exc
+            except (HTTPError, http.client.HTTPException, OSError) as exc:
+                raise ServiceError(f"the request failed: {exc}", url=self.url) from exc
+            if chunk is None:
+                return
+            yield chunk
 
     def undo(self):
         """Forget a failed attempt: empty the sink and take back its progress."""
@@ -247,10 +409,282 @@ class _Attempt:
         self.announced = self.received = 0
 
 
+class _Deadline:
+    """The time limit of one try of a request, from sending it to its answer's last byte.
+
+    requests' timeout bounds each wait for the next bytes, so a server that
+    trickles its answer, headers included (read in one blocking call), never
+    trips it. Once the deadline passes, a timer shuts down the socket the try
+    is using, which ends any read blocked on it, from any thread (closing it
+    would not); `check` stops the try between chunks. The connection pools
+    tell the deadline of the try running on their thread which socket that is
+    (`_WatchedPool`, `_WatchedConnection`).
+
+    Parameters
+    ----------
+    seconds : float
+        The time limit.
+    url : str
+        The URL asked, for the error.
+    """
+
+    _local = threading.local()  # the deadline of the try running on each thread
+
+    def __init__(self, seconds, url):
+        self.expired = False
+        self.error = ServiceError(
+            f"the answer took longer than {seconds:g} s (conf.request_deadline)", url=url
+        )
+        self._ends = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._conn = self._sock = None
+        self._done = False
+        self._timer = self._timer_for(min(seconds, threading.TIMEOUT_MAX))
+
+    @classmethod
+    def current(cls):
+        """The deadline of the try running on this thread, or `None`."""
+        return getattr(cls._local, "deadline", None)
+
+    def __enter__(self):
+        _Deadline._local.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            self._done = True
+            self._conn = self._sock = None
+            self._timer.cancel()
+        _Deadline._local.deadline = None
+
+    def check(self):
+        """Raise `error` if the deadline has passed."""
+        if time.monotonic() >= self._ends:
+            self.expired = True
+        if self.expired:
+            raise self.error
+
+    def watch(self, conn):
+        """The try now uses ``conn``, an urllib3 connection, connected or not."""
+        with self._lock:
+            self._conn, self._sock = conn, conn.sock
+
+    def connected(self, conn):
+        """``conn`` has a new socket."""
+        with self._lock:
+            if self._conn is conn:
+                # Kept apart from conn: http.client lets go of the socket of an answer
+                # that ends with the connection (it lives on in the answer) before its body.
+                self._sock = conn.sock
+
+    def forget(self, conn):
+        """``conn`` is back in its pool, for other requests to use: leave it alone."""
+        with self._lock:
+            if self._conn is conn:
+                self._conn = self._sock = None
+
+    def _timer_for(self, seconds):
+        timer = threading.Timer(seconds, self._expire)
+        timer.daemon = True  # never what keeps a process alive
+        return timer
+
+    def _expire(self):
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            if self._sock is None:  # not connected yet: its socket is shut once there is one
+                self._timer = self._timer_for(_RECHECK_SECONDS)
+                self._timer.start()
+                return
+            # socket.socket's own shutdown, even for TLS: SSLSocket's would also reset
+            # the TLS state that the reading thread is using. A socket closed already
+            # (its answer read) refuses, and a closed socket object never reaches a
+            # descriptor reused since.
+            with contextlib.suppress(OSError, TypeError):
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+
+class _WatchedPool:
+    """Mixed into urllib3's connection pools: a connection is watched by the deadline of
+    the try using it (`_Deadline`) from leaving its pool until it is back."""
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout=timeout)
+        deadline = _Deadline.current()
+        if deadline is not None:
+            deadline.watch(conn)
+        return conn
+
+    def _put_conn(self, conn):
+        deadline = _Deadline.current()
+        if deadline is not None:
+            deadline.forget(conn)
+        super()._put_conn(conn)
+
+
+class _WatchedConnection:
+    """Mixed into urllib3's connections: a new socket is watched by the deadline of the
+    try connecting it."""
+
+    def connect(self):
+        super().connect()
+        deadline = _Deadline.current()
+        if deadline is not None:
+            deadline.connected(self)
+
+
+@functools.cache
+def _watched_pool(pool_class):
+    if issubclass(pool_class, _WatchedPool):
+        return pool_class
+    connection_class = type(
+        pool_class.ConnectionCls.__name__,
+        (_WatchedConnection, pool_class.ConnectionCls),
+        {},
+    )
+    return type(
+        pool_class.__name__, (_WatchedPool, pool_class), {"ConnectionCls": connection_class}
+    )
+
+
+def _watch_pools(manager):
+    """Make the pools ``manager`` (an urllib3 pool manager, proxied or not) opens watched."""
+    manager.pool_classes_by_scheme = {
+        scheme: _watched_pool(pool_class)
+        for scheme, pool_class in manager.pool_classes_by_scheme.items()
+    }
+
+
+@functools.cache
+def _watched_adapter():
+    """requests' `~requests.adapters.HTTPAdapter`, its connections watched by deadlines."""
+    import requests
+
+    class WatchedAdapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            _watch_pools(self.poolmanager)
+
+        def proxy_manager_for(self, proxy, **proxy_kwargs):
+            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+            _watch_pools(manager)
+            return manager
+
+    return WatchedAdapter
+
+
+@functools.cache
+def _session_class():
+    """requests' `~requests.Session`, leaving redirects to `_Attempt`."""
+    import requests
+
+    class Session(requests.Session):
+        def resolve_redirects(self, *args, **kwargs):
+            # Even when not following a redirect, requests reads its whole body, inflated,
+            # to find the next request: a redirect's body is never read here.
+            return iter(())
+
+    return Session
+
+
+class _Inflater:
+    """Decodes a body sent with the Content-Encoding ``encoding``, a bounded piece at a time.
+
+    A megabyte of gzip can inflate to a gigabyte; no piece is larger than
+    `_CHUNK_BYTES`, so what the caller keeps is all that is ever in memory.
+    """
+
+    def __init__(self, encoding, url):
+        self.url = url
+        codings = [c.strip().lower() for c in (encoding or "").split(",")]
+        codings = [c for c in codings if c not in ("", "identity")]
+        if len(codings) > 1 or (codings and codings[0] not in _ZLIB_CODINGS):
+            raise CorruptResponseError(
+                f"the answer is encoded as {encoding[:100]!r}, which was not asked for", url=url
+            )
+        self._zlib = zlib.decompressobj(_ZLIB_WBITS) if codings else None
+
+    def inflate(self, data):
+        """Yield what the next bytes of the body, ``data``, inflate to."""
+        if self._zlib is None:
+            yield data
+            return
+        try:
+            while True:
+                piece = self._zlib.decompress(data, _CHUNK_BYTES)
+                if piece:
+                    yield piece
+                data = self._zlib.unconsumed_tail
+                if self._zlib.eof:
+                    data = self._zlib.unused_data
+                    if not data:
+                        return
+                    self._zlib = zlib.decompressobj(_ZLIB_WBITS)  # a gzip of several members
+                elif not data and len(piece) < _CHUNK_BYTES:
+                    return  # all of data inflated, and no output held back
+        except zlib.error as exc:
+            raise CorruptResponseError(
+                f"the answer does not inflate as its Content-Encoding says ({exc})", url=self.url
+            ) from exc
+
+    def finish(self):
+        """Check that the body ended where its compressed stream does."""
+        if self._zlib is not None and not self._zlib.eof:
+            raise CorruptResponseError("the answer ends inside its compressed stream", url=self.url)
+
+
+def _request_error(exc, timeout, url):
+    """The `ServiceError` for a `requests.RequestException` ``exc``."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return ServiceError(f"no answer within {timeout:g} s", url=url)
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        return CorruptResponseError(f"the answer's headers are unusable: {exc}", url=url)
+    return ServiceError(f"the request failed: {exc}", url=url)
+
+
 def _is_transient(exc):
+    """Whether another try could succeed where one failed with ``exc``."""
     if isinstance(exc, CorruptResponseError) or not isinstance(exc, ServiceError):
         return False
-    return exc.status_code is None or exc.status_code in TRANSIENT_STATUSES
+    if exc.status_code is not None:
+        return exc.status_code in TRANSIENT_STATUSES
+    import requests
+
+    # A URL requests cannot send to is refused the same way every time.
+    errors = requests.exceptions
+    permanent = (errors.InvalidURL, errors.InvalidSchema, errors.MissingSchema, errors.URLRequired)
+    return not isinstance(exc.__cause__, permanent)
+
+
+def _content_length(response):
+    """The Content-Length of ``response`` in bytes, or `None` when it has none."""
+    value = response.headers.get("Content-Length")
+    if value is None:
+        return None
+    # RFC 9110 allows a list of one value repeated; anything else is garbage.
+    values = {v.strip() for v in value.split(",")}
+    if len(values) != 1 or not (number := values.pop()).isascii() or not number.isdigit():
+        raise CorruptResponseError(
+            f"its Content-Length header {value[:100]!r} is not a number of bytes",
+            url=response.url,
+        )
+    return int(number)
+
+
+def _origin(url):
+    """The scheme, host and port of ``url``, or `None` for a URL that has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return parts.scheme.lower(), parts.hostname, port
 
 
 def _position_params(target):
@@ -264,15 +698,21 @@ def _moving_params(target):
     return params
 
 
-def _error_message(response):
-    """What the service said about a failed request, as one line."""
+def _error_message(response, head):
+    """What the service said about a failed request, from the start of its body, ``head``."""
     try:
-        answer = response.json()
-    except ValueError:
-        text = " ".join(response.text.split())
-        return text[:500] or response.reason or "no message"
-    if isinstance(answer, dict):
-        for key in ("msg", "message", "error", "detail"):
-            if answer.get(key):
-                return str(answer[key])
-    return json.dumps(answer)[:500]
+        answer = json.loads(head)
+    except (ValueError, RecursionError):
+        text = head.decode("utf-8", "replace")
+    else:
+        text = json.dumps(answer)
+        if isinstance(answer, dict):
+            keys = ("msg", "message", "error", "detail")
+            text = next((str(answer[key]) for key in keys if answer.get(key)), text)
+    return _one_line(text) or _one_line(response.reason or "") or "no message"
+
+
+def _one_line(text):
+    """``text`` as one short line of printable characters (no terminal escapes)."""
+    printable = "".join(c if c.isprintable() else " " for c in text[:2000])
+    return " ".join(printable.split())[:500]

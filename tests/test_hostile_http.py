@@ -1,0 +1,617 @@
+"""Hostile and broken servers on 127.0.0.1: bombs, trickles, redirects, garbage headers.
+
+Each test checks the error (its class and a word of its message), that the
+output directory holds nothing but what it held before (a user's file,
+byte-identical), and that the cache holds nothing half-made. Servers are
+pytest-httpserver, or `RawServer` where the bytes on the wire (headers
+included) and their pace matter. Every loop here is bounded.
+"""
+
+import contextlib
+import gc
+import gzip
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+import pytest
+from synthetic import make_cutout_zip, make_tpf_file
+from werkzeug import Response
+
+from astro_tesscut import (
+    CorruptResponseError,
+    InvalidQueryError,
+    PartialResultError,
+    ServiceError,
+    TessCutClass,
+    conf,
+    interrupt,
+)
+from astro_tesscut.retries import RetryPolicy, retry
+from astro_tesscut.retries import _sleep as real_sleep  # before conftest makes it instant
+
+API = "/tesscut/api/v0.1/"
+RA, DEC = "84.2911879979852", "-80.4691197969941"
+RETRIES = 2
+
+GOOD_ZIP = make_cutout_zip({"sector": 1, "shape": (10, 10), "n_cadences": 40})
+TPF_NAME, _ = make_tpf_file(sector=1, shape=(10, 10), n_cadences=40)
+USERS_COPY = b"the user's own copy, which no failed download may replace"
+BOMB_BYTES = 500 * 2**20
+
+HOW = ["get", "get-cached", "download-cached", "download-direct"]
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture(scope="session")
+def bomb():
+    """500 MB of zeros, gzipped: about 0.5 MB on the wire."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(2**20)
+    body = b"".join(packer.compress(block) for _ in range(BOMB_BYTES // len(block)))
+    return body + packer.flush()
+
+
+@pytest.fixture
+def out(tmp_path):
+    """The output directory, holding a user's file under the name a download would take."""
+    directory = tmp_path / "out"
+    directory.mkdir()
+    (directory / TPF_NAME).write_bytes(USERS_COPY)
+    return directory
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Few retries (instant: conftest), a short timeout, a private cache."""
+    with (
+        conf.set_temp("timeout", 5.0),
+        conf.set_temp("max_retries", RETRIES),
+        conf.set_temp("cache_dir", str(tmp_path / "cache")),
+    ):
+        yield
+
+
+@pytest.fixture
+def service(httpserver, settings):
+    """The client pointed at pytest-httpserver."""
+    with (
+        conf.set_temp("server", httpserver.url_for(API)),
+        conf.set_temp("resolver_server", httpserver.url_for("/resolver")),
+    ):
+        yield httpserver
+
+
+def fetch(how, out):
+    """Ask for a cutout of sector 1 one of the ways in `HOW`; the names of what arrived."""
+    client = TessCutClass()
+    kwargs = {"coordinates": f"{RA} {DEC}", "size": 10, "sector": 1}
+    if how.startswith("get"):
+        cutouts = client.get_cutouts(cache=how == "get-cached", **kwargs)
+        return [hdul.filename() for hdul in cutouts]
+    paths = client.download_cutouts(path=out, cache=how == "download-cached", **kwargs)
+    return [path.split("/")[-1] for path in paths["Local Path"]]
+
+
+def assert_clean(tmp_path, out, *, cached=()):
+    """The user's file untouched and alone; the ``cached`` files in the cache, or nothing."""
+    assert [p.name for p in out.iterdir()] == [TPF_NAME]
+    assert (out / TPF_NAME).read_bytes() == USERS_COPY
+    cache = tmp_path / "cache"
+    files = [p for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
+    assert sorted(p.name for p in files if p.suffix == ".fits") == sorted(cached)
+    if not cached:
+        assert files == []
+    hidden = [p for p in cache.rglob(".*") if p.name != ".incoming"] if cache.exists() else []
+    assert hidden == []
+
+
+class RawServer:
+    """An HTTP server on 127.0.0.1 that sends whatever bytes, as slowly as it likes.
+
+    Each connection gets one request; ``answer(server, conn, target)`` writes
+    the answer to ``target`` (the request's path and query) on the socket
+    ``conn``, which is then closed.
+    """
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests = []
+        self.stopped = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    @property
+    def url(self):
+        host, port = self._listener.getsockname()
+        return f"http://{host}:{port}"
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn):
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                head += data
+            target = head.split(b" ", 2)[1].decode()
+            self.requests.append(target)
+            self.answer(self, conn, target)
+
+    def trickle(self, conn, data, every=0.05):
+        """Send ``data`` a byte at a time, ``every`` seconds apart, until stopped."""
+        for i in range(len(data)):
+            if self.stopped.is_set():
+                return
+            conn.sendall(data[i : i + 1])
+            time.sleep(every)
+
+    def close(self):
+        self.stopped.set()
+        for thread in self._threads:
+            thread.join(10)
+        self._listener.close()
+
+
+def head(status="200 OK", **headers):
+    """The status line and headers of an answer (``Content_Length`` for Content-Length)."""
+    lines = [f"HTTP/1.1 {status}", "Connection: close"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+@pytest.fixture
+def raw_server(settings):
+    """``raw_server(answer)``: a `RawServer` that the client is pointed at."""
+    with contextlib.ExitStack() as stack:
+
+        def start(answer):
+            server = RawServer(answer)
+            stack.callback(server.close)
+            stack.enter_context(conf.set_temp("server", server.url + API))
+            return server
+
+        yield start
+
+
+@pytest.fixture
+def interrupter():
+    """``interrupter(seconds)``: interrupt the call running then, as Ctrl-C would."""
+    timers = []
+
+    def start(seconds):
+        timer = threading.Timer(seconds, interrupt.stop)
+        timers.append(timer)
+        timer.start()
+
+    yield start
+    for timer in timers:
+        timer.cancel()
+        timer.join()
+    with interrupt.stopping_on_interrupt():  # clears the interrupt for the tests that follow
+        pass
+
+
+# 2. decompression bombs
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_gzip_bomb_cutout_stops_at_max_inflated_bytes(service, bomb, tmp_path, out, how):
+    service.expect_request(API + "astrocut").respond_with_data(
+        bomb, content_type="application/zip", headers={"Content-Encoding": "gzip"}
+    )
+    with (
+        conf.set_temp("max_inflated_bytes", 8 * 2**20),
+        pytest.raises(CorruptResponseError, match="larger than conf.max_inflated_bytes"),
+    ):
+        fetch(how, out)
+    assert len(service.log) == 1  # the same bomb would come again: not retried
+    assert_clean(tmp_path, out)
+
+
+@pytest.mark.parametrize("what", ["sectors", "resolver"])
+def test_gzip_bomb_json_is_refused(service, bomb, tmp_path, out, what):
+    path = API + "sector" if what == "sectors" else "/resolver"
+    service.expect_request(path).respond_with_data(
+        bomb, content_type="application/json", headers={"Content-Encoding": "gzip"}
+    )
+    target = {"coordinates": f"{RA} {DEC}"} if what == "sectors" else {"objectname": "Pi Men"}
+    with pytest.raises(
+        CorruptResponseError, match="larger than 4,194,304 bytes, far more than any JSON"
+    ):
+        TessCutClass().query_sectors(**target)
+    assert len(service.log) == 1
+    assert_clean(tmp_path, out)
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_gzip_bomb_error_body_is_read_only_in_part(service, bomb, tmp_path, out, how):
+    service.expect_request(API + "astrocut").respond_with_data(
+        bomb, status=404, headers={"Content-Encoding": "gzip"}
+    )
+    with pytest.raises(ServiceError, match=r"HTTP 404 .*: NOT FOUND$") as info:
+        fetch(how, out)
+    assert not isinstance(info.value, CorruptResponseError)  # the status is what matters
+    assert len(service.log) == 1
+    assert_clean(tmp_path, out)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "gzip-two-members"])
+def test_compressed_answers_are_inflated(service, tmp_path, out, coding):
+    half = len(GOOD_ZIP) // 2
+    body = {
+        "gzip": gzip.compress(GOOD_ZIP),
+        "deflate": zlib.compress(GOOD_ZIP),
+        "gzip-two-members": gzip.compress(GOOD_ZIP[:half]) + gzip.compress(GOOD_ZIP[half:]),
+    }[coding]
+    service.expect_request(API + "astrocut").respond_with_data(
+        body, headers={"Content-Encoding": coding.split("-")[0]}
+    )
+    assert fetch("get-cached", out) == [TPF_NAME]
+    assert_clean(tmp_path, out, cached=[TPF_NAME])
+
+
+def test_resolver_position_off_the_sky_is_refused(service, tmp_path, out):
+    service.expect_request("/resolver").respond_with_json(
+        {"resolvedCoordinate": [{"searchString": "pi men", "ra": "nan", "decl": -80.5}]}
+    )
+    with pytest.raises(CorruptResponseError, match="not finite"):
+        TessCutClass().query_sectors(objectname="Pi Men")
+    assert_clean(tmp_path, out)
+
+
+BOMBED_CHILD = """
+import json, resource, sys
+from astro_tesscut import TessCutClass, conf
+
+server, resolver, out, cache = sys.argv[1:]
+conf.server, conf.resolver_server, conf.cache_dir = server, resolver, cache
+conf.max_retries = 0
+conf.max_inflated_bytes = 32 * 2**20
+client = TessCutClass()
+where = {"coordinates": "84.2911879979852 -80.4691197969941", "size": 10}
+calls = {
+    "get": lambda: client.get_cutouts(sector=1, cache=False, **where),
+    "get-cached": lambda: client.get_cutouts(sector=1, **where),
+    "download": lambda: client.download_cutouts(sector=1, path=out, cache=False, **where),
+    "error": lambda: client.get_cutouts(sector=2, cache=False, **where),
+    "redirect": lambda: client.get_cutouts(sector=3, cache=False, **where),
+    "sectors": lambda: client.query_sectors(coordinates=where["coordinates"]),
+    "resolver": lambda: client.query_sectors(objectname="Pi Men"),
+}
+errors = {}
+for name, call in calls.items():
+    try:
+        call()
+    except Exception as exc:
+        errors[name] = [type(exc).__name__, str(exc)]
+# In KiB (bytes on macOS). Linux keeps ru_maxrss across exec, so it reports the test
+# process's peak if that was larger: VmHWM, where there is one, is this process's alone.
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if sys.platform == "darwin":
+    peak /= 2**10
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except OSError:
+    pass
+print(json.dumps({"errors": errors, "peak_mib": peak / 2**10}))
+"""
+
+
+def test_bombs_stay_in_bounded_memory(httpserver, bomb, tmp_path, out):
+    def answer(request):
+        headers = {"Content-Encoding": "gzip"}
+        status = {"2": 404, "3": 302}.get(request.args.get("sector"), 200)
+        if status == 302:
+            headers["Location"] = "http://localhost/elsewhere"
+        return Response(bomb, status=status, headers=headers)
+
+    for path in (API + "astrocut", API + "sector", "/resolver"):
+        httpserver.expect_request(path).respond_with_handler(answer)
+    args = [httpserver.url_for(API), httpserver.url_for("/resolver"), out, tmp_path / "cache"]
+    run = subprocess.run(
+        [sys.executable, "-c", BOMBED_CHILD, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout)
+    errors = {name: error[0] for name, error in report["errors"].items()}
+    assert errors == {
+        "get": "CorruptResponseError",
+        "get-cached": "CorruptResponseError",
+        "download": "CorruptResponseError",
+        "error": "ServiceError",
+        "redirect": "ServiceError",
+        "sectors": "CorruptResponseError",
+        "resolver": "CorruptResponseError",
+    }
+    assert "HTTP 404" in report["errors"]["error"][1]
+    assert "not followed" in report["errors"]["redirect"][1]
+    assert report["peak_mib"] < 300, report  # the bomb inflates to 500 MiB
+    assert_clean(tmp_path, out)
+
+
+# 4. a deadline for the whole exchange
+
+
+def _trickled_body(framing):
+    """An answer whose headers come at once and whose body comes a byte at a time."""
+    headers = {
+        "length": {"Content_Length": len(GOOD_ZIP)},
+        "chunked": {"Transfer_Encoding": "chunked"},
+        "close": {},
+    }[framing]
+
+    def answer(server, conn, target):
+        conn.sendall(head(Content_Type="application/zip", **headers))
+        if framing == "chunked":
+            conn.sendall(b"%x\r\n" % len(GOOD_ZIP))
+        server.trickle(conn, GOOD_ZIP)
+
+    return answer
+
+
+# Every way of asking, and every way of ending a body: its length, its last chunk, or
+# the connection closing (which a shut socket looks like).
+TRICKLES = [
+    ("get", "length"),
+    ("get-cached", "chunked"),
+    ("download-cached", "close"),
+    ("download-direct", "length"),
+    ("download-direct", "close"),
+]
+
+
+@pytest.mark.parametrize(("how", "framing"), TRICKLES)
+def test_trickled_body_stops_at_the_deadline(raw_server, tmp_path, out, how, framing):
+    server = raw_server(_trickled_body(framing))
+    start = time.monotonic()
+    with (
+        conf.set_temp("request_deadline", 0.5),
+        conf.set_temp("max_retries", 1),
+        pytest.raises(
+            ServiceError, match=r"took longer than 0.5 s \(conf.request_deadline\)"
+        ) as info,
+    ):
+        fetch(how, out)
+    assert time.monotonic() - start < 15  # two tries of half a second, generously
+    assert info.value.attempts == len(server.requests) == 2  # retried, like a timeout
+    assert_clean(tmp_path, out)
+
+
+@pytest.mark.parametrize("part", ["status line", "headers"])
+def test_trickled_headers_stop_at_the_deadline(raw_server, tmp_path, out, part):
+    def answer(server, conn, target):
+        if part == "headers":
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            server.trickle(conn, b"X-Slow: " + b"z" * 5000 + b"\r\n\r\n")
+        else:
+            server.trickle(conn, b"HTTP/1.1 200 " + b"O" * 5000 + b"\r\n\r\n")
+
+    server = raw_server(answer)
+    start = time.monotonic()
+    with (
+        conf.set_temp("request_deadline", 0.5),
+        conf.set_temp("max_retries", 1),
+        pytest.raises(ServiceError, match="took longer than 0.5 s") as info,
+    ):
+        fetch("download-direct", out)
+    assert time.monotonic() - start < 15
+    assert info.value.attempts == len(server.requests) == 2
+    assert_clean(tmp_path, out)
+
+
+def test_the_deadline_must_be_positive(service, tmp_path, out):
+    with (
+        conf.set_temp("request_deadline", 0),
+        pytest.raises(InvalidQueryError, match=r"^conf.request_deadline: must be more than 0"),
+    ):
+        fetch("download-direct", out)
+    assert len(service.log) == 0
+    assert_clean(tmp_path, out)
+
+
+# 8. redirects
+
+
+def _redirect_to(location, status=302):
+    return Response(status=status, headers={"Location": location})
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_redirect_to_another_origin_is_not_followed(service, tmp_path, out, how):
+    elsewhere = service.url_for("/elsewhere/astrocut").replace("127.0.0.1", "localhost")
+    service.expect_request(API + "astrocut").respond_with_response(_redirect_to(elsewhere))
+    service.expect_request("/elsewhere/astrocut").respond_with_data(GOOD_ZIP)
+    with pytest.raises(ServiceError, match=r"HTTP 302 .*redirects to .*localhost.*not followed"):
+        fetch(how, out)
+    assert [request.path for request, _ in service.log] == [API + "astrocut"]
+    assert_clean(tmp_path, out)  # nothing cached under the request's key
+
+
+@pytest.mark.parametrize(
+    "location", ["file:///etc/passwd", "https://127.0.0.1:1/", "//localhost/x"]
+)
+def test_redirect_off_origin_is_refused_at_once(service, tmp_path, out, location):
+    service.expect_request(API + "astrocut").respond_with_response(_redirect_to(location, 307))
+    with pytest.raises(ServiceError, match="HTTP 307 .*not followed") as info:
+        fetch("download-cached", out)
+    assert info.value.attempts == len(service.log) == 1  # it cannot succeed: not retried
+    assert_clean(tmp_path, out)
+
+
+def test_garbled_redirect_is_refused_at_once(raw_server, tmp_path, out):
+    server = raw_server(_answer_with(head("302 Found", Location="http://[::1/x"), b""))
+    with pytest.raises(ServiceError, match=r"HTTP 302 .*'http://\[::1/x'.*not followed") as info:
+        fetch("get", out)
+    assert info.value.attempts == len(server.requests) == 1
+    assert_clean(tmp_path, out)
+
+
+def test_redirect_loop_is_bounded(service, tmp_path, out):
+    service.expect_request(API + "astrocut").respond_with_response(_redirect_to("astrocut?again"))
+    with pytest.raises(ServiceError, match="more than 5 redirects") as info:
+        fetch("download-cached", out)
+    assert info.value.attempts == 1
+    assert len(service.log) == 6  # the request and five redirects
+    assert_clean(tmp_path, out)
+
+
+def test_redirect_within_the_origin_is_followed(service, bomb, tmp_path, out):
+    redirect = _redirect_to("../v0.2/cut")
+    redirect.headers["Content-Encoding"] = "gzip"
+    redirect.set_data(bomb)  # a redirect's body is not read at all
+    service.expect_request(API + "astrocut").respond_with_response(redirect)
+    service.expect_request("/tesscut/api/v0.2/cut").respond_with_data(GOOD_ZIP)
+    assert fetch("get-cached", out) == [TPF_NAME]
+    assert len(service.log) == 2
+    assert_clean(tmp_path, out, cached=[TPF_NAME])
+
+
+@pytest.mark.parametrize("server", ["htp://127.0.0.1:1/api/", "http://[::1/api/", "127.0.0.1/api/"])
+def test_unusable_server_url_is_not_retried(settings, tmp_path, out, server):
+    with conf.set_temp("server", server), pytest.raises(ServiceError) as info:
+        fetch("download-direct", out)
+    assert info.value.attempts == 1
+    assert "request failed" in str(info.value)
+    assert_clean(tmp_path, out)
+
+
+# 10. garbage headers
+
+
+def _answer_with(raw_head, body=GOOD_ZIP):
+    def answer(server, conn, target):
+        conn.sendall(raw_head + body)
+
+    return answer
+
+
+GARBAGE = {
+    "length-abc": (head(Content_Length="abc"), GOOD_ZIP, "Content-Length header 'abc'"),
+    "length-negative": (head(Content_Length="-1"), GOOD_ZIP, "Content-Length header '-1'"),
+    "encoding-unasked": (head(Content_Encoding="br"), GOOD_ZIP, "encoded as 'br'"),
+    "encoding-twice": (head(Content_Encoding="gzip, gzip"), GOOD_ZIP, "not asked for"),
+    "encoding-false": (head(Content_Encoding="gzip"), GOOD_ZIP, "does not inflate"),
+    "encoding-cut": (
+        head(Content_Encoding="gzip"),
+        gzip.compress(GOOD_ZIP)[:-100],
+        "ends inside its compressed stream",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("garbage", GARBAGE)
+def test_garbage_headers_are_a_corrupt_response(raw_server, tmp_path, out, how, garbage):
+    raw_head, body, words = GARBAGE[garbage]
+    server = raw_server(_answer_with(raw_head, body))
+    with pytest.raises(CorruptResponseError, match=words):
+        fetch(how, out)
+    assert len(server.requests) == 1
+    assert_clean(tmp_path, out)
+
+
+# urllib3 refuses these itself, and leaves the answer's socket for the garbage collector.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_content_lengths_that_disagree_are_a_corrupt_response(raw_server, tmp_path, out):
+    server = raw_server(_answer_with(head(Content_Length="5, 6")))
+    with pytest.raises(CorruptResponseError, match="headers are unusable: Content-Length"):
+        fetch("download-cached", out)
+    gc.collect()  # here, where that socket's warning is expected
+    assert len(server.requests) == 1
+    assert_clean(tmp_path, out)
+
+
+def test_garbage_header_costs_only_its_sector(raw_server, tmp_path, out):
+    sectors = {
+        "results": [
+            {"sectorName": f"tess-s{s:04d}-4-2", "sector": s, "camera": 4, "ccd": 2} for s in (1, 4)
+        ]
+    }
+    fine = make_cutout_zip({"sector": 4, "shape": (10, 10), "n_cadences": 5})
+
+    def answer(server, conn, target):
+        if "/sector?" in target:
+            body = json.dumps(sectors).encode()
+            conn.sendall(head(Content_Length=len(body)) + body)
+        elif "sector=1" in target:
+            conn.sendall(head(Content_Length="abc") + GOOD_ZIP)
+        else:
+            conn.sendall(head(Content_Length=len(fine)) + fine)
+
+    raw_server(answer)
+    client = TessCutClass()
+    with pytest.raises(PartialResultError, match="sector 1: unusable answer") as info:
+        client.download_cutouts(coordinates=f"{RA} {DEC}", size=10, path=out)
+    assert isinstance(info.value.failures[1], CorruptResponseError)
+    (arrived,) = info.value.results
+    assert arrived.parent == out
+    assert arrived.name.startswith("tess-s0004-4-2")
+    assert sorted(p.name for p in out.iterdir()) == sorted([TPF_NAME, arrived.name])
+    assert (out / TPF_NAME).read_bytes() == USERS_COPY
+
+
+# interrupts
+
+
+@pytest.mark.parametrize("how", ["get", "download-direct"])
+def test_an_interrupt_stops_a_streaming_answer(raw_server, interrupter, tmp_path, out, how):
+    def endless(server, conn, target):
+        conn.sendall(head(Content_Type="application/zip"))
+        block = bytes(2**16)
+        for _ in range(2000):  # some 6 MB a second, for 20 s at most
+            if server.stopped.is_set():
+                return
+            conn.sendall(block)
+            time.sleep(0.01)
+
+    raw_server(endless)
+    interrupter(0.3)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        fetch(how, out)
+    assert time.monotonic() - start < 10
+    assert_clean(tmp_path, out)
+
+
+def test_an_interrupt_ends_the_retries(instant_retries, interrupter):
+    def fails():
+        interrupt.stop()
+        raise ServiceError("busy", status_code=503)
+
+    with pytest.raises(KeyboardInterrupt):
+        retry(fails, RetryPolicy(retries=3), is_transient=lambda exc: True)
+    assert instant_retries == []
+
+
+def test_a_retry_wait_wakes_up_when_interrupted(interrupter):
+    interrupter(0.2)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        real_sleep(60)
+    assert time.monotonic() - start < 5
