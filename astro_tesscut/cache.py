@@ -1,28 +1,50 @@
 """An on-disk cache of verified cutouts, safe to share between processes.
 
 Each entry is a directory named by a hash of the request (server, endpoint,
-position, size, units, sector) holding the target pixel files of the answer.
-An entry is built in a hidden staging directory and renamed into place in
-one step, so no process ever sees half of one; without a lock, two processes
-that miss together both fetch, and the first rename wins. Every file is
-verified (complete FITS, CHECKSUM/DATASUM when present) before it is used,
-and an entry that fails is discarded so that the request is made again.
+position, size, units, sector) holding the target pixel files of the answer
+and a manifest, ``manifest.json``::
+
+    {"format": 1,
+     "request": {"url": "https://.../astrocut", "params": {"dec": "...", ...}},
+     "files": {"tess-s0001-4-2_..._astrocut.fits": "<sha256 of the file, hex>"}}
+
+An entry is built in a hidden staging directory (its files verified as they
+arrive, its manifest written last) and renamed into place in one step, so no
+process ever sees half of one; without a lock, two processes that miss
+together both fetch, and the first rename wins. An entry is served only if
+its manifest records the very request, and the entry holds exactly the
+files it lists, each with its digest; any other is discarded, so that the
+request is made again. Nothing planted or left in the cache directory is
+ever taken for a cutout.
+
+`CutoutCache.clear` removes finished entries only: what other processes are
+making (``*.staging`` directories, downloads in ``.incoming``) is theirs.
+Temporaries whose owner was killed are swept
+(`~astro_tesscut.files.sweep_stale`) the first time a process writes to the
+cache, and by `CutoutCache.clear`.
 """
 
+import contextlib
 import hashlib
 import json
 import os
-import secrets
 import shutil
+import threading
 from pathlib import Path
 
 from .backend import Fetched, Wrapper
 from .config import conf
-from .exceptions import CorruptResponseError
-from .files import open_fits
+from .files import owned_name, sweep_stale
 from .writers import CachedFiles, Writer, received_in
 
 __all__ = ["Cached", "CutoutCache"]
+
+MANIFEST = "manifest.json"
+_FORMAT = 1
+
+# The cache directories this process has swept already: once is enough.
+_swept = set()
+_swept_lock = threading.Lock()
 
 
 class Cached(Wrapper):
@@ -43,26 +65,31 @@ class Cached(Wrapper):
     ):
         if not (cache and writer.cacheable):
             return self.inner.cutouts(target, size, sector, writer, progress=progress)
-        key = self.cache.key(*self.inner.cutout_request(target, size, sector))
-        found = self.cache.lookup(key)
-        if found is None:
-            fetched = self.inner.cutouts(
-                target, size, sector, _Entry(self.cache, key), progress=progress
-            )
-            if not fetched.results:
-                return fetched
-            found = fetched.results
-        return Fetched(writer.take(CachedFiles(found), sector=sector))
+        url, params = self.inner.cutout_request(target, size, sector)
+        found = self.cache.lookup(url, params)
+        if found is not None:
+            try:
+                return Fetched(writer.take(CachedFiles(found), sector=sector))
+            except FileNotFoundError:
+                if all(path.exists() for path in found):
+                    raise
+                # Another process cleared the entry after it was found: fetch it again.
+        return self.inner.cutouts(
+            target, size, sector, _Entry(self.cache, url, params, writer), progress=progress
+        )
 
 
 class _Entry(Writer):
-    """A writer into one cache entry: the answer's files, verified, stored under ``key``."""
+    """A writer into the cache entry of request ``url``, ``params``, which hands the files on
+    to ``writer`` from the entry's staging directory, before anyone else can see (and clear)
+    them."""
 
-    def __init__(self, cache, key):
-        self.cache, self.key = cache, key
+    def __init__(self, cache, url, params, writer):
+        self.cache, self.url, self.params, self.writer = cache, url, params, writer
 
     def take(self, files, *, sector=None):
-        return self.cache.store(self.key, files)
+        with self.cache.store(self.url, self.params, files, sector=sector) as paths:
+            return self.writer.take(CachedFiles(paths), sector=sector)
 
     def incoming(self, name):
         return received_in(self.cache.incoming(), name)
@@ -92,60 +119,146 @@ class CutoutCache:
         request = json.dumps([url, sorted(params.items())])
         return hashlib.sha256(request.encode()).hexdigest()[:32]
 
-    def lookup(self, key):
-        """The verified files of entry ``key``, or `None` (a miss, or a discarded bad entry)."""
-        entry = self.directory / key
-        try:
-            paths = sorted(entry.glob("*.fits"))
-            for path in paths:
-                open_fits(path, name=path.name).close()
-        except (CorruptResponseError, OSError):
-            self._discard(entry)
-            return None
-        if not paths and entry.exists():
-            self._discard(entry)
-        return paths or None
+    def lookup(self, url, params):
+        """The files of the entry of request ``url``, ``params``, or `None`.
 
-    def store(self, key, files):
-        """Make entry ``key`` of an answer's `~astro_tesscut.writers.FileSet` and return its
-        verified files."""
-        staging = self.directory / f".{key}.{secrets.token_hex(4)}.staging"
+        `None` is a miss, or an entry that failed its manifest (another
+        request's, a file missing, changed or added), which is discarded.
+        """
+        entry = self.directory / self.key(url, params)
+        if not os.path.lexists(entry):
+            return None
+        paths = _verified(entry, _request(url, params))
+        if paths is None:
+            self._discard(entry)
+        return paths
+
+    @contextlib.contextmanager
+    def store(self, url, params, files, *, sector=None):
+        """Make the entry of request ``url``, ``params`` of an answer's files.
+
+        Parameters
+        ----------
+        url : str
+            The request's URL.
+        params : dict of str
+            Its query parameters.
+        files : `~astro_tesscut.writers.FileSet`
+            The answer; each file is verified on the way in.
+        sector : int, optional
+            The sector asked for; the answer is refused if it holds another.
+
+        Yields
+        ------
+        list of `pathlib.Path`
+            The verified files, sorted, in the entry's private staging
+            directory: the block uses them, and the entry is renamed into place
+            when it ends without error (or dropped, if another process's good
+            entry is already there).
+        """
+        self._sweep_once()
+        key = self.key(url, params)
+        staging = self.directory / owned_name(key, ".staging")
         staging.mkdir(parents=True)
         try:
-            files.into_directory(staging)
-            entry = self.directory / key
-            try:
-                os.rename(staging, entry)
-            except OSError:
-                # Another process stored this entry first; use it, unless it is bad.
-                found = self.lookup(key)
-                if found is not None:
-                    return found
-                os.rename(staging, entry)
+            paths = files.into_directory(staging, sector=sector)
+            manifest = {
+                "format": _FORMAT,
+                "request": _request(url, params),
+                "files": {path.name: _sha256(path) for path in paths},
+            }
+            with open(staging / MANIFEST, "x") as file:
+                json.dump(manifest, file, indent=1)
+            yield paths
+            self._install(staging, key, url, params)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return sorted(entry.glob("*.fits"))
 
     def incoming(self):
         """A directory, inside the cache, to download zips into before storing them."""
         directory = self.directory / ".incoming"
         directory.mkdir(parents=True, exist_ok=True)
+        self._sweep_once()
         return directory
 
     def clear(self):
-        """Remove every entry (and anything half-made) from the cache."""
-        if self.directory.exists():
-            for entry in self.directory.iterdir():
+        """Remove every entry from the cache, and what killed processes left behind.
+
+        Downloads other processes have under way (their staging directories
+        and incoming files) are left alone, so clearing never breaks them.
+        """
+        directory = self.directory
+        if not directory.is_dir():
+            return
+        for entry in directory.iterdir():
+            if not entry.name.startswith("."):
                 self._discard(entry)
+        _sweep(directory)
+
+    def _install(self, staging, key, url, params):
+        entry = self.directory / key
+        try:
+            os.rename(staging, entry)
+        except OSError:
+            # Another process stored this entry first: keep theirs, unless it is bad.
+            if self.lookup(url, params) is None:
+                # A third may have won meanwhile; the answer is handed on already.
+                with contextlib.suppress(OSError):
+                    os.rename(staging, entry)
+
+    def _sweep_once(self):
+        directory = self.directory
+        with _swept_lock:
+            if directory in _swept:
+                return
+            _swept.add(directory)
+        _sweep(directory)
 
     def _discard(self, entry):
         # Renamed away first, so that readers see the entry gone rather than half-deleted.
-        trash = entry.with_name(f".{entry.name}.{secrets.token_hex(4)}.trash")
+        trash = entry.with_name(owned_name(entry.name, ".trash"))
         try:
             os.rename(entry, trash)
         except OSError:
             return
-        if trash.is_dir():
+        if trash.is_dir() and not trash.is_symlink():
             shutil.rmtree(trash, ignore_errors=True)
         else:
             trash.unlink(missing_ok=True)
+
+
+def _sweep(directory):
+    sweep_stale(directory)
+    sweep_stale(directory / ".incoming")
+
+
+def _request(url, params):
+    """A request as its manifest records it (through JSON, to compare like with like)."""
+    return json.loads(json.dumps({"url": url, "params": dict(sorted(params.items()))}))
+
+
+def _verified(entry, request):
+    """The files of ``entry`` if its manifest records ``request`` and they match it exactly."""
+    try:
+        with open(entry / MANIFEST) as file:
+            manifest = json.load(file)
+        digests = manifest["files"]
+        if (
+            manifest["format"] != _FORMAT
+            or manifest["request"] != request
+            or not isinstance(digests, dict)
+            or not digests
+            or {path.name for path in entry.iterdir()} != {*digests, MANIFEST}
+        ):
+            return None
+        paths = [entry / name for name in sorted(digests)]
+        if any(_sha256(path) != digests[path.name] for path in paths):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return paths
+
+
+def _sha256(path):
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()

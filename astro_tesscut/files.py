@@ -3,15 +3,25 @@
 Nothing is written under a final name until it has been read back as a
 complete FITS file (or zip of them): files are built under a hidden temporary
 name in the destination directory and renamed into place, so a failure never
-leaves a partial file and never replaces a good one a user already had.
+leaves a partial file and never replaces a good one a user already had. A
+zip's members are written only under the names TESScut gives cutouts
+(``tess-sSSSS-C-D_<ra>_<dec>_<x>x<y>_astrocut.fits``), of the sector asked
+for, so an answer can never name a file of the user's.
+
+Temporary names carry their owner's host and process id
+(``.<name>.<host>.<pid>.<random>.part``), so that those a killed process left
+behind can be told from those being written, and swept (`sweep_stale`).
 """
 
 import contextlib
 import io
 import json
 import os
+import re
 import secrets
 import shutil
+import socket
+import stat
 import zipfile
 import zlib
 from functools import partial
@@ -21,13 +31,16 @@ from .exceptions import CorruptResponseError
 from .fitslayout import FITSLayoutError, walk
 
 __all__ = [
+    "check_cutout_name",
     "copy_cutouts",
     "cutout_from_bytes",
     "load_cutout",
     "no_data_message",
     "open_cutouts",
     "open_fits",
+    "owned_name",
     "save_zip",
+    "sweep_stale",
     "temporary_path",
     "write_cutouts",
     "write_files",
@@ -35,6 +48,21 @@ __all__ = [
 ]
 
 _INFLATE_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
+
+# How TESScut names a cutout (astrocut's legacy names, as archive.tpf.tpf_name writes them).
+_DECIMAL = r"-?[0-9]+(?:\.[0-9]+)?"
+_CUTOUT_NAME = re.compile(
+    rf"tess-s(?P<sector>[0-9]{{4}})-[1-4]-[1-4]_{_DECIMAL}_{_DECIMAL}_[1-9][0-9]*x[1-9][0-9]*"
+    r"_astrocut\.fits"
+)
+
+# A host name reduced to one safe, dot-free field of a file name.
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "localhost"
+_KINDS = (".part", ".staging", ".trash")
+_OWNED = re.compile(
+    r"\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>[0-9]+)\.[0-9a-f]{8}"
+    rf"(?P<kind>{'|'.join(map(re.escape, _KINDS))})"
+)
 
 
 # TESScut's "no data" answer is a short JSON object; never parse megabytes as one.
@@ -74,19 +102,27 @@ def no_data_message(payload):
         ) from exc
 
 
-def open_cutouts(payload):
+def open_cutouts(payload, *, sector=None):
     """Open every target pixel file of a cutout zip in memory.
 
     Parameters
     ----------
     payload : path or binary file
         The zip TESScut sent.
+    sector : int, optional
+        The sector asked for; by default any.
 
     Returns
     -------
     list of `~astropy.io.fits.HDUList`
         Sorted by sector, camera and CCD; ``hdul.filename()`` is the file
         name the service gave each cutout.
+
+    Raises
+    ------
+    CorruptResponseError
+        A member is not a whole FITS file, is not named as TESScut names
+        cutouts, or is of another sector than ``sector``.
     """
     with _open_zip(payload) as zipped:
         cutouts = []
@@ -94,40 +130,86 @@ def open_cutouts(payload):
             data = io.BytesIO(_read_member(zipped, name))
             data.name = name  # what HDUList.filename() reports
             cutouts.append(open_fits(data, name=name))
+            # Named after its contents are checked, so a damaged answer is reported as damaged.
+            check_cutout_name(name, sector=sector)
         return cutouts
 
 
-def write_cutouts(payload_path, directory):
+def write_cutouts(payload_path, directory, *, sector=None):
     """Extract every target pixel file of a cutout zip into ``directory``.
 
     All files are written and verified under temporary names first and only
     then renamed, so either every cutout arrives or none does.
 
+    Parameters
+    ----------
+    payload_path : path or binary file
+        The zip TESScut sent.
+    directory : path-like
+        Where the files go.
+    sector : int, optional
+        The sector asked for; by default any.
+
     Returns
     -------
     list of `pathlib.Path`
         The files written, sorted by sector, camera and CCD.
+
+    Raises
+    ------
+    CorruptResponseError
+        As for `open_cutouts`; then nothing is written.
     """
     with _open_zip(payload_path) as zipped:
         return _install(
             directory,
             {name: partial(_copy_member, zipped, name) for name in _member_names(zipped)},
+            check=partial(_check_download, sector=sector),
         )
 
 
 def copy_cutouts(paths, directory):
     """Copy cutout files, verified already (in the cache), into ``directory``, all or none."""
     writers = {Path(p).name: partial(shutil.copyfile, p) for p in paths}
-    return _install(directory, writers, verify=False)
+    return _install(directory, writers)
 
 
-def save_zip(payload_path, final_path):
-    """Keep a cutout zip as it came, once every file in it has been verified."""
-    with _open_zip(payload_path) as zipped:
-        for name in _member_names(zipped):
-            open_fits(io.BytesIO(_read_member(zipped, name)), name=name).close()
+def save_zip(payload_path, final_path, *, sector=None):
+    """Keep a cutout zip as it came, once every member has been verified as `open_cutouts`
+    does (of ``sector``, when given)."""
+    _verify_zip(payload_path, check_name=partial(check_cutout_name, sector=sector))
     os.replace(payload_path, final_path)
     return Path(final_path)
+
+
+def check_cutout_name(name, *, sector=None):
+    """Refuse a file name TESScut would not give a cutout (of ``sector``, when given).
+
+    Parameters
+    ----------
+    name : str
+        A zip member's name.
+    sector : int, optional
+        The sector asked for; by default any.
+
+    Raises
+    ------
+    CorruptResponseError
+        ``name`` is not ``tess-sSSSS-C-D_<ra>_<dec>_<x>x<y>_astrocut.fits`` (camera
+        and CCD 1-4, decimal ra and dec, positive sizes), or is of another sector.
+    """
+    match = _CUTOUT_NAME.fullmatch(name)
+    if match is None:
+        raise CorruptResponseError(
+            f"the cutout zip holds a member named {name!r}, which is not how TESScut names "
+            "a cutout (tess-sSSSS-C-D_<ra>_<dec>_<x>x<y>_astrocut.fits); refusing to write "
+            "anything from it"
+        )
+    if sector is not None and int(match["sector"]) != int(sector):
+        raise CorruptResponseError(
+            f"the cutout zip holds {name!r}, a cutout of sector {int(match['sector'])}, in "
+            f"the answer for sector {sector}; refusing to write anything from it"
+        )
 
 
 def load_cutout(path):
@@ -150,7 +232,7 @@ def write_files(files, directory):
     Unlike downloads, they are not read back: they never crossed a network.
     """
     writers = {name: partial(_write_bytes, data) for name, data in files}
-    return _install(directory, writers, verify=False)
+    return _install(directory, writers)
 
 
 def write_zip(files, path):
@@ -160,19 +242,37 @@ def write_zip(files, path):
         with zipfile.ZipFile(tmp, "x", zipfile.ZIP_DEFLATED) as zipped:
             for name, data in files:
                 zipped.writestr(name, data)
-        return save_zip(tmp, path)
+        _verify_zip(tmp)
+        os.replace(tmp, path)
+        return path
 
 
-def _install(directory, writers, *, verify=True):
-    """Write each file with ``writers[name](temporary_path)``, verify it, then rename all."""
+def _verify_zip(path, *, check_name=None):
+    """Read every member back as a whole FITS file, then (downloads) check its name."""
+    with _open_zip(path) as zipped:
+        for name in _member_names(zipped):
+            open_fits(io.BytesIO(_read_member(zipped, name)), name=name).close()
+            if check_name is not None:
+                check_name(name)
+
+
+def _check_download(path, name, *, sector):
+    """A downloaded member, written to ``path``: a whole FITS file, then a cutout's name."""
+    open_fits(path, name=name).close()
+    check_cutout_name(name, sector=sector)
+
+
+def _install(directory, writers, *, check=None):
+    """Write each file with ``writers[name](temporary_path)``, ``check(temporary_path, name)``
+    it (downloads), then rename all."""
     directory = Path(directory)
     with contextlib.ExitStack() as stack:
         staged = []
         for name, write in writers.items():
             tmp = stack.enter_context(temporary_path(directory, name))
             write(tmp)
-            if verify:
-                open_fits(tmp, name=name).close()
+            if check is not None:
+                check(tmp, name)
             staged.append((tmp, directory / name))
         for tmp, final in staged:
             os.replace(tmp, final)
@@ -220,13 +320,101 @@ def temporary_path(directory, name):
     """A fresh hidden path in ``directory`` to build ``name`` under.
 
     The path is removed on leaving unless the file was renamed away; it is
-    in the destination directory so that the final rename is atomic.
+    in the destination directory so that the final rename is atomic. Its
+    name is `owned_name`'s, so `sweep_stale` can remove it if this process
+    is killed first.
     """
-    tmp = Path(directory) / f".{name}.{secrets.token_hex(4)}.part"
+    tmp = Path(directory) / owned_name(name, ".part")
     try:
         yield tmp
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def owned_name(name, kind):
+    """A fresh hidden name to build (or discard) ``name`` under, marked as this process's.
+
+    Parameters
+    ----------
+    name : str
+        The name of what is being made (or removed).
+    kind : {".part", ".staging", ".trash"}
+        A file being written, a directory being filled, or something being deleted.
+
+    Returns
+    -------
+    str
+        ``.<name>.<host>.<pid>.<8 hex digits><kind>``: never a name a cutout, a
+        cube or a cache entry has, and one `sweep_stale` can trace to its owner.
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"kind: one of {_KINDS}, got {kind!r}")
+    return f".{name}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}{kind}"
+
+
+def sweep_stale(directory):
+    """Remove the temporaries in ``directory`` whose owner process is gone.
+
+    A process killed while writing (``kill -9``, a power cut) leaves its
+    temporaries behind: a ``.part`` file (`temporary_path`), or a cache's
+    ``.staging`` or ``.trash`` directory. Their names (`owned_name`) give
+    the host and process that made them; this removes those of this host
+    whose process no longer exists. Nothing else is touched: not a live
+    process's temporaries, not another host's (whose processes cannot be
+    seen from here), not anything named otherwise, not symbolic links.
+
+    Parameters
+    ----------
+    directory : path-like
+        The directory to sweep (not its subdirectories); a missing one has
+        nothing to sweep.
+
+    Returns
+    -------
+    list of `pathlib.Path`
+        What was removed.
+
+    Notes
+    -----
+    Safe to run while other processes write into ``directory``. A dead
+    owner's process id, once reused by a new process, keeps its
+    temporaries until that process ends too. Outside POSIX systems nothing
+    is removed: there, asking whether a process exists is not harmless.
+    """
+    try:
+        children = list(Path(directory).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for path in children:
+        match = _OWNED.fullmatch(path.name)
+        if match is None or match["host"] != _HOST or _alive(int(match["pid"])):
+            continue
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            continue  # another sweeper was first
+        if stat.S_ISREG(mode) and match["kind"] in (".part", ".trash"):
+            path.unlink(missing_ok=True)
+        elif stat.S_ISDIR(mode) and match["kind"] in (".staging", ".trash"):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            continue
+        removed.append(path)
+    return removed
+
+
+def _alive(pid):
+    """Whether process ``pid`` of this host exists (when in doubt, it does)."""
+    if os.name != "posix":
+        return True  # no harmless existence check (os.kill would terminate it)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        pass  # another user's process, or no process id at all: keep what it names
+    return True
 
 
 @contextlib.contextmanager

@@ -12,7 +12,10 @@ takes them whole or not at all:
   (``download_cutouts(inflate=False)``).
 
 Each file set knows how to go each way (`FileSet.in_memory`,
-`FileSet.into_directory`, `FileSet.as_zip`); a writer picks the way.
+`FileSet.into_directory`, `FileSet.as_zip`); a writer picks the way, and
+passes on the sector the answer was asked for: a zip the service sent is
+refused whole if a member is not named as TESScut names cutouts, or is of
+another sector.
 """
 
 import abc
@@ -46,67 +49,76 @@ __all__ = [
 
 
 class FileSet(abc.ABC):
-    """The target pixel files of one answer."""
+    """The target pixel files of one answer.
+
+    Each way takes ``sector``, the sector the answer was asked for (`None`:
+    every sector); a set that cannot vouch for its files refuses any of
+    another sector.
+    """
 
     @abc.abstractmethod
-    def in_memory(self):
+    def in_memory(self, *, sector=None):
         """Every file as an `~astropy.io.fits.HDUList`, sorted by name."""
 
     @abc.abstractmethod
-    def into_directory(self, directory):
+    def into_directory(self, directory, *, sector=None):
         """Write every file into ``directory``, all or none; their paths, sorted."""
 
     @abc.abstractmethod
-    def as_zip(self, path):
+    def as_zip(self, path, *, sector=None):
         """Keep the files as one zip at ``path``; its path."""
 
 
 class ZipAnswer(FileSet):
     """A zip the service sent, in a binary file (a file on disk, whose ``name`` is its
-    path, or an `io.BytesIO`): untrusted until each member has been read back whole."""
+    path, or an `io.BytesIO`): untrusted until each member has been read back whole,
+    and named as TESScut names a cutout of the sector asked for
+    (`~astro_tesscut.files.check_cutout_name`)."""
 
     def __init__(self, payload):
         self.payload = payload
 
-    def in_memory(self):
-        return open_cutouts(self.payload)
+    def in_memory(self, *, sector=None):
+        return open_cutouts(self.payload, sector=sector)
 
-    def into_directory(self, directory):
-        return write_cutouts(self.payload, directory)
+    def into_directory(self, directory, *, sector=None):
+        return write_cutouts(self.payload, directory, sector=sector)
 
-    def as_zip(self, path):
-        return save_zip(self.payload.name, path)
+    def as_zip(self, path, *, sector=None):
+        return save_zip(self.payload.name, path, sector=sector)
 
 
 class MadeFiles(FileSet):
-    """Files this package made, as ``(name, bytes)`` pairs: they never crossed a network."""
+    """Files this package made, as ``(name, bytes)`` pairs: they never crossed a network,
+    and their names and sectors are the cubes' own (``sector`` is not checked)."""
 
     def __init__(self, files):
         self.files = sorted(files, key=lambda pair: pair[0])
 
-    def in_memory(self):
+    def in_memory(self, *, sector=None):
         return [cutout_from_bytes(name, data) for name, data in self.files]
 
-    def into_directory(self, directory):
+    def into_directory(self, directory, *, sector=None):
         return write_files(self.files, directory)
 
-    def as_zip(self, path):
+    def as_zip(self, path, *, sector=None):
         return write_zip(self.files, path)
 
 
 class CachedFiles(FileSet):
-    """Verified files in the cutout cache."""
+    """Files of the cutout cache, checked against its entry's manifest (which records the
+    request, so ``sector`` is not checked again)."""
 
     def __init__(self, paths):
         self.paths = sorted(Path(path) for path in paths)
 
-    def in_memory(self):
+    def in_memory(self, *, sector=None):
         return [load_cutout(path) for path in self.paths]
 
-    def into_directory(self, directory):
+    def into_directory(self, directory, *, sector=None):
         return copy_cutouts(self.paths, directory)
 
-    def as_zip(self, path):
+    def as_zip(self, path, *, sector=None):
         return write_zip([(p.name, p.read_bytes()) for p in self.paths], path)
 
 
@@ -131,7 +143,7 @@ class InMemory(Writer):
     """Files as `~astropy.io.fits.HDUList` objects; answers are received in memory."""
 
     def take(self, files, *, sector=None):
-        return files.in_memory()
+        return files.in_memory(sector=sector)
 
     def incoming(self, name):
         return _in_memory()
@@ -144,7 +156,7 @@ class IntoDirectory(Writer):
         self.directory = Path(directory)
 
     def take(self, files, *, sector=None):
-        return files.into_directory(self.directory)
+        return files.into_directory(self.directory, sector=sector)
 
     def incoming(self, name):
         # In the destination, so that what is kept is renamed, never copied, into place.
@@ -163,7 +175,7 @@ class AsZip(Writer):
 
     def take(self, files, *, sector=None):
         suffix = f"_s{sector:04d}.zip" if sector is not None else ".zip"
-        return [files.as_zip(self.directory / (self.stem + suffix))]
+        return [files.as_zip(self.directory / (self.stem + suffix), sector=sector)]
 
     def incoming(self, name):
         return received_in(self.directory, name)

@@ -5,7 +5,8 @@ every FFI (one contiguous range per FFI and plane), transposed in memory to
 the cube's (row, column, frame, plane) order, and written as one contiguous
 range while the next band is read. Memory stays near ``max_memory`` whatever
 the number of FFIs; the file is built under a temporary name and renamed
-into place only when complete.
+into place only when complete. Cubes are tens of GB: the temporaries of
+builds that were killed are swept from the directory before a new one starts.
 """
 
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import InvalidFileError, InvalidQueryError
-from ..files import temporary_path
+from ..files import sweep_stale, temporary_path
 from ..fitslayout import BLOCK, FITSLayoutError, walk
 
 __all__ = ["build_cube"]
@@ -47,7 +48,9 @@ def build_cube(ffi_files, output, *, sector=None, max_memory=512 * 2**20, show_p
     ffi_files : iterable of path-like
         Calibrated SPOC FFIs (image in HDU 1, uncertainty in HDU 2), in any order.
     output : path-like
-        The cube to write; replaced only once the new one is complete.
+        The cube to write; replaced only once the new one is complete. The
+        temporaries killed builds left in its directory are removed first
+        (`~astro_tesscut.files.sweep_stale`).
     sector : int, optional
         The sector, for the SECTOR keyword; by default read from the FFIs'
         headers or names.
@@ -81,6 +84,7 @@ def build_cube(ffi_files, output, *, sector=None, max_memory=512 * 2**20, show_p
     band = max(1, min(rows, max_memory // (3 * row_bytes)))
 
     output = Path(output)
+    sweep_stale(output.parent)
     primary, image = _primary_header(ffis), _image_header(rows, columns, frames)
     table = _table_hdu(ffis)
     data_start = len(primary) + len(image)
