@@ -8,6 +8,7 @@ from .backend import open_backend
 from .cache import CutoutCache
 from .config import conf
 from .exceptions import InvalidQueryError, InvalidQueryTypeError, NoResultsWarning
+from .files import sweep_stale
 from .interrupt import stopping_on_interrupt
 from .service import MastService
 from .sizes import parse_size
@@ -310,6 +311,7 @@ class TessCutClass:
         directory = _output_directory(path)
         target = self._ready(target, self._backend)
         directory.mkdir(parents=True, exist_ok=True)
+        sweep_stale(directory)  # what a killed run of ours left
         writer = (
             IntoDirectory(directory)
             if inflate

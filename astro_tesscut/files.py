@@ -55,6 +55,11 @@ _CUTOUT_NAME = re.compile(
     rf"tess-s(?P<sector>[0-9]{{4}})-[1-4]-[1-4]_{_DECIMAL}_{_DECIMAL}_[1-9][0-9]*x[1-9][0-9]*"
     r"_astrocut\.fits"
 )
+# A moving target's cutout, as astrocut names those it centres on a path:
+# <target>_<TSTART>-<TSTOP>_<x>-x-<y>_astrocut.fits (spaces and slashes replaced).
+_PATH_CUTOUT_NAME = re.compile(
+    rf"[A-Za-z0-9][A-Za-z0-9._()+-]*_{_DECIMAL}-{_DECIMAL}_[0-9.]+-x-[0-9.]+_astrocut\.fits"
+)
 
 # A host name reduced to one safe, dot-free field of a file name.
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "localhost"
@@ -196,8 +201,11 @@ def check_cutout_name(name, *, sector=None):
     ------
     CorruptResponseError
         ``name`` is not ``tess-sSSSS-C-D_<ra>_<dec>_<x>x<y>_astrocut.fits`` (camera
-        and CCD 1-4, decimal ra and dec, positive sizes), or is of another sector.
+        and CCD 1-4, decimal ra and dec, positive sizes) or, for a moving target,
+        ``<target>_<tstart>-<tstop>_<x>-x-<y>_astrocut.fits``; or is of another sector.
     """
+    if _PATH_CUTOUT_NAME.fullmatch(name) and len(name.encode()) <= 255:
+        return  # a moving target's: its name says no sector
     match = _CUTOUT_NAME.fullmatch(name)
     if match is None:
         raise CorruptResponseError(

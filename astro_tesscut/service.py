@@ -8,16 +8,11 @@ within the origin asked, and only a few times.
 """
 
 import contextlib
-import functools
 import http.client
 import json
 import math
 import platform
-import socket
-import threading
-import time
 import weakref
-import zlib
 from urllib.parse import urljoin, urlsplit
 
 from . import interrupt
@@ -28,11 +23,18 @@ from .exceptions import CorruptResponseError, InvalidQueryError, ServiceError
 from .files import no_data_message
 from .resolver import position_from_answer, resolver_params
 from .retries import RetryPolicy, parse_retry_after, retry
+from .transport import (
+    ACCEPT_ENCODING,
+    CHUNK_BYTES,
+    Deadline,
+    Inflater,
+    session_class,
+    watched_adapter,
+)
 from .writers import ZipAnswer
 
 __all__ = ["MastService"]
 
-_CHUNK_BYTES = 1 << 20
 
 # JSON answers (sector lists, the resolver's) are kilobytes, and an error message is one
 # line: a body beyond these sizes is not what the service sends.
@@ -40,16 +42,6 @@ _MAX_JSON_BYTES = 4 << 20
 _MAX_ERROR_BYTES = 8 << 10
 
 _MAX_REDIRECTS = 5
-
-# The content codings asked for, all inflated by zlib: 32 + MAX_WBITS reads gzip and zlib
-# ("deflate") streams alike.
-_ACCEPT_ENCODING = "gzip, deflate"
-_ZLIB_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
-_ZLIB_WBITS = 32 + zlib.MAX_WBITS
-
-# After its deadline, how often a try that had no socket to shut yet (still connecting)
-# is looked at again.
-_RECHECK_SECONDS = 0.5
 
 # Statuses that say "try again later": too many requests, or an overloaded or
 # timed-out service (TESScut answers 504 when a cutout takes too long).
@@ -114,9 +106,9 @@ class MastService(Backend):
         if self._session is None:
             import requests
 
-            self._session = _session_class()()
+            self._session = session_class()()
             # Room for every worker of a concurrent run, so none waits for a connection.
-            adapter = _watched_adapter()(pool_maxsize=max(10, int(conf.max_workers)))
+            adapter = watched_adapter()(pool_maxsize=max(10, int(conf.max_workers)))
             self._session.mount("http://", adapter)
             self._session.mount("https://", adapter)
             # Its pooled connections are closed when this service goes, not left to the GC.
@@ -125,8 +117,8 @@ class MastService(Backend):
                 f"astro_tesscut/{__version__} (+https://github.com/astro-tesscut/astro_tesscut) "
                 f"python-requests/{requests.__version__} Python/{platform.python_version()}"
             )
-            # Only what _Inflater inflates, whatever codecs requests finds installed.
-            self._session.headers["Accept-Encoding"] = _ACCEPT_ENCODING
+            # Only what Inflater inflates, whatever codecs requests finds installed.
+            self._session.headers["Accept-Encoding"] = ACCEPT_ENCODING
         return self._session
 
     @property
@@ -255,7 +247,7 @@ class _Attempt:
     def __call__(self):
         import requests
 
-        deadline = _Deadline(self.service.deadline, self.url)
+        deadline = Deadline(self.service.deadline, self.url)
         try:
             with deadline:
                 body = self._exchange(deadline)
@@ -339,8 +331,8 @@ class _Attempt:
                     break
         return head[:_MAX_ERROR_BYTES]
 
-    def _body(self, response, deadline, *, limit, what="", counted=False, chunk_bytes=_CHUNK_BYTES):
-        """Yield the body of ``response``, inflated, in pieces of at most `_CHUNK_BYTES`.
+    def _body(self, response, deadline, *, limit, what="", counted=False, chunk_bytes=CHUNK_BYTES):
+        """Yield the body of ``response``, inflated, in pieces of at most `CHUNK_BYTES`.
 
         ``limit`` bounds the bytes once inflated (``what`` names it in the error);
         ``counted`` adds the bytes as sent to the progress bar.
@@ -354,7 +346,7 @@ class _Attempt:
             The connection broke, went quiet, or ran out of time.
         """
         length = _content_length(response)
-        inflater = _Inflater(response.headers.get("Content-Encoding"), response.url)
+        inflater = Inflater(response.headers.get("Content-Encoding"), response.url)
         if counted and self.progress is not None and length:
             self.progress.expect(length)
             self.announced += length
@@ -407,232 +399,6 @@ class _Attempt:
             self.progress.advance(-self.received)
             self.progress.expect(-self.announced)
         self.announced = self.received = 0
-
-
-class _Deadline:
-    """The time limit of one try of a request, from sending it to its answer's last byte.
-
-    requests' timeout bounds each wait for the next bytes, so a server that
-    trickles its answer, headers included (read in one blocking call), never
-    trips it. Once the deadline passes, a timer shuts down the socket the try
-    is using, which ends any read blocked on it, from any thread (closing it
-    would not); `check` stops the try between chunks. The connection pools
-    tell the deadline of the try running on their thread which socket that is
-    (`_WatchedPool`, `_WatchedConnection`).
-
-    Parameters
-    ----------
-    seconds : float
-        The time limit.
-    url : str
-        The URL asked, for the error.
-    """
-
-    _local = threading.local()  # the deadline of the try running on each thread
-
-    def __init__(self, seconds, url):
-        self.expired = False
-        self.error = ServiceError(
-            f"the answer took longer than {seconds:g} s (conf.request_deadline)", url=url
-        )
-        self._ends = time.monotonic() + seconds
-        self._lock = threading.Lock()
-        self._conn = self._sock = None
-        self._done = False
-        self._timer = self._timer_for(min(seconds, threading.TIMEOUT_MAX))
-
-    @classmethod
-    def current(cls):
-        """The deadline of the try running on this thread, or `None`."""
-        return getattr(cls._local, "deadline", None)
-
-    def __enter__(self):
-        _Deadline._local.deadline = self
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        with self._lock:
-            self._done = True
-            self._conn = self._sock = None
-            self._timer.cancel()
-        _Deadline._local.deadline = None
-
-    def check(self):
-        """Raise `error` if the deadline has passed."""
-        if time.monotonic() >= self._ends:
-            self.expired = True
-        if self.expired:
-            raise self.error
-
-    def watch(self, conn):
-        """The try now uses ``conn``, an urllib3 connection, connected or not."""
-        with self._lock:
-            self._conn, self._sock = conn, conn.sock
-
-    def connected(self, conn):
-        """``conn`` has a new socket."""
-        with self._lock:
-            if self._conn is conn:
-                # Kept apart from conn: http.client lets go of the socket of an answer
-                # that ends with the connection (it lives on in the answer) before its body.
-                self._sock = conn.sock
-
-    def forget(self, conn):
-        """``conn`` is back in its pool, for other requests to use: leave it alone."""
-        with self._lock:
-            if self._conn is conn:
-                self._conn = self._sock = None
-
-    def _timer_for(self, seconds):
-        timer = threading.Timer(seconds, self._expire)
-        timer.daemon = True  # never what keeps a process alive
-        return timer
-
-    def _expire(self):
-        with self._lock:
-            if self._done:
-                return
-            self.expired = True
-            if self._sock is None:  # not connected yet: its socket is shut once there is one
-                self._timer = self._timer_for(_RECHECK_SECONDS)
-                self._timer.start()
-                return
-            # socket.socket's own shutdown, even for TLS: SSLSocket's would also reset
-            # the TLS state that the reading thread is using. A socket closed already
-            # (its answer read) refuses, and a closed socket object never reaches a
-            # descriptor reused since.
-            with contextlib.suppress(OSError, TypeError):
-                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
-
-
-class _WatchedPool:
-    """Mixed into urllib3's connection pools: a connection is watched by the deadline of
-    the try using it (`_Deadline`) from leaving its pool until it is back."""
-
-    def _get_conn(self, timeout=None):
-        conn = super()._get_conn(timeout=timeout)
-        deadline = _Deadline.current()
-        if deadline is not None:
-            deadline.watch(conn)
-        return conn
-
-    def _put_conn(self, conn):
-        deadline = _Deadline.current()
-        if deadline is not None:
-            deadline.forget(conn)
-        super()._put_conn(conn)
-
-
-class _WatchedConnection:
-    """Mixed into urllib3's connections: a new socket is watched by the deadline of the
-    try connecting it."""
-
-    def connect(self):
-        super().connect()
-        deadline = _Deadline.current()
-        if deadline is not None:
-            deadline.connected(self)
-
-
-@functools.cache
-def _watched_pool(pool_class):
-    if issubclass(pool_class, _WatchedPool):
-        return pool_class
-    connection_class = type(
-        pool_class.ConnectionCls.__name__,
-        (_WatchedConnection, pool_class.ConnectionCls),
-        {},
-    )
-    return type(
-        pool_class.__name__, (_WatchedPool, pool_class), {"ConnectionCls": connection_class}
-    )
-
-
-def _watch_pools(manager):
-    """Make the pools ``manager`` (an urllib3 pool manager, proxied or not) opens watched."""
-    manager.pool_classes_by_scheme = {
-        scheme: _watched_pool(pool_class)
-        for scheme, pool_class in manager.pool_classes_by_scheme.items()
-    }
-
-
-@functools.cache
-def _watched_adapter():
-    """requests' `~requests.adapters.HTTPAdapter`, its connections watched by deadlines."""
-    import requests
-
-    class WatchedAdapter(requests.adapters.HTTPAdapter):
-        def init_poolmanager(self, *args, **kwargs):
-            super().init_poolmanager(*args, **kwargs)
-            _watch_pools(self.poolmanager)
-
-        def proxy_manager_for(self, proxy, **proxy_kwargs):
-            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-            _watch_pools(manager)
-            return manager
-
-    return WatchedAdapter
-
-
-@functools.cache
-def _session_class():
-    """requests' `~requests.Session`, leaving redirects to `_Attempt`."""
-    import requests
-
-    class Session(requests.Session):
-        def resolve_redirects(self, *args, **kwargs):
-            # Even when not following a redirect, requests reads its whole body, inflated,
-            # to find the next request: a redirect's body is never read here.
-            return iter(())
-
-    return Session
-
-
-class _Inflater:
-    """Decodes a body sent with the Content-Encoding ``encoding``, a bounded piece at a time.
-
-    A megabyte of gzip can inflate to a gigabyte; no piece is larger than
-    `_CHUNK_BYTES`, so what the caller keeps is all that is ever in memory.
-    """
-
-    def __init__(self, encoding, url):
-        self.url = url
-        codings = [c.strip().lower() for c in (encoding or "").split(",")]
-        codings = [c for c in codings if c not in ("", "identity")]
-        if len(codings) > 1 or (codings and codings[0] not in _ZLIB_CODINGS):
-            raise CorruptResponseError(
-                f"the answer is encoded as {encoding[:100]!r}, which was not asked for", url=url
-            )
-        self._zlib = zlib.decompressobj(_ZLIB_WBITS) if codings else None
-
-    def inflate(self, data):
-        """Yield what the next bytes of the body, ``data``, inflate to."""
-        if self._zlib is None:
-            yield data
-            return
-        try:
-            while True:
-                piece = self._zlib.decompress(data, _CHUNK_BYTES)
-                if piece:
-                    yield piece
-                data = self._zlib.unconsumed_tail
-                if self._zlib.eof:
-                    data = self._zlib.unused_data
-                    if not data:
-                        return
-                    self._zlib = zlib.decompressobj(_ZLIB_WBITS)  # a gzip of several members
-                elif not data and len(piece) < _CHUNK_BYTES:
-                    return  # all of data inflated, and no output held back
-        except zlib.error as exc:
-            raise CorruptResponseError(
-                f"the answer does not inflate as its Content-Encoding says ({exc})", url=self.url
-            ) from exc
-
-    def finish(self):
-        """Check that the body ended where its compressed stream does."""
-        if self._zlib is not None and not self._zlib.eof:
-            raise CorruptResponseError("the answer ends inside its compressed stream", url=self.url)
 
 
 def _request_error(exc, timeout, url):

@@ -150,7 +150,7 @@ class InMemory(Writer):
 
 
 class IntoDirectory(Writer):
-    """Files in ``directory`` (made if missing) under TESScut's names."""
+    """Files in ``directory`` (which must exist) under TESScut's names."""
 
     def __init__(self, directory):
         self.directory = Path(directory)

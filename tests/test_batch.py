@@ -163,3 +163,29 @@ def test_pairs_helper_is_sorted_by_cube():
     keys, _ = pairs({1: 2, 2: 2})
     assert [tuple(k) for k in keys] == sorted(tuple(k) for k in keys)
     assert list(itertools.chain.from_iterable(keys[:, 2:])) == [1, 1, 2, 2]
+
+
+def test_a_resumed_batch_removes_what_a_killed_run_left(cube_archive, cube_file, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from astro_tesscut.files import owned_name
+
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(dead.stdout)
+    name = owned_name("tess-s0001-4-2_1_2_5x5_astrocut.fits", ".part")
+    leftover = out / name.replace(f".{os.getpid()}.", f".{pid}.")  # as a killed run leaves it
+    leftover.write_bytes(b"half a file")
+    mine = out / "notes.txt"
+    mine.write_text("the user's")
+    batch.batch_cutouts(neighbours(cube_file, 2), 5, cube_archive, out_dir=out, show_progress=False)
+    assert not leftover.exists()
+    assert mine.read_text() == "the user's"

@@ -578,3 +578,19 @@ def test_build_cube_sweeps_killed_builds(ffi_files, tmp_path):
     assert stale not in os.listdir(directory)
     assert len(walk(cube, name=name)) == 3
     assert files_in(directory) == {**theirs, name: cube.read_bytes()}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ceres_1325.3-1353.2_10-x-10_astrocut.fits",
+        "C-2019_Y4_(ATLAS)_2458800.5-2458825.1_20-x-20_astrocut.fits",
+    ],
+)
+def test_moving_target_cutout_names_are_accepted(name):
+    from astro_tesscut.files import check_cutout_name
+
+    check_cutout_name(name)  # astrocut's names of cutouts centred on a path
+    for hostile in (".bashrc", "my_analysis.fits", "../" + name, "." + name):
+        with pytest.raises(CorruptResponseError, match="not how TESScut names"):
+            check_cutout_name(hostile)

@@ -112,3 +112,27 @@ def test_archive_refuses_moving_targets_before_anything(mock_http, cube_archive)
 def test_archive_must_be_a_directory(tmp_path):
     with pytest.raises(InvalidQueryError, match="^archive: .* is not a directory"):
         TessCutClass(archive=tmp_path / "nowhere")
+
+
+def test_a_download_removes_what_a_killed_run_left(cube_archive, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from astro_tesscut.files import owned_name
+
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    name = owned_name("tess-s0001-4-2_1_2_5x5_astrocut.fits", ".part")
+    leftover = out / name.replace(f".{os.getpid()}.", f".{int(dead.stdout)}.")
+    leftover.write_bytes(b"half a file")
+    TessCutClass(archive=cube_archive).download_cutouts(
+        coordinates=PI_MEN_TEXT, size=5, sector=1, path=out
+    )
+    assert not leftover.exists()
+    assert [p.name for p in out.iterdir()] == [
+        "tess-s0001-4-2_84.291188_-80.469120_5x5_astrocut.fits"
+    ]

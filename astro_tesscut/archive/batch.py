@@ -110,6 +110,7 @@ def _batch(
     targets, size, archive, sectors, out_dir, client, storage_options, overwrite, show_progress
 ):
     from ..backend import open_archive
+    from ..files import sweep_stale
     from ..sizes import parse_size
     from .cutout import side_pixels
 
@@ -128,6 +129,7 @@ def _batch(
     spatial = np.lexsort((pixels[:, 0], band, keys[:, 2], keys[:, 1], keys[:, 0]))
     keys, order = keys[spatial], order[spatial]
     out_dir.mkdir(parents=True, exist_ok=True)
+    sweep_stale(out_dir)  # what a killed run left: a resumed run starts clean
 
     from tqdm.auto import tqdm
 

@@ -1,0 +1,269 @@
+"""HTTP that a server cannot stretch or flood: what the service's requests go through.
+
+- `Deadline`: each try of a request has a time limit for the whole exchange.
+  requests' timeout bounds each wait for the next bytes, so a server that
+  trickles its answer (headers included) never trips it; here a timer shuts
+  the socket the try uses once the limit passes.
+- `Inflater`: bodies are read as sent and inflated here, a bounded piece at a
+  time, so that the caller can count and stop (a megabyte of gzip can inflate
+  to a gigabyte).
+- `session_class` and `watched_adapter`: a requests session that leaves
+  redirects (and their bodies) to its caller, and connection pools that tell
+  the deadline of the try using them which socket to shut.
+"""
+
+import contextlib
+import functools
+import socket
+import threading
+import time
+import zlib
+
+from .exceptions import CorruptResponseError, ServiceError
+
+__all__ = [
+    "ACCEPT_ENCODING",
+    "CHUNK_BYTES",
+    "Deadline",
+    "Inflater",
+    "session_class",
+    "watched_adapter",
+]
+
+CHUNK_BYTES = 1 << 20  # the most a read, or one inflated piece, holds
+
+# The content codings asked for, all inflated by zlib: 32 + MAX_WBITS reads gzip and zlib
+# ("deflate") streams alike.
+ACCEPT_ENCODING = "gzip, deflate"
+_ZLIB_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+_ZLIB_WBITS = 32 + zlib.MAX_WBITS
+
+# After its deadline, how often a try that had no socket to shut yet (still connecting)
+# is looked at again.
+_RECHECK_SECONDS = 0.5
+
+
+class Deadline:
+    """The time limit of one try of a request, from sending it to its answer's last byte.
+
+    requests' timeout bounds each wait for the next bytes, so a server that
+    trickles its answer, headers included (read in one blocking call), never
+    trips it. Once the deadline passes, a timer shuts down the socket the try
+    is using, which ends any read blocked on it, from any thread (closing it
+    would not); `check` stops the try between chunks. The connection pools
+    tell the deadline of the try running on their thread which socket that is
+    (`_WatchedPool`, `_WatchedConnection`).
+
+    Parameters
+    ----------
+    seconds : float
+        The time limit.
+    url : str
+        The URL asked, for the error.
+    """
+
+    _local = threading.local()  # the deadline of the try running on each thread
+
+    def __init__(self, seconds, url):
+        self.expired = False
+        self.error = ServiceError(
+            f"the answer took longer than {seconds:g} s (conf.request_deadline)", url=url
+        )
+        self._ends = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._conn = self._sock = None
+        self._done = False
+        self._timer = self._timer_for(min(seconds, threading.TIMEOUT_MAX))
+
+    @classmethod
+    def current(cls):
+        """The deadline of the try running on this thread, or `None`."""
+        return getattr(cls._local, "deadline", None)
+
+    def __enter__(self):
+        Deadline._local.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            self._done = True
+            self._conn = self._sock = None
+            self._timer.cancel()
+        Deadline._local.deadline = None
+
+    def check(self):
+        """Raise `error` if the deadline has passed."""
+        if time.monotonic() >= self._ends:
+            self.expired = True
+        if self.expired:
+            raise self.error
+
+    def watch(self, conn):
+        """The try now uses ``conn``, an urllib3 connection, connected or not."""
+        with self._lock:
+            self._conn, self._sock = conn, conn.sock
+
+    def connected(self, conn):
+        """``conn`` has a new socket."""
+        with self._lock:
+            if self._conn is conn:
+                # Kept apart from conn: http.client lets go of the socket of an answer
+                # that ends with the connection (it lives on in the answer) before its body.
+                self._sock = conn.sock
+
+    def forget(self, conn):
+        """``conn`` is back in its pool, for other requests to use: leave it alone."""
+        with self._lock:
+            if self._conn is conn:
+                self._conn = self._sock = None
+
+    def _timer_for(self, seconds):
+        timer = threading.Timer(seconds, self._expire)
+        timer.daemon = True  # never what keeps a process alive
+        return timer
+
+    def _expire(self):
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            if self._sock is None:  # not connected yet: its socket is shut once there is one
+                self._timer = self._timer_for(_RECHECK_SECONDS)
+                self._timer.start()
+                return
+            # socket.socket's own shutdown, even for TLS: SSLSocket's would also reset
+            # the TLS state that the reading thread is using. A socket closed already
+            # (its answer read) refuses, and a closed socket object never reaches a
+            # descriptor reused since.
+            with contextlib.suppress(OSError, TypeError):
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+
+class _WatchedPool:
+    """Mixed into urllib3's connection pools: a connection is watched by the deadline of
+    the try using it (`Deadline`) from leaving its pool until it is back."""
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout=timeout)
+        deadline = Deadline.current()
+        if deadline is not None:
+            deadline.watch(conn)
+        return conn
+
+    def _put_conn(self, conn):
+        deadline = Deadline.current()
+        if deadline is not None:
+            deadline.forget(conn)
+        super()._put_conn(conn)
+
+
+class _WatchedConnection:
+    """Mixed into urllib3's connections: a new socket is watched by the deadline of the
+    try connecting it."""
+
+    def connect(self):
+        super().connect()
+        deadline = Deadline.current()
+        if deadline is not None:
+            deadline.connected(self)
+
+
+@functools.cache
+def _watched_pool(pool_class):
+    if issubclass(pool_class, _WatchedPool):
+        return pool_class
+    connection_class = type(
+        pool_class.ConnectionCls.__name__,
+        (_WatchedConnection, pool_class.ConnectionCls),
+        {},
+    )
+    return type(
+        pool_class.__name__, (_WatchedPool, pool_class), {"ConnectionCls": connection_class}
+    )
+
+
+def _watch_pools(manager):
+    """Make the pools ``manager`` (an urllib3 pool manager, proxied or not) opens watched."""
+    manager.pool_classes_by_scheme = {
+        scheme: _watched_pool(pool_class)
+        for scheme, pool_class in manager.pool_classes_by_scheme.items()
+    }
+
+
+@functools.cache
+def watched_adapter():
+    """requests' `~requests.adapters.HTTPAdapter`, its connections watched by deadlines."""
+    import requests
+
+    class WatchedAdapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            _watch_pools(self.poolmanager)
+
+        def proxy_manager_for(self, proxy, **proxy_kwargs):
+            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+            _watch_pools(manager)
+            return manager
+
+    return WatchedAdapter
+
+
+@functools.cache
+def session_class():
+    """requests' `~requests.Session`, leaving redirects to `_Attempt`."""
+    import requests
+
+    class Session(requests.Session):
+        def resolve_redirects(self, *args, **kwargs):
+            # Even when not following a redirect, requests reads its whole body, inflated,
+            # to find the next request: a redirect's body is never read here.
+            return iter(())
+
+    return Session
+
+
+class Inflater:
+    """Decodes a body sent with the Content-Encoding ``encoding``, a bounded piece at a time.
+
+    A megabyte of gzip can inflate to a gigabyte; no piece is larger than
+    `CHUNK_BYTES`, so what the caller keeps is all that is ever in memory.
+    """
+
+    def __init__(self, encoding, url):
+        self.url = url
+        codings = [c.strip().lower() for c in (encoding or "").split(",")]
+        codings = [c for c in codings if c not in ("", "identity")]
+        if len(codings) > 1 or (codings and codings[0] not in _ZLIB_CODINGS):
+            raise CorruptResponseError(
+                f"the answer is encoded as {encoding[:100]!r}, which was not asked for", url=url
+            )
+        self._zlib = zlib.decompressobj(_ZLIB_WBITS) if codings else None
+
+    def inflate(self, data):
+        """Yield what the next bytes of the body, ``data``, inflate to."""
+        if self._zlib is None:
+            yield data
+            return
+        try:
+            while True:
+                piece = self._zlib.decompress(data, CHUNK_BYTES)
+                if piece:
+                    yield piece
+                data = self._zlib.unconsumed_tail
+                if self._zlib.eof:
+                    data = self._zlib.unused_data
+                    if not data:
+                        return
+                    self._zlib = zlib.decompressobj(_ZLIB_WBITS)  # a gzip of several members
+                elif not data and len(piece) < CHUNK_BYTES:
+                    return  # all of data inflated, and no output held back
+        except zlib.error as exc:
+            raise CorruptResponseError(
+                f"the answer does not inflate as its Content-Encoding says ({exc})", url=self.url
+            ) from exc
+
+    def finish(self):
+        """Check that the body ended where its compressed stream does."""
+        if self._zlib is not None and not self._zlib.eof:
+            raise CorruptResponseError("the answer ends inside its compressed stream", url=self.url)
