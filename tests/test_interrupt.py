@@ -72,6 +72,9 @@ def endless_tesscut():
 def interrupted(code, *, after="started"):
     """Run ``code`` in a subprocess, send it SIGINT once it printed ``after``; its exit
     code, the seconds it took to exit, and what it wrote to stderr."""
+    # As from a terminal: a test runner started in the background ignores SIGINT, and its
+    # children would inherit that.
+    code = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n" + code
     with subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as child:
