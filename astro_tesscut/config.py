@@ -75,8 +75,10 @@ class Conf(_config.ConfigNamespace):
     )
     archive = _config.ConfigItem(
         "",
-        "Directory of FFI cubes and/or FFIs that the tesscut command's --offline cuts from; "
-        "empty for the demo's synthetic sector around Pi Mensae.",
+        "Directory (or URL) of FFI cubes and/or FFIs that offline cutouts come from: "
+        "get_cutouts/download_cutouts(offline=True) without an archive, and the tesscut "
+        "command's --offline (which, when this is empty, uses the demo's synthetic sector "
+        "around Pi Mensae and says so).",
     )
     max_inflated_bytes = _config.ConfigItem(
         20 * 2**30,

@@ -4,15 +4,25 @@ import functools
 import warnings
 from pathlib import Path
 
-from .backend import open_backend
+from astropy.utils.exceptions import AstropyDeprecationWarning
+
+from .backend import Fetched, open_backend
 from .cache import CutoutCache
 from .config import conf
-from .exceptions import InvalidQueryError, InvalidQueryTypeError, NoResultsWarning
+from .exceptions import (
+    InvalidQueryError,
+    InvalidQueryTypeError,
+    NoResultsWarning,
+    PartialResultError,
+    TessCutError,
+    TessCutWarning,
+)
 from .files import sweep_stale
 from .interrupt import stopping_on_interrupt
+from .resolver import Names, parse_resolver
 from .service import MastService
 from .sizes import parse_size
-from .targets import parse_radius, parse_sector, parse_target
+from .targets import parse_radius, parse_sectors, parse_target
 from .writers import AsZip, InMemory, IntoDirectory
 
 __all__ = ["TessCut", "TessCutClass"]
@@ -44,6 +54,11 @@ class TessCutClass:
     with exponential backoff. Verified cutouts are kept in an on-disk cache
     and reused for the same request.
 
+    The calls of astroquery's ``Tesscut`` (0.4.11 and 0.4.12) work here
+    unchanged: `get_sectors`, `get_cutouts` and `download_cutouts` take its
+    arguments (``object_name``, ``resolver``, ``product``, ``verbose``, lists
+    of sectors) with the same meaning.
+
     Parameters
     ----------
     server : str, optional
@@ -61,9 +76,19 @@ class TessCutClass:
         ``"s3://stpubdata/tess/public/mast/"``
         (`~astro_tesscut.archive.remote.RemoteArchive`). Sectors come from
         TESS's pointing model, cutouts from the cubes, in TESScut's format.
+        Every call is then offline (as with ``offline=True``): no request
+        goes to MAST, names included.
     storage_options : dict, optional
         With a URL ``archive``: fsspec options, passed on unchanged (e.g.
         ``{"anon": True}``, or an endpoint URL and credentials).
+
+    Notes
+    -----
+    Offline (``offline=True``, or a client with an ``archive``), object
+    names are looked up only in the few TIC rows bundled with the package
+    (Pi Mensae and its neighbours: ``"Pi Men"``, ``"TIC 261136679"``, ...);
+    any other name is an `~astro_tesscut.InvalidQueryError` at once, with no
+    request sent: give its coordinates instead.
 
     Examples
     --------
@@ -85,7 +110,8 @@ class TessCutClass:
     ):
         self._service = MastService(server=server, resolver_server=resolver_server, timeout=timeout)
         self._cache = CutoutCache(cache_dir)
-        self._positions = {}  # object name -> resolved SkyCoord
+        self._names = Names(self._service)
+        self._always_offline = archive is not None
         # The backends this client answers with, chosen once: for pixels, and for sector
         # queries made offline (the same one when an archive is given).
         self._backend, self._offline_backend = (
@@ -104,9 +130,11 @@ class TessCutClass:
         *,
         coordinates=None,
         objectname=None,
+        object_name=None,
         radius=None,
         moving_target=False,
         mt_type=None,
+        resolver=None,
         offline=False,
     ):
         """List the TESS sectors, cameras and CCDs that observed a target.
@@ -120,7 +148,10 @@ class TessCutClass:
         objectname : str, optional
             A name MAST's resolver knows (``"Pi Men"``, ``"TIC 261136679"``),
             or with ``moving_target`` the JPL Horizons name or id of a
-            solar-system body.
+            solar-system body. Offline, only the names of the bundled TIC
+            rows (see the class's notes).
+        object_name : str, optional
+            ``objectname`` as astroquery 0.4.12 spells it; give one of them.
         radius : float, str or `~astropy.units.Quantity`, optional
             Also list sectors that observed anything within this angle of
             the position (a number is in degrees). Zero by default. Not
@@ -129,12 +160,18 @@ class TessCutClass:
             ``objectname`` names an asteroid, comet or planet; its sectors
             are found along its path.
         mt_type : {'majorbody', 'smallbody'}, optional
-            The kind of moving target; by default the service tries both.
+            The kind of moving target (``'major_body'`` and ``'small_body'``
+            too); by default the service tries both.
+        resolver : {'SIMBAD', 'NED'}, optional
+            The resolver MAST's name resolver asks for ``objectname``; by
+            default its own order (TIC IDs from the TIC). Only online; ignored,
+            with a `~astro_tesscut.TessCutWarning`, for coordinates and
+            moving targets.
         offline : bool, optional
-            Compute the sectors from TESS's pointing model (tess-point)
-            instead of asking the service; always so with an ``archive``.
-            Names are still resolved through MAST; moving targets need the
-            service.
+            Send nothing anywhere: compute the sectors from TESS's pointing
+            model (tess-point) instead of asking the service, and look names
+            up in the bundled TIC rows only; always so with an ``archive``.
+            Moving targets need the service.
 
         Returns
         -------
@@ -144,57 +181,114 @@ class TessCutClass:
             (int). Offline, also ``column`` and ``row`` (the target's 1-based
             FFI pixel, collateral pixels included) and ``released`` (False
             while the sector's data may not be public yet: planned sectors
-            and those ended less than 60 days ago); with an archive,
+            and those ended less than 45 days ago); with an archive,
             ``available`` (its cube or FFIs are in the archive). Empty, with a
             `~astro_tesscut.NoResultsWarning`, when nothing observed the
             target.
         """
-        target = parse_target(
-            coordinates=coordinates,
-            objectname=objectname,
-            moving_target=moving_target,
-            mt_type=mt_type,
+        target, resolver = _check_target(
+            coordinates, objectname, object_name, moving_target, mt_type, resolver
         )
         if moving_target and radius is not None:
             raise InvalidQueryError("radius: not used with moving_target=True; leave it out")
-        radius = parse_radius(radius)
-        backend = self._offline_backend if _flag(offline, "offline") else self._backend
-        target = self._ready(target, backend)
-        table = backend.sectors(target, radius)
-        if not len(table):
-            warnings.warn(
-                f"no TESS sector observed {target.description}", NoResultsWarning, stacklevel=2
-            )
-        return table
+        return self._sectors(target, parse_radius(radius), resolver, offline)
 
     @_interruptible
-    def query_tic(self, *, coordinates=None, objectname=None, radius=None):
+    def get_sectors(
+        self,
+        *,
+        coordinates=None,
+        radius=None,
+        product=None,
+        objectname=None,
+        object_name=None,
+        moving_target=False,
+        mt_type=None,
+        resolver=None,
+        offline=False,
+    ):
+        """`query_sectors` under astroquery's name, taking astroquery's arguments.
+
+        The same table as `query_sectors` for the same target. As in
+        astroquery, ``radius`` is ignored for a moving target (with a
+        `~astro_tesscut.TessCutWarning` when it is not zero).
+
+        Parameters
+        ----------
+        coordinates, radius, objectname, object_name, moving_target, mt_type, resolver, offline
+            As for `query_sectors`.
+        product : str, optional
+            Deprecated (as in astroquery 0.4.11): only ``"SPOC"``, with an
+            `~astropy.utils.exceptions.AstropyDeprecationWarning`; leave it
+            out. TICA products were withdrawn from TESScut.
+
+        Returns
+        -------
+        `~astropy.table.Table`
+            As `query_sectors` returns.
+        """
+        _check_product(product)
+        target, resolver = _check_target(
+            coordinates, objectname, object_name, moving_target, mt_type, resolver
+        )
+        radius = parse_radius(radius)
+        if moving_target and radius.deg:
+            warnings.warn(
+                f"radius: not used with moving_target=True; {radius.deg:g} deg ignored",
+                TessCutWarning,
+                stacklevel=3,
+            )
+        return self._sectors(target, radius, resolver, offline)
+
+    @_interruptible
+    def query_tic(
+        self,
+        *,
+        coordinates=None,
+        objectname=None,
+        object_name=None,
+        radius=None,
+        resolver=None,
+        offline=False,
+    ):
         """Find a target's neighbours in the TESS Input Catalog (TIC).
 
         Parameters
         ----------
-        coordinates, objectname
+        coordinates, objectname, object_name, resolver
             The target, as for `query_sectors` (``objectname="TIC
             261136679"`` for a TIC ID).
         radius : float, str or `~astropy.units.Quantity`, optional
             The search radius (a number is in degrees); 5 arcmin by default.
+        offline : bool, optional
+            Send nothing anywhere: search only the few TIC rows bundled with
+            the package (every entry within 5 arcmin of Pi Mensae), and look
+            names up in them too; always so with an ``archive``. A cone that
+            reaches beyond them comes with a `~astro_tesscut.TessCutWarning`
+            (some rows) or a `~astro_tesscut.NoResultsWarning` (none) saying
+            so.
 
         Returns
         -------
         `~astropy.table.Table`
             The TIC entries in the cone, nearest first, with every column
             MAST serves (``ID``, ``Tmag``, ``Jmag``, ``ra``, ``dec``,
-            ``objType``, ...) and ``distance`` from the target in arcsec.
-            Empty, with a `~astro_tesscut.NoResultsWarning`, when the cone
-            holds no entry.
+            ``objType``, ...) and ``distance`` from the target in arcsec
+            (offline: ``ID``, ``name``, ``ra``, ``dec``, ``Tmag``, ``Jmag``,
+            ``objType``, ``distance``). Empty, with a
+            `~astro_tesscut.NoResultsWarning`, when the cone holds no entry.
         """
-        from .catalog import query_tic
+        from .catalog import query_bundled_tic, query_tic
 
-        target = parse_target(coordinates=coordinates, objectname=objectname)
+        target, resolver = _check_target(
+            coordinates, objectname, object_name, False, None, resolver
+        )
         radius = parse_radius("5 arcmin" if radius is None else radius)
         if radius.deg == 0:
             raise InvalidQueryError("radius: must be larger than zero for a cone search")
-        return query_tic(self._resolved(target).coord, radius)
+        offline = self._offline(offline)
+        coord = self._resolved(target, resolver, offline).coord
+        return (query_bundled_tic if offline else query_tic)(coord, radius)
 
     @_interruptible
     def get_cutouts(
@@ -202,10 +296,14 @@ class TessCutClass:
         *,
         coordinates=None,
         objectname=None,
+        object_name=None,
         size=5,
         sector=None,
+        product=None,
         moving_target=False,
         mt_type=None,
+        resolver=None,
+        offline=False,
         cache=None,
         show_progress=True,
     ):
@@ -213,15 +311,23 @@ class TessCutClass:
 
         Parameters
         ----------
-        coordinates, objectname, moving_target, mt_type
+        coordinates, objectname, object_name, moving_target, mt_type, resolver
             The target, as for `query_sectors`.
         size : int, (ny, nx), or `~astropy.units.Quantity`, optional
             A square side, or ``(ny, nx)`` rows and columns, in pixels when
             plain numbers; a `~astropy.units.Quantity` in pixels or any
             angle. 5 pixels by default.
-        sector : int, optional
-            Only this sector; every sector that observed the target by
-            default.
+        sector : int or list of int, optional
+            Only this sector, or these (``[28, 68]``: one request each, in
+            order, duplicates dropped); every sector that observed the
+            target by default.
+        product : str, optional
+            Deprecated, as for `get_sectors`.
+        offline : bool, optional
+            Send nothing to MAST: cut from this client's ``archive``, or
+            without one from ``conf.archive`` (an error when neither is
+            set), and look names up in the bundled TIC rows only. Always so
+            with an ``archive``.
         cache : bool, optional
             Reuse and keep verified cutouts in the on-disk cache;
             ``conf.cache`` by default.
@@ -244,13 +350,17 @@ class TessCutClass:
             Some sectors failed for good; those that arrived are in its
             ``results``.
         """
-        target, size, sector = self._check_cutout_request(
-            coordinates, objectname, size, sector, moving_target, mt_type
+        _check_product(product)
+        target, resolver = _check_target(
+            coordinates, objectname, object_name, moving_target, mt_type, resolver
         )
+        size, sectors = parse_size(size), parse_sectors(sector)
         use_cache = _flag(cache, "cache", default=conf.cache)
         _flag(show_progress, "show_progress")
-        target = self._ready(target, self._backend)
-        return self._cutouts(target, size, sector, InMemory(), use_cache, show_progress)
+        offline = self._offline(offline)
+        backend = self._pixel_backend(offline)
+        target = self._ready(target, backend, resolver, offline)
+        return self._cutouts(backend, target, size, sectors, InMemory(), use_cache, show_progress)
 
     @_interruptible
     def download_cutouts(
@@ -258,14 +368,19 @@ class TessCutClass:
         *,
         coordinates=None,
         objectname=None,
+        object_name=None,
         size=5,
         sector=None,
+        product=None,
         path=".",
         inflate=True,
         moving_target=False,
         mt_type=None,
+        resolver=None,
+        offline=False,
         cache=None,
         show_progress=True,
+        verbose=False,
     ):
         """Cut target pixel files out of the FFIs and write them to disk.
 
@@ -276,17 +391,19 @@ class TessCutClass:
 
         Parameters
         ----------
-        coordinates, objectname, moving_target, mt_type
+        coordinates, objectname, object_name, moving_target, mt_type, resolver
             The target, as for `query_sectors`.
-        size, sector, cache, show_progress
+        size, sector, product, offline, cache, show_progress
             As for `get_cutouts`.
         path : str or path-like, optional
             Directory to write into (made if missing); the current
             directory by default.
         inflate : bool, optional
             Write the target pixel files (the default), or keep each zip
-            archive as the service sent it (never cached), named
-            ``tesscut_<RA>_<Dec>_<x>x<y>[_s<sector>].zip``.
+            archive as the service sent it (never cached), one per request,
+            named ``tesscut_<RA>_<Dec>_<x>x<y>[_s<sector>].zip``.
+        verbose : bool, optional
+            Print the path of each file written, one a line.
 
         Returns
         -------
@@ -302,14 +419,19 @@ class TessCutClass:
         """
         from astropy.table import Table
 
-        target, size, sector = self._check_cutout_request(
-            coordinates, objectname, size, sector, moving_target, mt_type
+        _check_product(product)
+        target, resolver = _check_target(
+            coordinates, objectname, object_name, moving_target, mt_type, resolver
         )
+        size, sectors = parse_size(size), parse_sectors(sector)
         inflate = _flag(inflate, "inflate")
         use_cache = _flag(cache, "cache", default=conf.cache)
         _flag(show_progress, "show_progress")
+        verbose = _flag(verbose, "verbose")
         directory = _output_directory(path)
-        target = self._ready(target, self._backend)
+        offline = self._offline(offline)
+        backend = self._pixel_backend(offline)
+        target = self._ready(target, backend, resolver, offline)
         directory.mkdir(parents=True, exist_ok=True)
         sweep_stale(directory)  # what a killed run of ours left
         writer = (
@@ -317,49 +439,130 @@ class TessCutClass:
             if inflate
             else AsZip(directory, f"tesscut_{target.label}_{size.label}")
         )
-        paths = self._cutouts(target, size, sector, writer, use_cache, show_progress)
-        return Table([[str(p) for p in paths]], names=["Local Path"], dtype=[str])
+        paths = [
+            str(p)
+            for p in self._cutouts(backend, target, size, sectors, writer, use_cache, show_progress)
+        ]
+        if verbose:
+            for written in paths:
+                print(written)
+        return Table([paths], names=["Local Path"], dtype=[str])
 
     def clear_cache(self):
         """Remove every cutout from this client's on-disk cache."""
         self._cache.clear()
 
-    def _check_cutout_request(self, coordinates, objectname, size, sector, moving_target, mt_type):
-        target = parse_target(
-            coordinates=coordinates,
-            objectname=objectname,
-            moving_target=moving_target,
-            mt_type=mt_type,
-        )
-        return target, parse_size(size), parse_sector(sector)
+    def _offline(self, offline):
+        """Whether a call with ``offline`` sends nothing anywhere: as asked, or always with an
+        archive."""
+        return _flag(offline, "offline") or self._always_offline
 
-    def _resolved(self, target):
-        """``target`` with its position, asking the name resolver once per name."""
+    def _pixel_backend(self, offline):
+        """The backend that cuts for a call: this client's, or offline without an archive,
+        that of ``conf.archive``."""
+        if not offline or self._always_offline:
+            return self._backend
+        if not conf.archive:
+            raise InvalidQueryError(
+                "offline: cutouts offline are cut from FFI cubes or FFIs on disk: give "
+                "TessCutClass(archive=...) a directory of them (or a URL of cubes), or set "
+                "conf.archive; offline=True alone finds sectors only"
+            )
+        return open_backend(conf.archive, offline=True)
+
+    def _sectors(self, target, radius, resolver, offline):
+        """The sector table of a checked target; warn when nothing observed it."""
+        offline = self._offline(offline)
+        backend = self._offline_backend if offline else self._backend
+        target = self._ready(target, backend, resolver, offline)
+        table = backend.sectors(target, radius)
+        if not len(table):
+            warnings.warn(
+                f"no TESS sector observed {target.description}", NoResultsWarning, stacklevel=4
+            )
+        return table
+
+    def _resolved(self, target, resolver, offline):
+        """``target`` with its position: its name looked up once per resolver, or offline."""
         if not target.needs_resolving:
             return target
-        if target.name not in self._positions:
-            self._positions[target.name] = self._service.resolve(target.name)
-        return target.at(self._positions[target.name])
+        return target.at(self._names.position(target.name, resolver=resolver, offline=offline))
 
-    def _ready(self, target, backend):
+    def _ready(self, target, backend, resolver, offline):
         """``target`` with its position, once ``backend`` is known to answer for it."""
         if target.moving and not backend.moving_targets:
             raise InvalidQueryError(
                 "moving_target: offline, sectors and cutouts are for fixed positions only; a "
                 "moving target's path needs the TESScut service"
             )
-        return self._resolved(target)
+        return self._resolved(target, resolver, offline)
 
-    def _cutouts(self, target, size, sector, writer, use_cache, show_progress):
-        """Ask the backend for the cutouts of a checked request; warn of sectors without data."""
-        fetched = self._backend.cutouts(
-            target, size, sector, writer, cache=use_cache, show_progress=show_progress
-        )
+    def _cutouts(self, backend, target, size, sectors, writer, use_cache, show_progress):
+        """Ask ``backend`` for the cutouts of a checked request, one request per sector of
+        ``sectors`` (`None`: every sector, as the backend fetches them); warn of sectors
+        without data."""
+        fetched, failures = Fetched(), {}
+        for sector in sectors or (None,):
+            try:
+                fetched = fetched.merged(
+                    backend.cutouts(
+                        target, size, sector, writer, cache=use_cache, show_progress=show_progress
+                    )
+                )
+            except TessCutError as exc:  # as PerSector: one sector's failure keeps the others
+                if sectors is None or len(sectors) == 1 or isinstance(exc, InvalidQueryError):
+                    raise
+                failures[sector] = exc
+        if failures:
+            raise PartialResultError(fetched.results, failures)
         if fetched.no_data:
             warnings.warn(
-                f"no cutout data: {'; '.join(fetched.no_data)}", NoResultsWarning, stacklevel=3
+                f"no cutout data: {'; '.join(fetched.no_data)}", NoResultsWarning, stacklevel=4
             )
         return fetched.results
+
+
+def _check_target(coordinates, objectname, object_name, moving_target, mt_type, resolver):
+    """The checked target and resolver of a call; a resolver with nothing to resolve is
+    ignored, with a warning, as astroquery ignores it."""
+    target = parse_target(
+        coordinates=coordinates,
+        objectname=objectname,
+        object_name=object_name,
+        moving_target=moving_target,
+        mt_type=mt_type,
+    )
+    resolver = parse_resolver(resolver)
+    if resolver is not None and not target.needs_resolving:
+        warnings.warn(
+            "resolver: only used to resolve the name of a fixed target; ignored with "
+            f"{'moving_target=True' if target.moving else 'coordinates'}",
+            TessCutWarning,
+            stacklevel=4,
+        )
+        return target, None
+    return target, resolver
+
+
+def _check_product(product):
+    """astroquery 0.4.11's deprecated ``product``: only ``"SPOC"``, with a warning."""
+    if product is None:
+        return
+    if not isinstance(product, str):
+        raise InvalidQueryTypeError(
+            f"product: only 'SPOC' (or leave it out), got {type(product).__name__}"
+        )
+    if product.strip().upper() != "SPOC":
+        raise InvalidQueryError(
+            f"product: only 'SPOC' (the default; leave it out), got {product!r}: TICA cutouts "
+            "were withdrawn from TESScut"
+        )
+    warnings.warn(
+        "product: deprecated (as in astroquery 0.4.11) and will be removed: TESScut cuts only "
+        "SPOC FFIs; leave it out",
+        AstropyDeprecationWarning,
+        stacklevel=4,
+    )
 
 
 def _flag(value, argument, *, default=None):

@@ -3,10 +3,14 @@
 The first time, a small local archive is made (kept in the astropy cache
 directory): FFIs of a 200 x 150 pixel region of sector 1, camera 4, CCD 2
 around Pi Mensae, with that CCD's real WCS, the bundled TIC stars and some
-synthetic field stars drawn with a realistic PSF, noise, background and a
-little pointing jitter. The worked example then runs on it through the
-offline API: TIC neighbours, the sector table, a 35 x 45 pixel cutout of
-sector 1, and its plots.
+synthetic field stars (`demo_stars`) drawn with a realistic PSF, noise,
+background and a little pointing jitter. The worked example then runs on it
+through the offline API: TIC neighbours, the sector table, a 35 x 45 pixel
+cutout of sector 1, and its plots.
+
+The pixels are synthetic, and every file says so: the FFIs, their cube and
+its cutouts carry ``SIMDATA = T``, ``SIMNOTE`` (a sentence saying they are not
+TESS data) and ``SIMSCENE``, which names the demo (`is_demo_file`).
 """
 
 import os
@@ -14,13 +18,15 @@ import shutil
 import time
 from pathlib import Path
 
-__all__ = ["demo_archive", "run_demo"]
+__all__ = ["demo_archive", "demo_stars", "is_demo_file", "run_demo"]
 
 SECTOR, CAMERA, CCD = 1, 4, 2
 REGION_SHAPE = (150, 200)  # rows, columns
 REGION_CORNER = (1530, 185)  # 0-based CCD column and row of the region's first pixel
 FRAMES = 300
-_VERSION = 1  # bump when what the demo draws changes, so old archives are not reused
+_VERSION = 2  # bump when what the demo draws changes, so old archives are not reused
+_FIELD_STARS = 80
+_SCENE = f"astro_tesscut demo v{_VERSION}"  # SIMSCENE of the demo's files
 
 
 def demo_archive(*, frames=FRAMES, show_progress=True):
@@ -51,22 +57,66 @@ def demo_archive(*, frames=FRAMES, show_progress=True):
     return directory
 
 
-def _write_sector(directory, frames, show_progress):
+def demo_stars():
+    """The stars drawn into the demo sector: the bundled TIC rows and synthetic field stars.
+
+    The field stars, made up so that the image looks like a sky, are not in any
+    catalogue but this one; they are the same every time.
+
+    Returns
+    -------
+    `~astropy.table.Table`
+        Columns ``ID`` (the TIC ID, or ``synthetic-NN`` for a made-up star),
+        ``ra``, ``dec`` (degrees) and ``Tmag``.
+    """
     import numpy as np
-    from tqdm.auto import tqdm
+    from astropy import units as u
+    from astropy.table import Table
 
     from .catalog import bundled_stars
-    from .simulate import ffi_wcs, write_ffis
+    from .simulate import ffi_wcs
 
-    catalog = bundled_stars()
-    stars = [(r["ra"], r["dec"], _flux(r["Tmag"])) for r in catalog]
-    # Field stars that the bundled catalog lacks, so the image looks like a sky.
+    tic = bundled_stars()
     rng = np.random.default_rng(261136679)
     rows, columns = REGION_SHAPE
     wcs = ffi_wcs(SECTOR, CAMERA, CCD, corner=REGION_CORNER)
-    field = wcs.pixel_to_world(rng.uniform(0, columns, 80), rng.uniform(0, rows, 80))
-    magnitudes = rng.uniform(10, 17, 80)
-    stars += [(p.ra.deg, p.dec.deg, _flux(m)) for p, m in zip(field, magnitudes, strict=True)]
+    field = wcs.pixel_to_world(
+        rng.uniform(0, columns, _FIELD_STARS), rng.uniform(0, rows, _FIELD_STARS)
+    )
+    magnitudes = rng.uniform(10, 17, _FIELD_STARS)
+    return Table(
+        {
+            "ID": [*tic["ID"], *(f"synthetic-{i:02d}" for i in range(1, _FIELD_STARS + 1))],
+            "ra": np.concatenate([tic["ra"], field.ra.deg]) * u.deg,
+            "dec": np.concatenate([tic["dec"], field.dec.deg]) * u.deg,
+            "Tmag": np.concatenate([tic["Tmag"], magnitudes]) * u.mag,
+        }
+    )
+
+
+def is_demo_file(header):
+    """Whether a file is of the demo's sector: one of its FFIs, their cube or a cutout.
+
+    Parameters
+    ----------
+    header : `~astropy.io.fits.Header`
+        The file's primary header.
+
+    Returns
+    -------
+    bool
+        True when its ``SIMSCENE`` names this version of the demo, whose
+        stars are `demo_stars`.
+    """
+    return header.get("SIMSCENE") == _SCENE
+
+
+def _write_sector(directory, frames, show_progress):
+    from tqdm.auto import tqdm
+
+    from .simulate import write_ffis
+
+    stars = [(row["ra"], row["dec"], _flux(row["Tmag"])) for row in demo_stars()]
     with tqdm(total=frames, desc="demo FFIs", disable=None if show_progress else True) as bar:
         write_ffis(
             directory,
@@ -78,6 +128,7 @@ def _write_sector(directory, frames, show_progress):
             corner=REGION_CORNER,
             stars=stars,
             seed=1,
+            primary_cards={"SIMSCENE": (_SCENE, "stars: astro_tesscut.demo.demo_stars()")},
             progress=lambda path: bar.update(),
         )
 
@@ -150,7 +201,10 @@ def run_demo(out, *, frames=FRAMES, show_progress=True, echo=print):
     tpf = load_cutout(path)
     figures = {
         "cutout_png": (plot_cutout(tpf, frame=0, percentiles=(5, 92)), "cutout.png"),
-        "sky_png": (plot_cutout_sky(tpf, frame=0, stars=stars, max_mag=14), "cutout_sky.png"),
+        "sky_png": (
+            plot_cutout_sky(tpf, frame=0, stars=demo_stars(), max_mag=14),
+            "cutout_sky.png",
+        ),
         "lightcurve_png": (plot_lightcurve(tpf), "lightcurve.png"),
     }
     written = {"tpf": Path(path)}
@@ -158,8 +212,8 @@ def run_demo(out, *, frames=FRAMES, show_progress=True, echo=print):
         written[key] = out / name
         plot.figure.savefig(written[key], dpi=100)
         plt.close(plot.figure)
-    echo("\n4. Plots of the first image (CCD pixels; the sky, target red, Tmag < 14 orange)")
-    echo("   and the light curve:")
+    echo("\n4. Plots of the first image (CCD pixels; the sky: target red, orange the stars")
+    echo("   brighter than Tmag 14 that the demo drew, TIC and synthetic) and the light curve:")
     for key in ("cutout_png", "sky_png", "lightcurve_png"):
         echo(f"   {written[key]}")
     echo(f"\ndone in {time.perf_counter() - start:.1f} s")

@@ -34,9 +34,16 @@ class PerSector(Wrapper):
         else:
             from astropy.coordinates import Angle
 
-            sectors = sorted(set(self.inner.sectors(target, Angle(0, "deg"))["sector"].tolist()))
+            from .archive.geometry import cutout_radius
+
+            # Every sector the cutout reaches, as one request for them all would give:
+            # also those whose FFIs hold only its edge.
+            radius = Angle(cutout_radius(size), "deg")
+            sectors = sorted(set(self.inner.sectors(target, radius)["sector"].tolist()))
             if not sectors:
-                return Fetched(no_data=[f"no TESS sector observed {target.description}"])
+                return Fetched(
+                    no_data=[f"no TESS sector observed {target.description} or the cutout round it"]
+                )
 
         def guarded(sector):
             try:

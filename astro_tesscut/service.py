@@ -26,9 +26,11 @@ from .retries import RetryPolicy, parse_retry_after, retry
 from .transport import (
     ACCEPT_ENCODING,
     CHUNK_BYTES,
+    NO_SUCH_NAME,
     Deadline,
     Inflater,
     session_class,
+    unreachable,
     watched_adapter,
 )
 from .writers import ZipAnswer
@@ -131,10 +133,11 @@ class MastService(Backend):
             budget=float(conf.retry_budget),
         )
 
-    def resolve(self, name):
-        """The ICRS `~astropy.coordinates.SkyCoord` of the object called ``name``."""
-        answer = self._get_json(self.resolver_server, resolver_params(name))
-        return position_from_answer(name, answer)
+    def resolve(self, name, resolver=None):
+        """The ICRS `~astropy.coordinates.SkyCoord` of the object called ``name``, from
+        MAST's resolver (asking ``resolver``, "SIMBAD" or "NED", when given)."""
+        answer = self._get_json(self.resolver_server, resolver_params(name, resolver))
+        return position_from_answer(name, answer, resolver)
 
     def __repr__(self):
         return f"<MastService server={self.server!r}>"
@@ -402,18 +405,33 @@ class _Attempt:
 
 
 def _request_error(exc, timeout, url):
-    """The `ServiceError` for a `requests.RequestException` ``exc``."""
+    """The `ServiceError` for a `requests.RequestException` ``exc``: one short line.
+
+    A server never reached is named, with why (urllib3's own account of it runs
+    to hundreds of characters); a name that does not resolve comes with what
+    to do without a network.
+    """
     import requests
 
-    if isinstance(exc, requests.Timeout):
-        return ServiceError(f"no answer within {timeout:g} s", url=url)
     if isinstance(exc, requests.exceptions.InvalidHeader):
         return CorruptResponseError(f"the answer's headers are unusable: {exc}", url=url)
-    return ServiceError(f"the request failed: {exc}", url=url)
+    reason = unreachable(exc)
+    if reason is not None:
+        message = f"could not reach {urlsplit(url).netloc}: {reason}"
+        if reason == NO_SUCH_NAME:
+            message += "; offline, use --offline or --archive (offline=True or archive= in Python)"
+        return ServiceError(message, url=url)
+    if isinstance(exc, requests.Timeout):
+        return ServiceError(f"no answer within {timeout:g} s", url=url)
+    return ServiceError(f"the request failed: {_one_line(str(exc))}", url=url)
 
 
 def _is_transient(exc):
-    """Whether another try could succeed where one failed with ``exc``."""
+    """Whether another try could succeed where one failed with ``exc``.
+
+    Not a name that does not resolve: without a network that fails the same way
+    each time, and a wrong host name too.
+    """
     if isinstance(exc, CorruptResponseError) or not isinstance(exc, ServiceError):
         return False
     if exc.status_code is not None:
@@ -423,7 +441,9 @@ def _is_transient(exc):
     # A URL requests cannot send to is refused the same way every time.
     errors = requests.exceptions
     permanent = (errors.InvalidURL, errors.InvalidSchema, errors.MissingSchema, errors.URLRequired)
-    return not isinstance(exc.__cause__, permanent)
+    if isinstance(exc.__cause__, permanent):
+        return False
+    return exc.__cause__ is None or unreachable(exc.__cause__) != NO_SUCH_NAME
 
 
 def _content_length(response):

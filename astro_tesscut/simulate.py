@@ -5,6 +5,12 @@ extension 1 (float32, with the sector's real TAN-SIP WCS from `tesswcs` and
 the TSTART/TSTOP/BARYCORR/DQUALITY keywords) and its uncertainty in
 extension 2. Stars are Gaussian PSFs on a smooth background, with photon and
 read noise and a little pointing jitter from cadence to cadence.
+
+The files say plainly that they are not TESS data: their primary header has
+``ORIGIN = 'astro_tesscut.simulate'``, ``SIMDATA = T`` and ``SIMNOTE``, a
+sentence saying so. SIMDATA and SIMNOTE travel into cubes built from them
+and into every cutout of those cubes (the cube builder itself sets ORIGIN to
+MAST's).
 """
 
 from pathlib import Path
@@ -20,6 +26,7 @@ _SCIENCE_ROWS = slice(0, 2048)
 _PSF_SIGMA = 0.9  # pixels; TESS's PSF is about 1.9 pixels FWHM
 _PSF_HALF_WIDTH = 6
 _READ_NOISE = 10.0  # electrons per cadence
+_SIMNOTE = "synthetic FFI made by astro_tesscut.simulate, not TESS data"
 
 
 def ffi_wcs(sector, camera, ccd, *, corner=(0, 0)):
@@ -49,6 +56,7 @@ def write_ffis(
     background=150.0,
     jitter=0.05,
     seed=0,
+    primary_cards=None,
     progress=None,
 ):
     """Write ``n_frames`` synthetic FFIs into ``directory`` and return their paths.
@@ -75,6 +83,9 @@ def write_ffis(
         RMS pointing jitter in pixels.
     seed : int
         Random seed; the same arguments give the same files.
+    primary_cards : dict, optional
+        More primary-header keywords, ``{keyword: value or (value, comment)}``,
+        such as a name for the scene drawn.
     progress : callable, optional
         Called with each path written.
 
@@ -123,7 +134,7 @@ def write_ffis(
         primary = fits.PrimaryHDU()
         primary.header.update(
             {
-                "ORIGIN": "NASA/Ames",
+                "ORIGIN": "astro_tesscut.simulate",
                 "TELESCOP": "TESS",
                 "INSTRUME": "TESS Photometer",
                 "CAMERA": camera,
@@ -134,6 +145,8 @@ def write_ffis(
                 "DATE-END": _utc(tstop),
                 "FFIINDEX": 100000 + index,
                 "SIMDATA": (True, "file is based on simulated data"),
+                "SIMNOTE": _SIMNOTE,
+                **(primary_cards or {}),
             }
         )
         hdul = fits.HDUList(

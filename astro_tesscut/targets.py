@@ -1,7 +1,8 @@
 """Checking and normalising what the user says to cut out around, before any I/O.
 
 A target is a fixed position (``coordinates``), a name to resolve to one
-(``objectname``), or a solar-system body that moves (``moving_target``).
+(``objectname``, or ``object_name`` as astroquery 0.4.12 spells it), or a
+solar-system body that moves (``moving_target``).
 """
 
 import hashlib
@@ -22,11 +23,14 @@ __all__ = [
     "parse_position",
     "parse_radius",
     "parse_sector",
+    "parse_sectors",
     "parse_target",
     "positions_of",
 ]
 
 MOVING_TARGET_TYPES = ("majorbody", "smallbody")
+# TESScut's names above; astroquery's own tests write them with an underscore.
+_MOVING_TARGET_ALIASES = {"major_body": "majorbody", "small_body": "smallbody"}
 
 _COORDINATE_FORMS = (
     "give 'RA Dec' in degrees ('84.29119 -80.46912'), sexagesimal "
@@ -87,63 +91,84 @@ class Target:
         return f"{start}_{digest[:_LABEL_HASH]}"
 
 
-def parse_target(*, coordinates=None, objectname=None, moving_target=False, mt_type=None):
+def parse_target(
+    *, coordinates=None, objectname=None, object_name=None, moving_target=False, mt_type=None
+):
     """Check the target arguments of a query and return a `Target`.
+
+    ``object_name`` is ``objectname`` as astroquery 0.4.12 spells it; give
+    either, not both.
 
     Raises
     ------
     InvalidQueryError
-        Both or neither of ``coordinates`` and ``objectname``, ``coordinates``
-        with ``moving_target``, an unknown ``mt_type``, or bad coordinates.
+        Both or neither of ``coordinates`` and ``objectname``, both spellings
+        of ``objectname``, ``coordinates`` with ``moving_target``, an unknown
+        ``mt_type``, or bad coordinates.
     """
     if not isinstance(moving_target, bool | np.bool_):
         raise InvalidQueryTypeError(f"moving_target: must be True or False, got {moving_target!r}")
-    if objectname is not None:
-        if not isinstance(objectname, str):
-            raise InvalidQueryTypeError(
-                f"objectname: must be a string such as 'TIC 261136679', got "
-                f"{type(objectname).__name__}"
-            )
-        objectname = objectname.strip()
-        if not objectname:
-            raise InvalidQueryError("objectname: must not be empty")
+    if objectname is not None and object_name is not None:
+        raise InvalidQueryError(
+            "objectname, object_name: the same argument spelt two ways (astroquery 0.4.11's "
+            "and 0.4.12's); give one of them"
+        )
+    argument = "objectname" if object_name is None else "object_name"
+    name = objectname if object_name is None else object_name
+    if name is not None:
+        name = _parse_name(name, argument)
 
     if moving_target:
         if coordinates is not None:
             raise InvalidQueryError(
                 "coordinates: cannot be used with moving_target=True; give the moving "
-                "target's JPL Horizons name or id as objectname instead"
+                f"target's JPL Horizons name or id as {argument} instead"
             )
-        if objectname is None:
+        if name is None:
             raise InvalidQueryError(
                 "objectname: required with moving_target=True (the JPL Horizons name or "
                 "id of the asteroid, comet or planet)"
             )
-        return Target(name=objectname, moving=True, mt_type=_parse_mt_type(mt_type))
+        return Target(name=name, moving=True, mt_type=_parse_mt_type(mt_type))
 
     if mt_type is not None:
         raise InvalidQueryError("mt_type: only used with moving_target=True")
-    if coordinates is not None and objectname is not None:
-        raise InvalidQueryError("coordinates, objectname: give one of them, not both")
-    if coordinates is None and objectname is None:
+    if coordinates is not None and name is not None:
+        raise InvalidQueryError(f"coordinates, {argument}: give one of them, not both")
+    if coordinates is None and name is None:
         raise InvalidQueryError(
             "coordinates, objectname: give one of them (a position, or a name such "
             "as 'TIC 261136679')"
         )
-    if objectname is not None:
-        return Target(name=objectname)
+    if name is not None:
+        return Target(name=name)
     return Target(coord=parse_coordinates(coordinates))
+
+
+def _parse_name(name, argument):
+    """An object name, stripped; ``argument`` is how the caller spelt it."""
+    if not isinstance(name, str):
+        raise InvalidQueryTypeError(
+            f"{argument}: must be a string such as 'TIC 261136679', got {type(name).__name__}"
+        )
+    name = name.strip()
+    if not name:
+        raise InvalidQueryError(f"{argument}: must not be empty")
+    return name
 
 
 def _parse_mt_type(mt_type):
     if mt_type is None:
         return None
-    if not isinstance(mt_type, str) or mt_type.lower() not in MOVING_TARGET_TYPES:
+    kind = mt_type.lower() if isinstance(mt_type, str) else None
+    kind = _MOVING_TARGET_ALIASES.get(kind, kind)
+    if kind not in MOVING_TARGET_TYPES:
         raise InvalidQueryError(
-            f"mt_type: must be one of {', '.join(MOVING_TARGET_TYPES)} (or None to let "
-            f"the service try both), got {mt_type!r}"
+            f"mt_type: must be one of {', '.join(MOVING_TARGET_TYPES)} (or "
+            f"{', '.join(_MOVING_TARGET_ALIASES)}; None lets the service try both), "
+            f"got {mt_type!r}"
         )
-    return mt_type.lower()
+    return kind
 
 
 def parse_coordinates(coordinates):
@@ -282,6 +307,10 @@ def _checked_degrees(ra, dec, *, given):
         raise InvalidQueryError(
             f"coordinates: Dec must be within [-90, 90] deg, got {dec} (from {given!r})"
         )
+    if not 0 <= ra < 360:  # as strict as Dec: a number out of range is a mistake, not a wrap
+        raise InvalidQueryError(
+            f"coordinates: RA must be within [0, 360) deg, got {ra} (from {given!r})"
+        )
     return ra, dec
 
 
@@ -358,3 +387,35 @@ def parse_sector(sector):
     if sector < 1:
         raise InvalidQueryError(f"sector: must be a positive integer, got {sector}")
     return int(sector)
+
+
+def parse_sectors(sector):
+    """Return ``sector`` as a sorted tuple of distinct sectors, or `None` for every sector.
+
+    Parameters
+    ----------
+    sector : None, int, or a list, tuple, set or 1-d array of int
+        One sector, several (as astroquery accepts them: ``[28, 68]``), or
+        `None`.
+    """
+    if not isinstance(sector, list | tuple | set | frozenset | np.ndarray):
+        single = parse_sector(sector)
+        return None if single is None else (single,)
+    if (isinstance(sector, np.ndarray) and sector.ndim != 1) or not len(sector):
+        raise InvalidQueryError(
+            f"sector: a list of sectors must be flat and not empty, got {sector!r:.100}; "
+            "give None for every sector"
+        )
+    chosen = set()
+    for number in sector:
+        if isinstance(number, bool | np.bool_) or not isinstance(number, numbers.Integral):
+            raise InvalidQueryTypeError(
+                f"sector: every sector of a list must be a positive integer, got {number!r} "
+                f"({type(number).__name__})"
+            )
+        if number < 1:
+            raise InvalidQueryError(
+                f"sector: every sector of a list must be a positive integer, got {number}"
+            )
+        chosen.add(int(number))
+    return tuple(sorted(chosen))

@@ -10,10 +10,16 @@
 - `session_class` and `watched_adapter`: a requests session that leaves
   redirects (and their bodies) to its caller, and connection pools that tell
   the deadline of the try using them which socket to shut.
+- `unreachable`: what a failure to reach a server at all (no network, a name
+  that does not resolve, nobody listening) comes to in a few words, whichever
+  client failed (requests and urllib3 here, obstore, s3fs and aiohttp for
+  archives), for errors a person can act on.
 """
 
 import contextlib
+import errno
 import functools
+import re
 import socket
 import threading
 import time
@@ -24,9 +30,12 @@ from .exceptions import CorruptResponseError, ServiceError
 __all__ = [
     "ACCEPT_ENCODING",
     "CHUNK_BYTES",
+    "NO_SUCH_NAME",
     "Deadline",
     "Inflater",
+    "server_of",
     "session_class",
+    "unreachable",
     "watched_adapter",
 ]
 
@@ -267,3 +276,81 @@ class Inflater:
         """Check that the body ended where its compressed stream does."""
         if self._zlib is not None and not self._zlib.eof:
             raise CorruptResponseError("the answer ends inside its compressed stream", url=self.url)
+
+
+NO_SUCH_NAME = "the name does not resolve"
+# How clients word a failed name lookup (getaddrinfo's messages; urllib3's, Rust's reqwest).
+_NAME_WORDS = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "no address associated with hostname",
+    "getaddrinfo failed",
+    "failed to resolve",
+    "dns error",
+)
+_OS_REASONS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ENETUNREACH: "the network is unreachable",
+    errno.EHOSTUNREACH: "no route to the host",
+}
+# obstore (Rust's reqwest) says only this much of a connection it could not make.
+_RUST_CONNECT = ("tcp connect error", "error sending request")
+# Failures to connect, by name, so that no client need be imported to know them: urllib3's
+# (requests'), aiohttp's and botocore's (s3fs').
+_CONNECT_ERRORS = frozenset(
+    {"NewConnectionError", "ClientConnectorError", "EndpointConnectionError"}
+)
+
+
+def unreachable(exc):
+    """Why ``exc`` says a server was never reached, in a few words; `None` when it says
+    something else (the server answered, a file is missing, a read broke off).
+
+    Looks through everything ``exc`` was raised from: requests wraps urllib3,
+    which wraps the socket's error; s3fs wraps botocore, which wraps aiohttp's;
+    obstore puts it all in one message. `NO_SUCH_NAME` for a name that does
+    not resolve (no network, or a wrong host name).
+    """
+    chain = _causes(exc)
+    text = " ".join(str(error) for error in chain).lower()
+    if any(isinstance(error, socket.gaierror) for error in chain) or any(
+        words in text for words in _NAME_WORDS
+    ):
+        return NO_SUCH_NAME
+    for error in chain:
+        if isinstance(error, OSError) and error.errno in _OS_REASONS:
+            return _OS_REASONS[error.errno]
+    if "connection refused" in text:
+        return "connection refused"
+    if any(type(error).__name__ in _CONNECT_ERRORS for error in chain) or any(
+        words in text for words in _RUST_CONNECT
+    ):
+        return "the connection failed"
+    return None
+
+
+def server_of(exc, default):
+    """The host (and port) ``exc`` failed to reach: from the first URL its messages name
+    (botocore and obstore name the one they asked), else from the URL ``default``."""
+    for error in _causes(exc):
+        found = re.search(r"\bhttps?://([^/\s\"'<>]+)", str(error))
+        if found:
+            return found.group(1)
+    found = re.match(r"^[a-z0-9+.-]+://([^/]+)", str(default), re.IGNORECASE)
+    return found.group(1) if found else str(default)
+
+
+def _causes(exc, limit=20):
+    """``exc`` and the exceptions it came from: causes, contexts, and those clients keep
+    in attributes (urllib3's ``reason``, aiohttp's ``os_error``) or in their arguments."""
+    seen, pending = [], [exc]
+    while pending and len(seen) < limit:
+        error = pending.pop(0)
+        if not isinstance(error, BaseException) or any(error is known for known in seen):
+            continue
+        seen.append(error)
+        pending.extend([error.__cause__, error.__context__])
+        pending.extend(getattr(error, name, None) for name in ("reason", "os_error"))
+        pending.extend(error.args)
+    return seen

@@ -34,7 +34,19 @@ def test_cube_holds_every_ffi_in_time_order(ffi_files, tmp_path):
         primary = hdul[0].header
         assert (primary["SECTOR"], primary["CAMERA"], primary["CCD"]) == (1, 4, 2)
         assert primary["TSTOP"] == table["TSTOP"][-1]
-        assert primary["ORIGIN"] == "STScI/MAST"
+        assert primary["ORIGIN"] == "astro_tesscut.simulate"  # synthetic: never MAST's
+        assert primary["SIMDATA"] is True
+
+
+def test_a_cube_of_real_ffis_says_mast_made_it(odd_ffis, tmp_path):
+    files, _ = odd_ffis(lambda hdul: hdul[0].header.remove("SIMDATA"))
+    files[0].write_bytes(files[1].read_bytes())  # both without SIMDATA, as SPOC's FFIs are
+    with fits.open(files[0], mode="update") as hdul:  # a distinct frame time, as real FFIs
+        hdul[1].header["TSTART"] -= 1
+        hdul[1].header["TSTOP"] -= 1
+    cube = build_cube(files, tmp_path / "cube.fits", show_progress=False)
+    with fits.open(cube) as hdul:
+        assert hdul[0].header["ORIGIN"] == "STScI/MAST"
 
 
 def test_bounded_memory_gives_the_same_cube(ffi_files, cube_file, tmp_path):

@@ -12,6 +12,7 @@ from astropy.time import Time
 
 from astro_tesscut.archive import geometry
 from astro_tesscut.archive.geometry import locate
+from astro_tesscut.archive.pointing import FFI_CORNERS
 from astro_tesscut.exceptions import InvalidQueryError, InvalidQueryTypeError
 
 PI_MEN = SkyCoord(84.2911879979852, -80.4691197969941, unit="deg")
@@ -29,7 +30,7 @@ DTYPE_KINDS = ["i", "U", "i", "i", "i", "f", "f", "b"]
 HIT = ["target", "sector", "camera", "ccd"]
 
 SECTOR_HALF_LENGTH_DAYS = 13.7
-RELEASE_LAG_DAYS = 60
+RELEASE_LAG_DAYS = 45  # MAST served every sector 35-44 days after its end (the facts file)
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +96,14 @@ def test_every_tess_point_hit_is_found_at_the_same_pixel(scinfo):
     theirs = tess_point_hits(coords, scinfo)
     assert len(theirs) > 1000  # the comparison covers many sectors, cameras and CCDs
 
+    # MAST's footprints have straight edges on the sky, which cut inside the image (by
+    # up to 8 pixels) along an FFI's first row: science pixels there are not listed.
     missing = set(theirs) - set(ours)
-    assert not missing
+    assert len(missing) < 0.02 * len(theirs)
+    assert all(theirs[key][1] < 9.5 for key in missing)
     for key, (column, row) in theirs.items():
-        assert ours[key] == pytest.approx((column, row), abs=1e-6), key
+        if key not in missing:
+            assert ours[key] == pytest.approx((column, row), abs=1e-6), key
 
     # Beyond tess-point, only collateral pixels and gaps between CCDs.
     extra = {key: pixel for key, pixel in ours.items() if key not in theirs}
@@ -112,21 +117,95 @@ def on_ffi(coord, radius, sector, camera, ccd):
     return bool(np.any((table["camera"] == camera) & (table["ccd"] == ccd)))
 
 
-def test_a_radius_reaches_an_ffi_just_off_its_edge(scinfo):
-    # 10 pixels (about 210 arcsec) beyond the first row of sector 1, camera 1, CCD 1.
-    coord = position_of(1, 1, 1, 1000.0, 0.5 - 10, scinfo)
+def footprint_corners(sector, camera, ccd, scinfo):
+    """MAST's vertices of an FFI's footprint, the centres of its corner pixels, where
+    tess-point's own inverse puts them."""
+    return SkyCoord(
+        [position_of(sector, camera, ccd, column, row, scinfo) for column, row in FFI_CORNERS]
+    )
+
+
+def beyond_edge(sector, camera, ccd, edge, distance, scinfo):
+    """The position ``distance`` off the middle of one edge of an FFI's footprint (the
+    great circle from corner ``edge`` to the next), outwards."""
+    corners = footprint_corners(sector, camera, ccd, scinfo)
+    centre = SkyCoord(corners.cartesian.mean())
+    start, end = corners[edge], corners[(edge + 1) % 4]
+    middle = start.directional_offset_by(start.position_angle(end), start.separation(end) / 2)
+    across = middle.position_angle(end) + 90 * u.deg
+    sides = [middle.directional_offset_by(across + turn * u.deg, distance) for turn in (0, 180)]
+    return max(sides, key=centre.separation)
+
+
+def test_footprints_are_the_corner_pixels_where_tess_point_puts_them(scinfo):
+    from astro_tesscut.archive.pointing import footprints, pointing_model
+
+    corners, normals = footprints()
+    sectors = pointing_model().sectors
+    for sector, camera, ccd in [(1, 4, 2), (35, 4, 4), (77, 1, 3), (134, 2, 1)]:
+        ours = corners[np.flatnonzero(sectors == sector)[0], camera - 1, ccd - 1]
+        ours = SkyCoord(x=ours[:, 0], y=ours[:, 1], z=ours[:, 2], representation_type="cartesian")
+        theirs = footprint_corners(sector, camera, ccd, scinfo)
+        assert SkyCoord(ours).separation(theirs).max() < 0.01 * u.arcsec
+    # Every footprint within the field of view tess-point allows a camera, so that
+    # narrowing the search to it never loses a footprint.
+    model = pointing_model()
+    frame = np.einsum("scij,scdej->scdei", model.rmat4, corners)
+    tangents = np.abs(frame[..., :2]) / frame[..., 2:]
+    assert np.degrees(np.arctan(tangents.max())) < 12.5
+    assert np.degrees(np.arcsin(frame[..., 2].min())) > 70
+    # The normals point inwards: the middle of every FFI is inside its footprint.
+    middle = corners.sum(axis=-2)
+    assert (np.einsum("scdej,scdj->scde", normals, middle) > 0).all()
+
+
+@pytest.mark.parametrize("edge", range(4))
+def test_a_radius_reaches_an_ffi_just_off_its_edge(edge, scinfo):
+    # 10 pixels (about 210 arcsec) off the middle of each edge of sector 1, camera 1, CCD 1.
+    coord = beyond_edge(1, 1, 1, edge, 210 * u.arcsec, scinfo)
     assert not on_ffi(coord, None, 1, 1, 1)
     assert not on_ffi(coord, 0 * u.deg, 1, 1, 1)
-    assert not on_ffi(coord, 180 * u.arcsec, 1, 1, 1)
-    assert on_ffi(coord, 240 * u.arcsec, 1, 1, 1)
+    assert not on_ffi(coord, 209 * u.arcsec, 1, 1, 1)
+    assert on_ffi(coord, 211 * u.arcsec, 1, 1, 1)
+
+
+def test_a_radius_reaches_an_ffi_off_its_corner(scinfo):
+    corner = footprint_corners(1, 1, 1, scinfo)[0]
+    centre = SkyCoord(footprint_corners(1, 1, 1, scinfo).cartesian.mean())
+    coord = corner.directional_offset_by(centre.position_angle(corner), 300 * u.arcsec)
+    assert not on_ffi(coord, 299 * u.arcsec, 1, 1, 1)
+    assert on_ffi(coord, 301 * u.arcsec, 1, 1, 1)
 
 
 def test_a_radius_reaches_a_camera_from_outside_its_field_of_view(scinfo):
-    # 100 pixels beyond the first column of sector 1, camera 1, CCD 1: more than
-    # 12.5 deg off the camera's axis, where tess-point's field of view ends.
-    coord = position_of(1, 1, 1, 0.5 - 100, 1000.0, scinfo)
-    assert not on_ffi(coord, 95 * 21 * u.arcsec, 1, 1, 1)
-    assert on_ffi(coord, 105 * 21 * u.arcsec, 1, 1, 1)
+    # 100 pixels (2100 arcsec) off the first column of sector 1, camera 1, CCD 1: more
+    # than 12.5 deg off the camera's axis, where tess-point's field of view ends.
+    coord = beyond_edge(1, 1, 1, 3, 2100 * u.arcsec, scinfo)
+    assert not on_ffi(coord, 2090 * u.arcsec, 1, 1, 1)
+    assert on_ffi(coord, 2110 * u.arcsec, 1, 1, 1)
+
+
+def test_a_radius_finds_what_masts_polygon_test_finds(scinfo):
+    """Against spherical_geometry, which MAST's footprint search (astrocut) uses: a
+    cone intersecting a footprint polygon."""
+    polygon = pytest.importorskip("spherical_geometry.polygon")
+    corners = footprint_corners(20, 2, 3, scinfo)
+    footprint = polygon.SphericalPolygon.from_radec(corners.ra.deg, corners.dec.deg)
+    rng = np.random.default_rng(11)
+    centre = SkyCoord(corners.cartesian.mean())
+    coords = centre.directional_offset_by(
+        rng.uniform(0, 360, 60) * u.deg, rng.uniform(5, 11, 60) * u.deg
+    )
+    radius = 1 * u.deg
+    expected = [
+        footprint.intersects_poly(
+            polygon.SphericalPolygon.from_cone(c.ra.deg, c.dec.deg, radius.value, steps=400)
+        )
+        for c in coords
+    ]
+    found = [on_ffi(c, radius, 20, 2, 3) for c in coords]
+    assert 10 < sum(expected) < 50  # near the edges, both ways
+    assert found == expected
 
 
 def test_a_wider_radius_finds_more_and_keeps_what_it_found():

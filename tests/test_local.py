@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from conftest import PI_MEN, load_json
-from mast_mocks import mock_resolver
 
 from astro_tesscut import InvalidQueryError, NoResultsWarning, TessCutClass
 from astro_tesscut.archive import build
@@ -39,10 +38,11 @@ def test_offline_sectors_match_mast(mock_http):
     assert len(mock_http.calls) == 0
 
 
-def test_offline_sectors_resolve_names_through_mast(mock_http):
-    mock_resolver(mock_http, "TIC 261136679", "resolver_tic_261136679.json")
+def test_offline_sectors_resolve_names_from_the_bundled_rows(mock_http):
+    # mock_http refuses any request: offline, the name is never sent to MAST's resolver.
     sectors = TessCutClass().query_sectors(objectname="TIC 261136679", offline=True)
     assert sectors["sector"][0] == 1
+    assert len(mock_http.calls) == 0
 
 
 def test_offline_sectors_nowhere(mock_http):
@@ -93,9 +93,9 @@ def test_archive_download(mock_http, cube_archive, tmp_path):
 
 def test_archive_without_the_sector(mock_http, cube_archive, tmp_path):
     tesscut = TessCutClass(archive=cube_archive)
-    with pytest.warns(NoResultsWarning, match="holds no cube or FFIs of sector 4"):
+    with pytest.warns(NoResultsWarning, match="sector 4 is not in"):
         assert tesscut.get_cutouts(coordinates=PI_MEN_TEXT, size=5, sector=4) == []
-    with pytest.warns(NoResultsWarning, match="any sector covering RA, Dec = 10"):
+    with pytest.warns(NoResultsWarning, match="holds none of the sectors of RA, Dec = 10"):
         paths = tesscut.download_cutouts(coordinates="10 20", size=5, path=tmp_path)
     assert len(paths) == 0
 

@@ -14,7 +14,9 @@ from astro_tesscut import (
     TessCutClass,
     conf,
 )
+from astro_tesscut.archive.geometry import cutout_radius
 from astro_tesscut.retries import RetryPolicy, parse_retry_after
+from astro_tesscut.sizes import parse_size
 
 SERVER = "https://mast.stsci.edu/tesscut/api/v0.1/"
 RA, DEC = "84.2911879979852", "-80.4691197969941"
@@ -36,11 +38,15 @@ def sector_zip(sector):
     )
 
 
+# A cutout without a sector looks its sectors up within its half-diagonal (10 x 10 px).
+CUTOUT_RADIUS = str(cutout_radius(parse_size(10)))
+
+
 def mock_sector_list(rsps):
     rsps.get(
         SERVER + "sector",
         json=load_json("sector_unpadded.json"),
-        match=[query_param_matcher({"ra": RA, "dec": DEC, "radius": "0.0"})],
+        match=[query_param_matcher({"ra": RA, "dec": DEC, "radius": CUTOUT_RADIUS})],
     )
 
 
@@ -140,7 +146,7 @@ def test_target_in_no_sector(mock_http, client):
     mock_http.get(
         SERVER + "sector",
         json=load_json("sector_empty.json"),
-        match=[query_param_matcher({"ra": RA, "dec": DEC, "radius": "0.0"})],
+        match=[query_param_matcher({"ra": RA, "dec": DEC, "radius": CUTOUT_RADIUS})],
     )
     with pytest.warns(NoResultsWarning, match="no TESS sector observed"):
         assert client.get_cutouts(coordinates=COORDS, size=10) == []

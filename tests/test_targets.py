@@ -179,3 +179,14 @@ def test_package_errors_are_value_and_type_errors():
         parse_sector(0)
     with pytest.raises(TypeError, match="^sector"):
         parse_sector("1")
+
+
+@pytest.mark.parametrize("given", ["400 -80", (400.0, -80.0), "-10 20", (360, 0)])
+def test_ra_outside_a_turn_is_refused_as_dec_is(given):
+    with pytest.raises(InvalidQueryError, match=r"^coordinates: RA must be within \[0, 360\)"):
+        parse_coordinates(given)
+
+
+def test_ra_at_the_edges_of_a_turn():
+    assert parse_coordinates("0 0").ra.deg == 0
+    assert parse_coordinates((359.999999, 0)).ra.deg == 359.999999

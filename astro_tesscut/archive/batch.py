@@ -113,6 +113,7 @@ def _batch(
     from ..files import sweep_stale
     from ..sizes import parse_size
     from .cutout import side_pixels
+    from .geometry import cutout_radius
 
     ra, dec, names = _targets(targets)
     size = parse_size(size)
@@ -122,7 +123,10 @@ def _batch(
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidQueryError(f"out_dir: {str(out_dir)!r} exists and is not a directory")
     store = open_archive(archive, storage_options)
-    keys, order, pixels = store.candidates(ra, dec, _sectors(sectors))
+    # Every cube a cutout reaches, not only those its centre falls on.
+    keys, order, pixels = store.candidates(
+        ra, dec, _sectors(sectors), radius_deg=cutout_radius(size)
+    )
     # Each cube's targets in bands of rows a cutout high, along the columns in each: so
     # that a task's and a group's targets are neighbours, whose reads can merge.
     band = np.floor(pixels[:, 1] / side_pixels(size.y, size.units, _PIXEL_SCALE_ARCSEC))

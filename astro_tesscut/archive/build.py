@@ -201,7 +201,8 @@ def _primary_header(ffis):
     first, last = ffis[0], ffis[-1]
     header = fits.Header.fromstring(first.primary.decode("ascii"))
     header.remove("CHECKSUM", ignore_missing=True)
-    header["ORIGIN"] = "STScI/MAST"
+    if not header.get("SIMDATA", False):  # synthetic FFIs keep saying where they came from
+        header["ORIGIN"] = "STScI/MAST"
     header["DATE"] = str(date.today())
     for keyword in ("CAMERA", "CCD"):
         header[keyword] = (first.header[keyword], first.header.comments[keyword])

@@ -16,6 +16,8 @@ import contextlib
 import json
 
 from ..exceptions import InvalidFileError
+from ..transport import unreachable
+from .s3_source import unreachable_store
 from .source import check_not_longer, check_piece, ignores_ranges
 
 __all__ = ["FsspecSource"]
@@ -75,9 +77,10 @@ class FsspecSource:
                 [start for start, _, _ in merged],
                 [stop for _, stop, _ in merged],
             )
+            for piece in pieces:  # fsspec hands back each range's failure as its piece
+                if isinstance(piece, Exception):
+                    raise piece
         for (start, stop, members), piece in zip(merged, pieces, strict=True):
-            if isinstance(piece, Exception):
-                raise piece
             check_piece(piece, stop - start, self.url, start)
             for index in members:
                 offset, length = ranges[index]
@@ -134,8 +137,15 @@ async def _http_range(fs, path, url, start, end):
 
 @contextlib.contextmanager
 def _missing_as_invalid(url):
-    """Report a missing remote file as the package's InvalidFileError, naming the URL."""
+    """Report a missing remote file as the package's InvalidFileError, and a server that
+    cannot be reached at all (which fsspec's HTTP reports as a missing file, botocore
+    and aiohttp in their own words) as a ServiceError, both naming the URL."""
     try:
         yield
-    except FileNotFoundError as exc:
-        raise InvalidFileError(f"cube: {url} does not exist") from exc
+    except Exception as exc:
+        reason = unreachable(exc)
+        if reason is not None:
+            raise unreachable_store(exc, reason, url) from exc
+        if isinstance(exc, FileNotFoundError):
+            raise InvalidFileError(f"cube: {url} does not exist") from exc
+        raise

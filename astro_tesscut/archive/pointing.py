@@ -10,7 +10,9 @@ this reader does not know. tests/test_pointing.py checks that both give the
 same arrays.
 
 `ffi_pixels` maps positions to FFI pixels of one sector, camera and CCD;
-`geometry.locate` uses the same pieces for every sector, camera and CCD.
+`geometry.locate` uses the same pieces for every sector, camera and CCD, and
+`footprints` (built with `sky_vectors`, the inverse map) for the outline of
+every FFI on the sky.
 """
 
 import ast
@@ -22,9 +24,12 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["PointingModel", "ffi_pixels", "pointing_model"]
+__all__ = ["PointingModel", "ffi_pixels", "footprints", "pointing_model", "sky_vectors"]
 
 COLLATERAL_COLUMNS = 44  # left of the science columns, so column = CCD x + 45 (1-based)
+# The centres of an FFI's corner pixels, 1-based (collateral pixels included), in order
+# round the image: the vertices of its footprint (see `footprints`).
+FFI_CORNERS = ((1.0, 1.0), (2136.0, 1.0), (2136.0, 2078.0), (1.0, 2078.0))
 _CAMERAS = 4
 _CCDS = 4
 
@@ -91,6 +96,81 @@ def ffi_pixels(ra, dec, sector, camera, ccd):
     columns, rows = pixels_on_ccds(fp_x, fp_y, model, sectors, cameras)
     column[front], row[front] = columns[:, ccd - 1], rows[:, ccd - 1]
     return column, row
+
+
+def sky_vectors(column, row, model, sector, camera, ccd):
+    """The inverse of `ffi_pixels`: unit ICRS vectors (k, 3) of 1-based FFI pixel positions.
+
+    ``column``, ``row``, ``sector``, ``camera`` and ``ccd`` are arrays of k
+    values (``sector`` an index into ``model``, ``camera`` and ``ccd`` 0-based);
+    Levine_FPG.pix_to_mm, fp_optics and the rotations, undone with numpy.
+    """
+    pixel = model.pixsz[sector, camera, ccd]
+    ccd_x = (column + 0.5 - COLLATERAL_COLUMNS - 1) * pixel[..., 0]
+    ccd_y = (row + 0.5 - 1) * pixel[..., 1]
+    origin = model.ccdxy0[sector, camera, ccd]
+    fp_x, fp_y = _rotate(ccd_x, ccd_y, -model.ccdang[sector, camera, ccd])
+    fp_x, fp_y = fp_x + origin[..., 0], fp_y + origin[..., 1]
+    angle = model.asymang[sector, camera]
+    fp_x, fp_y = _rotate(fp_x, fp_y, angle)
+    fp_x, fp_y = _rotate(fp_x / model.asymfac[sector, camera], fp_y, -angle)
+    tan_theta = _tan_theta(np.hypot(fp_x, fp_y), model.optcon[sector, camera])
+    longitude = np.arctan2(-fp_y, -fp_x)
+    frame = np.stack(
+        [np.cos(longitude) * tan_theta, np.sin(longitude) * tan_theta, np.ones_like(tan_theta)],
+        axis=-1,
+    )
+    frame /= np.linalg.norm(frame, axis=-1, keepdims=True)
+    # The camera's rotation from the sky, transposed: camera frame to sky.
+    return np.einsum("kji,kj->ki", model.rmat4[sector, camera], frame)
+
+
+def footprints():
+    """Every FFI's outline on the sky, as MAST draws it (see `geometry.locate`).
+
+    Returns
+    -------
+    corners : `numpy.ndarray`
+        (S, 4, 4, 4, 3): for each sector of `pointing_model`, camera and CCD,
+        the unit vectors of the centres of the FFI's four corner pixels
+        (`FFI_CORNERS`), in order round the image.
+    normals : `numpy.ndarray`
+        The same shape: the unit normal of the great circle through each
+        corner and the next, pointing into the FFI.
+    """
+    with _BUILDING:
+        return _built_footprints()
+
+
+@functools.cache
+def _built_footprints():
+    model = _built_model()
+    count = len(model.sectors)
+    sector, camera, ccd, corner = np.indices((count, 4, 4, len(FFI_CORNERS))).reshape(4, -1)
+    column, row = np.asarray(FFI_CORNERS)[corner].T
+    corners = sky_vectors(column, row, model, sector, camera, ccd).reshape(count, 4, 4, -1, 3)
+    normals = np.cross(corners, np.roll(corners, -1, axis=-2))
+    normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
+    # The corners go round the image one way or the other as the CCD is mirrored on the sky.
+    inward = np.sign(np.einsum("...ej,...j->...e", normals, corners.sum(axis=-2)))
+    return corners, normals * inward[..., None]
+
+
+def _tan_theta(radius_mm, optcon):
+    """Invert fp_optics' radial distortion: tan(off-axis angle) for each focal-plane radius.
+
+    The polynomial grows monotonically over the field, so Newton's method from the
+    undistorted guess converges in a few steps.
+    """
+    scale, coefficients = optcon[:, 0], optcon[:, 1:]
+    powers = 2.0 * np.arange(coefficients.shape[-1])
+    tan_theta = radius_mm / (scale * coefficients[:, 0])
+    for _ in range(8):
+        terms = coefficients * tan_theta[:, None] ** powers
+        value = scale * tan_theta * terms.sum(axis=-1)
+        slope = scale * (terms * (powers + 1)).sum(axis=-1)
+        tan_theta = tan_theta - (value - radius_mm) / slope
+    return tan_theta
 
 
 def unit_vectors(ra, dec):

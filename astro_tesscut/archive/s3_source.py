@@ -25,10 +25,11 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..exceptions import InvalidFileError
+from ..exceptions import InvalidFileError, ServiceError
+from ..transport import server_of, unreachable
 from .source import check_piece, ignores_ranges
 
-__all__ = ["S3Source", "obstore_config"]
+__all__ = ["S3Source", "obstore_config", "unreachable_store"]
 
 MAX_REQUESTS = 64  # range requests in flight per read, unless max_pool_connections says
 BUCKET_REGIONS = {"stpubdata": "us-east-1"}  # MAST's public bucket
@@ -131,8 +132,11 @@ class S3Source:
     def head(self, length):
         import obstore
 
-        result = self._call(obstore.get, self._store, self.key, options={"range": (0, length)})
-        return bytes(result.bytes()), result.meta["size"]
+        def fetch():  # the body too: it can fail after the answer began
+            result = obstore.get(self._store, self.key, options={"range": (0, length)})
+            return bytes(result.bytes()), result.meta["size"]
+
+        return self._call(fetch)
 
     def read(self, offset, length):
         buffer = bytearray(length)
@@ -171,7 +175,10 @@ class S3Source:
                 future.cancel()
 
     def _call(self, function, *args, **kwargs):
-        """One obstore call, its errors as the package's."""
+        """One obstore call, its errors as the package's: a store that cannot be reached
+        is a `~astro_tesscut.ServiceError` (no cube can be read, so nothing is tried
+        after it), a missing or unreadable object this cube's
+        `~astro_tesscut.InvalidFileError`."""
         import obstore.exceptions
 
         try:
@@ -181,7 +188,22 @@ class S3Source:
         except (PermissionError, obstore.exceptions.BaseError) as exc:
             if any(words in str(exc) for words in _NOT_PARTIAL):
                 raise ignores_ranges(self.url, "the whole object, not the range asked for") from exc
+            reason = unreachable(exc)
+            if reason is not None:
+                raise unreachable_store(exc, reason, self.url) from exc
             raise InvalidFileError(f"cube: cannot read {self.url}: {_first_line(exc)}") from exc
+
+
+def unreachable_store(exc, reason, url):
+    """The `~astro_tesscut.ServiceError` for a store of cubes that could not be reached at
+    all (``reason``, from `~astro_tesscut.transport.unreachable`), naming its server and
+    the cube's URL, with what to check. Used by every remote source."""
+    check = (
+        "the network, or the endpoint (storage_options' endpoint_url, AWS_ENDPOINT_URL)"
+        if url.startswith("s3://")
+        else "the network, or the URL"
+    )
+    return ServiceError(f"could not reach {server_of(exc, url)}: {reason}; check {check}", url=url)
 
 
 def _first_line(error):

@@ -2,8 +2,9 @@
 
 A store is a backend (`~astro_tesscut.backend.Backend`): it answers which
 sectors saw a target (TESS's pointing model), which of its cubes could hold
-it (with a little slack for the edges), and cuts them; subclasses say which
-cubes they hold and how to open one.
+it or part of its cutout (with a little slack for the edges), and cuts them;
+subclasses say which cubes they hold and how to open one, and keep where
+they are in ``directory`` (a path) or ``url``.
 """
 
 import abc
@@ -58,7 +59,12 @@ class CubeStore(OfflineSectors):
             table["available"] = [key in held for key in keys]
         return table
 
-    def candidates(self, ra, dec, sectors=None):
+    @property
+    def where(self):
+        """The store's directory or URL, as messages name it."""
+        return str(getattr(self, "url", None) or self.directory)
+
+    def candidates(self, ra, dec, sectors=None, *, radius_deg=0.0):
         """Which of this store's cubes could hold each of many targets.
 
         Parameters
@@ -67,6 +73,10 @@ class CubeStore(OfflineSectors):
             ICRS degrees.
         sectors : iterable of int, optional
             Only these sectors.
+        radius_deg : float, optional
+            Also the cubes a circle of this radius round a target reaches (a
+            cutout's `~astro_tesscut.archive.geometry.cutout_radius`), beyond the
+            slack every target gets.
 
         Returns
         -------
@@ -96,7 +106,7 @@ class CubeStore(OfflineSectors):
         target, sector, camera, ccd, column, row = cube_hits(
             ra,
             dec,
-            radius_deg=_EDGE_SLACK_ARCMIN / 60,
+            radius_deg=radius_deg + _EDGE_SLACK_ARCMIN / 60,
             sectors=sectors,
             released_only=held is None,  # a remote store holds what has been released, at best
         )
@@ -112,13 +122,26 @@ class CubeStore(OfflineSectors):
         self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
     ):
         """Every target pixel file of ``target`` the store can cut, handed to ``writer`` in
-        one go (see `~astro_tesscut.backend.Backend.cutouts`); the cubes it lacked, or could
-        not use, are the reasons for no data (each cube's own: the others' files still come)."""
+        one go (see `~astro_tesscut.backend.Backend.cutouts`): from each cube the cutout
+        reaches. The cubes it lacked, or could not use, are the reasons for no data (each
+        cube's own: the others' files still come).
+
+        Raises
+        ------
+        ServiceError
+            The store's server cannot be reached (no network, a wrong endpoint).
+        """
+        from .geometry import cutout_radius
+
         ra = np.atleast_1d(target.coord.icrs.ra.deg)
         dec = np.atleast_1d(target.coord.icrs.dec.deg)
-        keys, _, _ = self.candidates(ra, dec, None if sector is None else [sector])
+        radius = cutout_radius(size)
+        keys, _, _ = self.candidates(
+            ra, dec, None if sector is None else [sector], radius_deg=radius
+        )
+        tried = list(dict.fromkeys(map(tuple, keys.tolist())))
         files, failed = [], []
-        for key in dict.fromkeys(map(tuple, keys.tolist())):
+        for key in tried:
             try:
                 cube = self.cube(key, show_progress=show_progress)
                 # Whole, before any is kept: a cube that fails part way gives nothing.
@@ -133,12 +156,42 @@ class CubeStore(OfflineSectors):
             )
         if not files:
             if not failed:
-                where = f"sector {sector}" if sector is not None else "any sector"
-                no_data.append(
-                    f"{self!r} holds no cube or FFIs of {where} covering {target.description}"
-                )
+                no_data.append(self._nothing_cut(target, sector, radius, tried))
             return Fetched(no_data=no_data)
         return Fetched(writer.take(MadeFiles(files), sector=sector), no_data)
+
+    def _nothing_cut(self, target, sector, radius_deg, tried):
+        """Why no cube gave a cutout, where none failed: the sector did not observe the
+        target, the store lacks its cubes, or the target lies off the cubes tried."""
+        from .geometry import locate, sector_ranges
+
+        if tried:
+            names = ", ".join(cube_name(*key) for key in tried)
+            return f"{target.description} lies off {names} in {self.where}"
+        table = locate(target.coord, radius=radius_deg)
+        observed = sorted(set(table["sector"].tolist()))
+        if not observed:
+            return f"no TESS sector observed {target.description} or the cutout round it"
+        public = sorted(set(table["sector"][table["released"]].tolist()))
+        later = sorted(set(observed) - set(public))
+        sectors = "; ".join(
+            [
+                *([f"observed in {sector_ranges(public)}"] if public else []),
+                *([f"{sector_ranges(later)} planned or not public yet"] if later else []),
+            ]
+        )
+        if sector is None:
+            return f"{self.where} holds none of the sectors of {target.description} ({sectors})"
+        if sector not in observed:
+            return f"sector {sector} did not observe {target.description} ({sectors})"
+        message = f"sector {sector} is not in {self.where}"
+        held = self.held()
+        if held:
+            sectors = sorted({key[0] for key in held})
+            message += f" (it holds sector{'s' * (len(sectors) > 1)} {sector_ranges(sectors)})"
+        if not table["released"][table["sector"] == sector].any():
+            message += f"; sector {sector}'s FFIs may not be public yet"
+        return message
 
 
 def _codes(keys):

@@ -1,0 +1,469 @@
+"""The ``tesscut`` command's usability (issue 14): mistakes it explains, plots of several
+files, the sector table, and synthetic pixels that say so."""
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from conftest import PI_MEN
+from mast_mocks import PORTAL, mock_tic
+from synthetic import make_tpf, tpf_name
+
+from astro_tesscut import plotting
+from astro_tesscut.catalog import bundled_stars
+from astro_tesscut.cli import main
+
+PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
+PI_MEN_PIXEL = "1632.3  259.8"  # sector 1's column and row, one decimal
+
+
+def usage_error(capsys, argv, command):
+    """``main(argv)`` stops with argparse's exit 2, showing ``command``'s usage; the error."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: tesscut {command} "), err
+    (error,) = [line for line in err.splitlines() if "error:" in line]
+    assert error.startswith(f"tesscut {command}: error: ")
+    return error
+
+
+def one_line_error(capsys):
+    return single_error(capsys.readouterr().err)
+
+
+def single_error(err):
+    """The one error line of ``err`` (notes may come before it)."""
+    err = err.strip()
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if not line.startswith("tesscut: note: ")]
+    assert len(errors) == 1, err
+    assert errors[0].startswith("tesscut: error: "), err
+    return errors[0]
+
+
+def notes(err):
+    return [line for line in err.splitlines() if line.startswith("tesscut: note: ")]
+
+
+# 1. mistakes a person can act on
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "meant"),
+    [
+        (["sectors", "Pi Men", "--ofline"], "sectors", "--offline"),
+        (["cutout", "Pi Men", "--szie", "5"], "cutout", "--size"),
+        (["plot", "a.fits", "--kidn", "sky"], "plot", "--kind"),
+    ],
+)
+def test_a_typo_shows_the_commands_usage_and_what_was_meant(capsys, argv, command, meant):
+    error = usage_error(capsys, argv, command)
+    assert f"unrecognized arguments: {argv[2]}" in error
+    assert error.endswith(f"(did you mean {meant}?)")
+
+
+def test_unquoted_numbers_are_ra_and_dec(mock_http, capsys):
+    assert main(["sectors", "84.29119", "-80.46912", "--offline"]) == 0
+    unquoted = capsys.readouterr().out
+    assert main(["sectors", "84.29119 -80.46912", "--offline"]) == 0
+    assert capsys.readouterr().out == unquoted
+    assert "tess-s0001-4-2" in unquoted
+
+
+def test_unquoted_words_of_a_name_are_one_name(mock_http, capsys):
+    assert main(["sectors", "Pi", "Men", "--offline"]) == 0
+    assert "tess-s0001-4-2" in capsys.readouterr().out
+    assert len(mock_http.calls) == 0
+
+
+def test_unquoted_sexagesimal_coordinates_are_asked_to_be_quoted(capsys):
+    # argparse takes "-80:28:08.8" for an option: only quotes keep it with the RA.
+    error = usage_error(capsys, ["sectors", "05:37:09.89", "-80:28:08.8", "--offline"], "sectors")
+    assert error.endswith("quote coordinates: tesscut sectors '05:37:09.89 -80:28:08.8'")
+
+
+@pytest.mark.parametrize("command", ["sectors", "cutout"])
+def test_anon_without_a_url_archive_is_a_usage_error(capsys, tmp_path, command):
+    error = usage_error(capsys, [command, "Pi Men", "--offline", "--anon"], command)
+    assert "argument --anon: reads a URL --archive" in error
+    error = usage_error(capsys, [command, "Pi Men", "--anon"], command)
+    assert "argument --anon" in error
+    error = usage_error(capsys, [command, "Pi Men", "--archive", str(tmp_path), "--anon"], command)
+    assert "argument --anon" in error
+
+
+def test_anon_with_a_url_archive_is_taken(mock_http, capsys, monkeypatch):
+    from astro_tesscut import core
+
+    made = []
+
+    class Client:
+        def __init__(self, **kwargs):
+            made.append(kwargs)
+
+        def query_sectors(self, **kwargs):
+            from astropy.table import Table
+
+            return Table(names=["sectorName"], dtype=[str])
+
+    monkeypatch.setattr(core, "TessCutClass", Client)
+    url = "s3://stpubdata/tess/public/mast/"
+    assert main(["sectors", PI_MEN_TEXT, "--archive", url, "--anon"]) == 0
+    assert made == [{"archive": url, "storage_options": {"anon": True}}]
+
+
+def test_radius_takes_angles_and_says_a_bare_number_is_degrees(mock_http, capsys):
+    assert main(["sectors", PI_MEN_TEXT, "--offline", "--radius", "6 arcmin"]) == 0
+    captured = capsys.readouterr()
+    in_arcmin = captured.out
+    assert notes(captured.err) == []
+    assert main(["sectors", PI_MEN_TEXT, "--offline", "--radius", "0.1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == in_arcmin
+    assert notes(captured.err) == [
+        "tesscut: note: --radius 0.1 is 0.1 deg = 6 arcmin (a bare number is in degrees; "
+        "say '5 arcmin' for arcminutes)"
+    ]
+    assert main(["sectors", PI_MEN_TEXT, "--offline", "--radius", "0.1 deg"]) == 0
+    assert capsys.readouterr().out == in_arcmin
+
+
+@pytest.mark.parametrize("radius", ["5 arcmins", "-1", "five"])
+def test_a_radius_that_is_no_angle_exits_2(mock_http, capsys, radius):
+    assert main(["sectors", PI_MEN_TEXT, "--offline", "--radius", radius]) == 2
+    error = one_line_error(capsys)
+    assert error == (
+        f"tesscut: error: --radius: {radius!r} is not an angle of zero or more; give "
+        "'5 arcmin', '0.1 deg', or a bare number of degrees"
+    )
+
+
+def test_an_unquoted_radius_unit_is_asked_to_be_quoted(capsys):
+    argv = ["sectors", "Pi Men", "--radius", "5", "arcmin", "--offline"]
+    error = usage_error(capsys, argv, "sectors")
+    assert error.endswith("quote angles: --radius '5 arcmin'")
+
+
+@pytest.mark.parametrize("position", ["400 -80", "360 -80", "-10 -80", "400d -80d"])
+def test_ra_outside_0_to_360_is_rejected_as_dec_beyond_a_pole_is(mock_http, capsys, position):
+    assert main(["sectors", position, "--offline"]) == 2
+    error = one_line_error(capsys)
+    assert error.startswith("tesscut: error: coordinates: RA must be within [0, 360) deg")
+    assert len(mock_http.calls) == 0
+
+
+def test_ra_just_below_360_is_taken(mock_http, capsys):
+    assert main(["sectors", "359.99 -80", "--offline"]) == 0
+
+
+# 2. tesscut plot
+
+
+def write_tpf(directory, *, shape=(15, 11), ra=PI_MEN[0], dec=PI_MEN[1]):
+    path = directory / tpf_name(sector=1, camera=4, ccd=2, ra=ra, dec=dec, nx=shape[1], ny=shape[0])
+    make_tpf(shape=shape, ra=ra, dec=dec).writeto(path)
+    return path
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The stars each sky plot was asked to mark (`None` for none), in order."""
+    asked = []
+    real = plotting.plot_cutout_sky
+
+    def recording(tpf, *args, stars=None, **kwargs):
+        asked.append(stars)
+        return real(tpf, *args, stars=stars, **kwargs)
+
+    monkeypatch.setattr(plotting, "plot_cutout_sky", recording)
+    return asked
+
+
+def test_plot_draws_every_file_given(tmp_path, capsys, drawn):
+    files = [write_tpf(tmp_path), write_tpf(tmp_path, shape=(9, 9))]
+    assert main(["plot", *map(str, files), "--stars", "none"]) == 0
+    captured = capsys.readouterr()
+    pngs = [tmp_path / (f.stem + "_sky.png") for f in files]
+    assert captured.out.split() == [str(png) for png in pngs]
+    for png in pngs:
+        assert png.read_bytes().startswith(b"\x89PNG")
+    assert drawn == [None, None]
+    assert notes(captured.err) == ["tesscut: note: sky plots mark no stars (--stars none)"]
+
+
+@pytest.mark.parametrize(
+    ("options", "suffix"),
+    [
+        ([], "_sky.png"),
+        (["--frame", "0"], "_sky.png"),
+        (["--frame", "3"], "_sky_cadence3.png"),
+        (["--kind", "pixels"], "_pixels.png"),
+        (["--kind", "pixels", "--frame", "-1"], "_pixels_cadence-1.png"),
+        (["--kind", "lightcurve"], "_lightcurve.png"),
+    ],
+)
+def test_each_kind_and_frame_has_its_own_png(tmp_path, capsys, options, suffix):
+    tpf = write_tpf(tmp_path)
+    stars = ["--stars", "none"] if "--kind" not in options else []
+    assert main(["plot", str(tpf), *options, *stars]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / (tpf.stem + suffix))]
+
+
+def test_plot_never_replaces_a_png_without_force(mock_http, cube_archive, tmp_path, capsys):
+    argv = ["cutout", PI_MEN_TEXT, "--size", "9", "--archive", str(cube_archive)]
+    assert main([*argv, "--out", str(tmp_path), "--plot"]) == 0
+    fits_file, cutout_png = map(Path, capsys.readouterr().out.split())
+    made_by_cutout = cutout_png.read_bytes()
+
+    assert main(["plot", str(fits_file), "--stars", "none"]) == 0
+    sky_png = tmp_path / (fits_file.stem + "_sky.png")
+    assert capsys.readouterr().out.split() == [str(sky_png)]
+    assert cutout_png.read_bytes() == made_by_cutout
+
+    sky_png.write_bytes(b"mine")
+    assert main(["plot", str(fits_file), "--stars", "none"]) == 2
+    assert one_line_error(capsys) == (
+        f"tesscut: error: {sky_png} exists; --force replaces it, --out writes elsewhere"
+    )
+    assert sky_png.read_bytes() == b"mine"
+    assert main(["plot", str(fits_file), "--stars", "none", "--force"]) == 0
+    assert sky_png.read_bytes().startswith(b"\x89PNG")
+    assert cutout_png.read_bytes() == made_by_cutout
+
+
+def test_plot_refuses_before_drawing_anything(tmp_path, capsys):
+    first, second = write_tpf(tmp_path), write_tpf(tmp_path, shape=(9, 9))
+    (tmp_path / (second.stem + "_pixels.png")).write_bytes(b"mine")
+    assert main(["plot", str(first), str(second), "--kind", "pixels"]) == 2
+    assert "exists" in one_line_error(capsys)
+    assert not (tmp_path / (first.stem + "_pixels.png")).exists()
+
+
+def test_plot_out_is_a_directory_or_one_png(tmp_path, capsys):
+    files = [write_tpf(tmp_path), write_tpf(tmp_path, shape=(9, 9))]
+    out = tmp_path / "figures"
+    assert main(["plot", *map(str, files), "--kind", "pixels", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.split() == [str(out / (f.stem + "_pixels.png")) for f in files]
+
+    png = tmp_path / "one.png"
+    assert main(["plot", str(files[0]), "--kind", "pixels", "--out", str(png)]) == 0
+    assert capsys.readouterr().out.split() == [str(png)]
+
+    assert main(["plot", *map(str, files), "--out", str(tmp_path / "two.png")]) == 2
+    assert one_line_error(capsys) == (
+        f"tesscut: error: --out: {str(tmp_path / 'two.png')!r} names one PNG, for one file; "
+        "give a directory for 2 files"
+    )
+
+
+def test_plot_out_cannot_draw_two_files_into_one_png(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    same = [write_tpf(tmp_path / "a"), write_tpf(tmp_path / "b")]
+    argv = ["plot", *map(str, same), "--kind", "pixels", "--out", str(tmp_path / "figures")]
+    assert main(argv) == 2
+    assert "would both be drawn into" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--kind", "lightcurve", "--frame", "2"], "--frame: "),
+        (["--kind", "pixels", "--stars", "tic"], "--stars: only sky plots mark stars"),
+    ],
+)
+def test_plot_options_that_do_not_apply_exit_2(tmp_path, capsys, options, message):
+    assert main(["plot", str(write_tpf(tmp_path)), *options]) == 2
+    assert one_line_error(capsys).startswith(f"tesscut: error: {message}")
+
+
+def test_a_failing_file_among_several_is_named(tmp_path, capsys):
+    good, missing = write_tpf(tmp_path), tmp_path / "missing.fits"
+    assert main(["plot", str(good), str(missing), "--kind", "pixels"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.split() == [str(tmp_path / (good.stem + "_pixels.png"))]
+    error = single_error(captured.err)
+    assert error.endswith(f"; while plotting {missing}")
+
+
+@pytest.fixture
+def fresh_astroquery(monkeypatch):
+    """astroquery asks for the TIC's columns config again, and keeps it only for this test."""
+    from astroquery.mast.discovery_portal import PortalAPI
+
+    monkeypatch.setattr(PortalAPI, "_column_configs", {})
+
+
+def cone_radius_deg(shape):
+    """The cone `tesscut plot` asks the TIC for: the cutout's half diagonal and a pixel."""
+    return (math.hypot(*shape) / 2 + 1) * 21 / 3600
+
+
+def test_sky_plots_mark_tic_stars_from_mast_by_default(
+    mock_http, fresh_astroquery, tmp_path, capsys, drawn
+):
+    tpf = write_tpf(tmp_path)
+    mock_tic(mock_http, ra=PI_MEN[0], dec=PI_MEN[1], radius_deg=cone_radius_deg((15, 11)))
+    assert main(["plot", str(tpf)]) == 0
+    (stars,) = drawn
+    assert "261139071" in list(stars["ID"])
+    assert notes(capsys.readouterr().err) == [
+        "tesscut: note: sky plots mark stars brighter than Tmag 14 from the TIC, from MAST"
+    ]
+
+
+def test_a_tic_failure_says_how_to_plot_without_it(mock_http, fresh_astroquery, tmp_path, capsys):
+    mock_http.post(PORTAL + "/portal/Mashup/Mashup.asmx/columnsconfig", status=503)
+    assert main(["plot", str(write_tpf(tmp_path))]) == 1
+    error = one_line_error(capsys)
+    assert "the TIC query failed" in error
+    assert error.endswith("; --stars bundled or none plots without MAST")
+
+
+def test_bundled_stars_only_when_asked(mock_http, tmp_path, capsys, drawn):
+    assert main(["plot", str(write_tpf(tmp_path)), "--stars", "bundled"]) == 0
+    (stars,) = drawn
+    assert list(stars["ID"]) == list(bundled_stars()["ID"])  # all within the cutout's cone
+    assert notes(capsys.readouterr().err) == [
+        "tesscut: note: sky plots mark stars brighter than Tmag 14 from the TIC rows bundled "
+        "with the package (5 arcmin around Pi Mensae only)"
+    ]
+    assert len(mock_http.calls) == 0
+
+
+def test_cutout_plots_offline_mark_no_catalogue_but_the_demos(
+    mock_http, cube_archive, tmp_path, capsys, drawn
+):
+    argv = ["cutout", PI_MEN_TEXT, "--size", "9", "--archive", str(cube_archive), "--plot"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    assert drawn == [None]
+    assert notes(capsys.readouterr().err) == [
+        "tesscut: note: sky plots mark no stars: offline, only the demo's sector has a "
+        "catalogue (tesscut plot FILE --stars bundled or tic marks some)"
+    ]
+
+
+# 3. the sector table
+
+
+def test_the_sector_table_shows_pixels_to_a_tenth_and_says_what_they_are(mock_http, capsys):
+    assert main(["sectors", PI_MEN_TEXT, "--offline"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    (sector_1,) = [line for line in out if line.startswith("tess-s0001-4-2")]
+    assert sector_1.split()[4:6] == PI_MEN_PIXEL.split()
+    for line in out[2:-1]:
+        column, row = line.split()[4:6]
+        assert re.fullmatch(r"-?\d+\.\d", column), line
+        assert re.fullmatch(r"-?\d+\.\d", row), line
+    assert out[-1] == (
+        "column, row: the target's 1-based FFI pixel, collateral columns included "
+        "(science pixels: columns 45-2092, rows 1-2048)"
+    )
+
+
+# 4. offline is offline, and synthetic pixels say so
+
+
+@pytest.mark.parametrize("name", ["Vega", "51 Peg"])
+def test_offline_a_name_the_bundled_rows_lack_sends_nothing(mock_http, capsys, name):
+    # "51 Peg" starts like a position but is a name: not reported as bad coordinates.
+    assert main(["sectors", name, "--offline"]) == 2
+    assert one_line_error(capsys).startswith(f"tesscut: error: objectname: {name!r}")
+    assert len(mock_http.calls) == 0
+
+
+def test_synthetic_ffis_cubes_and_cutouts_say_they_are_not_tess_data(
+    mock_http, ffi_files, cube_archive, tmp_path, capsys
+):
+    primary = fits.getheader(ffi_files[0])
+    assert primary["ORIGIN"] == "astro_tesscut.simulate"
+    assert primary["SIMDATA"] is True
+    assert "not TESS data" in primary["SIMNOTE"]
+    argv = ["cutout", PI_MEN_TEXT, "--size", "9", "--archive", str(cube_archive)]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    (path,) = capsys.readouterr().out.split()
+    cutout = fits.getheader(path)
+    assert cutout["SIMDATA"] is True
+    assert cutout["SIMNOTE"] == primary["SIMNOTE"]
+
+    assert main(["plot", path, "--kind", "pixels"]) == 0
+    assert notes(capsys.readouterr().err) == [
+        f"tesscut: note: {path}: synthetic pixels (SIMDATA = T), not TESS data"
+    ]
+
+
+@pytest.fixture
+def small_demo(monkeypatch):
+    """The demo's sector with 12 cadences, counting how often it is asked for."""
+    from astro_tesscut import demo
+
+    made = []
+    real = demo.demo_archive
+    monkeypatch.setattr(demo, "demo_archive", lambda **k: made.append(1) or real(frames=12, **k))
+    return made
+
+
+def test_the_demo_sector_is_marked_as_synthetic_everywhere(
+    mock_http, tmp_path, capsys, small_demo, drawn
+):
+    from astro_tesscut.demo import demo_stars
+
+    argv = ["cutout", "Pi Men", "--size", "35x45", "--sector", "1", "--offline", "--plot"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    assert small_demo == [1]
+    captured = capsys.readouterr()
+    path, png = captured.out.split()
+    assert png == path.replace(".fits", ".png")
+    assert notes(captured.err) == [
+        "tesscut: note: --offline cuts from the demo's synthetic sector (sector 1, camera 4, "
+        "CCD 2 around Pi Mensae): the pixels are not TESS data; set astro_tesscut.conf.archive "
+        "or give --archive for real FFIs",
+        "tesscut: note: sky plots mark stars brighter than Tmag 14 from the stars the demo "
+        "drew (bundled TIC rows and synthetic field stars)",
+    ]
+    header = fits.getheader(path)
+    assert header["SIMDATA"] is True
+    assert "not TESS data" in header["SIMNOTE"]
+    assert header["SIMSCENE"].startswith("astro_tesscut demo")
+    (stars,) = drawn
+    assert list(stars["ID"]) == list(demo_stars()["ID"])
+    assert len(mock_http.calls) == 0
+
+
+# 5. the demo's sky plot marks every bright star it shows
+
+
+def test_every_bright_star_in_the_demos_sky_plot_is_marked(mock_http, tmp_path, monkeypatch):
+    from astro_tesscut import demo
+
+    marked = []
+    real = plotting.plot_cutout_sky
+
+    def recording(*args, **kwargs):
+        plot = real(*args, **kwargs)
+        marked.extend(plot.target.get_offsets().tolist())
+        marked.extend(plot.stars.get_offsets().tolist())
+        return plot
+
+    monkeypatch.setattr(plotting, "plot_cutout_sky", recording)
+    written = demo.run_demo(tmp_path, frames=12, show_progress=False, echo=lambda line: None)
+    image = fits.getdata(written["tpf"], "PIXELS")["FLUX"][0].astype(float)
+    background = np.median(image)
+    # Local maxima well above the background: stars of Tmag 13.5 or brighter.
+    ny, nx = image.shape
+    peaks = [
+        (x, y)
+        for y in range(2, ny - 2)
+        for x in range(2, nx - 2)
+        if image[y, x] - background > 100
+        and image[y, x] == image[y - 1 : y + 2, x - 1 : x + 2].max()
+    ]
+    assert len(peaks) >= 3  # Pi Mensae and bright synthetic field stars
+    for peak in peaks:
+        nearest = min(math.dist(peak, star) for star in marked)
+        assert nearest < 1.5, f"an unmarked star at pixel {peak}"
