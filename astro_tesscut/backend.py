@@ -91,7 +91,7 @@ class Backend(abc.ABC):
 
         Returns
         -------
-        `Fetched`
+        `~astro_tesscut.backend.Fetched`
         """
 
     def __repr__(self):

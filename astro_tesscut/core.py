@@ -55,7 +55,9 @@ class TessCutClass:
     and reused for the same request.
 
     The calls of astroquery's ``Tesscut`` (0.4.11 and 0.4.12) work here
-    unchanged: `get_sectors`, `get_cutouts` and `download_cutouts` take its
+    unchanged: `~astro_tesscut.TessCutClass.get_sectors`,
+    `~astro_tesscut.TessCutClass.get_cutouts` and
+    `~astro_tesscut.TessCutClass.download_cutouts` take its
     arguments (``object_name``, ``resolver``, ``product``, ``verbose``, lists
     of sectors) with the same meaning.
 

@@ -143,7 +143,8 @@ class MastService(Backend):
         return f"<MastService server={self.server!r}>"
 
     def sectors(self, target, radius):
-        """The sectors that observed ``target``, as TESScut lists them (see `Backend.sectors`).
+        """The sectors that observed ``target``, as TESScut lists them (see
+        `Backend.sectors <astro_tesscut.backend.Backend.sectors>`).
 
         ``radius`` (an `~astropy.coordinates.Angle`) widens the search around a
         fixed target; moving targets are looked up along their path.
@@ -170,7 +171,8 @@ class MastService(Backend):
     def cutouts(
         self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
     ):
-        """One cutout request, its answer streamed into ``writer`` (see `Backend.cutouts`).
+        """One cutout request, its answer streamed into ``writer`` (see
+        `Backend.cutouts <astro_tesscut.backend.Backend.cutouts>`).
 
         A zip is handed over once received; TESScut's JSON "no data" answer
         becomes the reason in the `~astro_tesscut.backend.Fetched`.

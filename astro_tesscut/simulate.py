@@ -1,8 +1,9 @@
 """Synthetic SPOC full-frame images with a real TESS WCS, for the demo, tests and benchmarks.
 
 Each FFI has SPOC's layout: an empty primary HDU, the calibrated image in
-extension 1 (float32, with the sector's real TAN-SIP WCS from `tesswcs` and
-the TSTART/TSTOP/BARYCORR/DQUALITY keywords) and its uncertainty in
+extension 1 (float32, with the sector's real TAN-SIP WCS from
+`tesswcs <https://github.com/tessgi/tesswcs>`_ and the
+TSTART/TSTOP/BARYCORR/DQUALITY keywords) and its uncertainty in
 extension 2. Stars are Gaussian PSFs on a smooth background, with photon and
 read noise and a little pointing jitter from cadence to cadence.
 
@@ -30,8 +31,9 @@ _SIMNOTE = "synthetic FFI made by astro_tesscut.simulate, not TESS data"
 
 
 def ffi_wcs(sector, camera, ccd, *, corner=(0, 0)):
-    """The real WCS of a sector, camera and CCD (from `tesswcs`), shifted so that the
-    FFI's 0-based pixel (column, row) ``corner`` becomes the first pixel."""
+    """The real WCS of a sector, camera and CCD (from
+    `tesswcs <https://github.com/tessgi/tesswcs>`__), shifted so that the FFI's 0-based
+    pixel (column, row) ``corner`` becomes the first pixel."""
     from astropy.wcs import WCS
     from tesswcs import WCS as TessWCS
 

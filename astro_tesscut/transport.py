@@ -102,7 +102,7 @@ class Deadline:
         Deadline._local.deadline = None
 
     def check(self):
-        """Raise `error` if the deadline has passed."""
+        """Raise ``error`` if the deadline has passed."""
         if time.monotonic() >= self._ends:
             self.expired = True
         if self.expired:
@@ -236,7 +236,7 @@ class Inflater:
     """Decodes a body sent with the Content-Encoding ``encoding``, a bounded piece at a time.
 
     A megabyte of gzip can inflate to a gigabyte; no piece is larger than
-    `CHUNK_BYTES`, so what the caller keeps is all that is ever in memory.
+    ``CHUNK_BYTES``, so what the caller keeps is all that is ever in memory.
     """
 
     def __init__(self, encoding, url):
@@ -309,7 +309,7 @@ def unreachable(exc):
 
     Looks through everything ``exc`` was raised from: requests wraps urllib3,
     which wraps the socket's error; s3fs wraps botocore, which wraps aiohttp's;
-    obstore puts it all in one message. `NO_SUCH_NAME` for a name that does
+    obstore puts it all in one message. ``NO_SUCH_NAME`` for a name that does
     not resolve (no network, or a wrong host name).
     """
     chain = _causes(exc)

@@ -37,6 +37,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import results
 import sector_data
 from s3_standin import Standin, measure_ceiling
 
@@ -84,6 +85,7 @@ def main():
         "--astrocut-threads", type=int, nargs="+", default=[1, 8], help="astrocut's threads"
     )
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes per cold case")
+    results.add_argument(parser, "bench_cloud")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -96,6 +98,12 @@ def main():
     print(
         f"cube: {args.frames} real-size FFIs ({cube.stat().st_size / 1e9:.1f} GB), 35 x 45 cutouts"
     )
+    figures = {
+        "frames": args.frames,
+        "cube_gb": cube.stat().st_size / 1e9,
+        "latency_s": args.latency,
+        "repeat": args.repeat,
+    }
 
     with tempfile.TemporaryDirectory(dir=sector_data.ROOT) as out:
         with Standin(root, latency=args.latency) as standin:
@@ -121,6 +129,19 @@ def main():
             for name, code in cases:
                 cold[name] = cold_runs(code, url, out, args.repeat, standin)
             ours = cold["astro_tesscut cutouts(url)"][0]
+            figures["ceiling_gets_per_s"] = ceiling
+            figures["cold"] = [
+                {
+                    "case": name,
+                    "seconds": seconds,
+                    "ratio": seconds / ours if name.startswith("astrocut") else None,
+                    "gets": tally["GET"],
+                    "heads": tally["HEAD"],
+                    "mb": tally["bytes"] / 1e6,
+                    "connections": tally["connections"],
+                }
+                for name, (seconds, tally) in cold.items()
+            ]
             for name, (seconds, tally) in cold.items():
                 ratio = f"{seconds / ours:.1f}x" if name.startswith("astrocut") else ""
                 print(
@@ -134,7 +155,7 @@ def main():
 
             targets = random_targets(cube, args.targets)
             print(f"\n{args.targets} targets on the cube, default options")
-            theirs = {}
+            theirs, loops = {}, []
             for threads in args.astrocut_threads:
                 seconds, tally = astrocut_loop(
                     targets[: args.astrocut_targets], url, out, threads, standin
@@ -147,6 +168,15 @@ def main():
                     f"{tally['HEAD'] / args.astrocut_targets:.0f} HEAD, "
                     f"{tally['bytes'] / args.astrocut_targets / 1e6:.2f} MB a target)"
                 )
+                loops.append(
+                    {
+                        "threads": threads,
+                        "seconds": theirs[threads],
+                        "gets_per_target": tally["GET"] / args.astrocut_targets,
+                        "heads_per_target": tally["HEAD"] / args.astrocut_targets,
+                        "mb_per_target": tally["bytes"] / args.astrocut_targets / 1e6,
+                    }
+                )
             seconds, cpu, tally = ours_batch(targets, Path(out) / "batch", None, standin)
             print(
                 f"  astro_tesscut batch_cutouts: {seconds:.1f} s, CPU {cpu * 1e3:.1f} ms a "
@@ -156,11 +186,25 @@ def main():
             )
             for threads, estimate in theirs.items():
                 print(f"  ratio against astrocut threads={threads}: {estimate / seconds:.0f}x")
+            for loop in loops:
+                loop["ratio"] = loop["seconds"] / seconds
+            figures["batch"] = {
+                "targets": args.targets,
+                "astrocut_targets": args.astrocut_targets,
+                "astrocut": loops,
+                "astro_tesscut": {
+                    "seconds": seconds,
+                    "cpu_ms_per_cutout": cpu * 1e3,
+                    "gets_per_target": tally["GET"] / args.targets,
+                    "mb_per_target": tally["bytes"] / args.targets / 1e6,
+                    "connections": tally["connections"],
+                },
+            }
 
         with Standin(root) as standin:  # no added latency: the clients' own speed
             os.environ["AWS_ENDPOINT_URL"] = standin.url
             print(f"\n{args.targets} targets on a Dask LocalCluster, no added latency")
-            times = {}
+            times, dask = {}, []
             for workers in (1, 2):
                 times[workers], cpu, tally = ours_batch(
                     targets, Path(out) / f"dask-{workers}", workers, standin
@@ -171,7 +215,24 @@ def main():
                     f"{cpu * args.targets / times[workers]:.2f} of {os.cpu_count()} cores busy; "
                     f"nginx {tally['nginx_cpu']:.1f} s of CPU ({tally['GET']} GETs)"
                 )
+                dask.append(
+                    {
+                        "workers": workers,
+                        "seconds": times[workers],
+                        "cpu_ms_per_cutout": cpu * 1e3,
+                        "cores_busy": cpu * args.targets / times[workers],
+                        "nginx_cpu_s": tally["nginx_cpu"],
+                        "gets": tally["GET"],
+                    }
+                )
             print(f"  2 workers against 1: {times[1] / times[2]:.2f}x")
+            figures["dask"] = {"runs": dask, "speedup": times[1] / times[2]}
+    results.write(
+        args.results,
+        "bench_cloud",
+        figures,
+        packages=("astro_tesscut", "astrocut", "obstore", "s3fs", "dask", "distributed"),
+    )
 
 
 def cold_runs(code, url, out, repeat, standin):

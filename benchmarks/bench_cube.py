@@ -18,7 +18,10 @@ import json
 import subprocess
 import sys
 
+import results
 import sector_data
+
+PACKAGES = ("astro_tesscut", "astrocut", "astropy", "numpy")
 
 CHILD = """
 import json, resource, sys, time
@@ -51,21 +54,23 @@ def build(tool, files, output):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, nargs="+", default=[50, 200])
+    results.add_argument(parser, "bench_cube")
     args = parser.parse_args()
 
     write_speed, read_speed = sector_data.bandwidth(sector_data.ROOT)
     print(f"disk: {write_speed / 1e6:.0f} MB/s write (fsync), {read_speed / 1e6:.0f} MB/s read")
     header = f"{'FFIs':>5} {'cube':>8} | {'astrocut':>16} | {'astro_tesscut':>16} | {'ratio':>6}"
     print(header + " | floor")
+    cubes = []
     for count in args.frames:
         files = sector_data.ffis(count)
         cube_bytes = 2078 * 2136 * count * 8
-        results = {}
+        built = {}
         for tool in ("astrocut", "astro_tesscut"):
             output = sector_data.ROOT / f"bench-{tool}-{count}-cube.fits"
-            results[tool] = build(tool, files, output)
+            built[tool] = build(tool, files, output)
             output.unlink()
-        theirs, ours = results["astrocut"], results["astro_tesscut"]
+        theirs, ours = built["astrocut"], built["astro_tesscut"]
         floor = max(cube_bytes / write_speed, cube_bytes / read_speed)
         print(
             f"{count:>5} {cube_bytes / 1e9:>6.1f}GB | "
@@ -75,6 +80,17 @@ def main():
             f"{floor:.1f}s (ours {ours['seconds'] / floor:.1f}x it)",
             flush=True,
         )
+        cubes.append(
+            {
+                "ffis": count,
+                "cube_gb": round(cube_bytes / 1e9, 2),
+                "astrocut": {"seconds": theirs["seconds"], "rss_gb": theirs["rss"] / 1e9},
+                "astro_tesscut": {"seconds": ours["seconds"], "rss_gb": ours["rss"] / 1e9},
+                "ratio": theirs["seconds"] / ours["seconds"],
+            }
+        )
+    disk = {"write_mb_s": write_speed / 1e6, "read_mb_s": read_speed / 1e6}
+    results.write(args.results, "bench_cube", {"disk": disk, "cubes": cubes}, packages=PACKAGES)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import results
 import sector_data
 from astropy.coordinates import SkyCoord
 from timing import timed
@@ -77,6 +78,7 @@ def memory_speed():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", type=int, default=100)
+    results.add_argument(parser, "bench_cutout")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # astrocut's FITS verification chatter
 
@@ -95,7 +97,7 @@ def main():
         sector_data.evict([cube])
         cube_module.forget_cubes()
 
-    file_bytes = {}
+    file_bytes, cases = {}, []
     with tempfile.TemporaryDirectory(dir=sector_data.ROOT) as out:
         for size in ((45, 35), (100, 100)):
             (path,) = ours(cube, centre.reshape((1,)), size, out)
@@ -118,6 +120,16 @@ def main():
                     f"{floor * 1e3:.1f} ms ({b / floor:.0f}x)",
                     flush=True,
                 )
+                cases.append(
+                    {
+                        "size": list(size),
+                        "state": state,
+                        "astrocut_s": a,
+                        "astro_tesscut_s": b,
+                        "ratio": a / b,
+                        "floor_s": floor,
+                    }
+                )
 
         # Targets spread over the science pixels, away from the edges.
         rng = np.random.default_rng(1)
@@ -134,7 +146,28 @@ def main():
             f"{label:<26}{a:>10.2f}s{b:>14.2f}s{a / b:>7.1f}x   {floor * 1e3:.0f} ms "
             f"({b / floor:.0f}x; {file_bytes[size] / 1e6:.1f} MB per file)"
         )
+        cases.append(
+            {
+                "size": list(size),
+                "targets": args.targets,
+                "astrocut_s": a,
+                "astro_tesscut_s": b,
+                "ratio": a / b,
+                "floor_s": floor,
+            }
+        )
         wcs_residuals(cube, centre, out)
+    speeds = {
+        "disk_write_mb_s": disk_write / 1e6,
+        "disk_read_mb_s": disk_read / 1e6,
+        "memory_gb_s": memory / 1e9,
+    }
+    results.write(
+        args.results,
+        "bench_cutout",
+        {"frames": FRAMES, "speeds": speeds, "cases": cases},
+        packages=("astro_tesscut", "astrocut", "astropy", "numpy"),
+    )
 
 
 def wcs_residuals(cube, centre, out):

@@ -17,6 +17,7 @@ import time
 from importlib.metadata import version
 
 import numpy as np
+import results
 import tess_stars2px
 from astropy.coordinates import SkyCoord
 from timing import timed
@@ -70,6 +71,7 @@ def main():
     parser.add_argument("--subset", type=int, default=300, help="targets given to tess-point")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2024)
+    results.add_argument(parser, "bench_geometry")
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)
@@ -102,6 +104,21 @@ def main():
     )
     print(f"ratio: {extrapolated / ours:.0f}x (goal >= 50x)")
     print(f"check on the {len(ids)}: {agreement}")
+    figures = {
+        "targets": args.targets,
+        "subset": len(ids),
+        "seed": args.seed,
+        "sectors": len(scinfo.sectors),
+        "astro_tesscut_s": ours,
+        "astro_tesscut_warmup_s": cold,
+        "tess_point_s": extrapolated,
+        "tess_point_per_target_ms": 1e3 * per_target,
+        "ratio": extrapolated / ours,
+        "check": agreement,
+    }
+    results.write(
+        args.results, "bench_geometry", figures, packages=("astro_tesscut", "tess-point", "numpy")
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import os
 import time
 
 import numpy as np
+import results
 import sector_data
 from s3_standin import Standin
 
@@ -126,11 +127,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ranges", type=int, default=9000)
     parser.add_argument("--latency", type=float, nargs="+", default=[0.0, 0.02])
+    results.add_argument(parser, "bench_ranges")
     args = parser.parse_args()
     cube = sector_data.cube(50)
     root = sector_data.s3_root(cube)
     ranges = ranges_of(cube, args.ranges)
     expected = sum(b - a for a, b in ranges)
+    runs = []
     for latency in args.latency:
         with Standin(root, latency=latency) as standin:
             os.environ.update({"AWS_ENDPOINT_URL": standin.url, "AWS_REGION": "us-east-1"})
@@ -139,6 +142,8 @@ def main():
                 f"{latency * 1e3:.0f} ms per answer"
             )
             print(f"{'client':<36}{'wall':>8}{'GET/s':>9}{'CPU/GET':>10}{'nginx GETs':>12}")
+            clients = []
+            runs.append({"latency_s": latency, "clients": clients})
             for name, fetch in CANDIDATES.items():
                 fetch(ranges[:200])  # imports, first connections
                 standin.counts()
@@ -151,6 +156,19 @@ def main():
                     f"{name:<36}{wall:>7.2f}s{len(ranges) / wall:>9.0f}"
                     f"{cpu / len(ranges) * 1e3:>8.3f}ms{gets:>12}"
                 )
+                clients.append(
+                    {
+                        "client": name,
+                        "wall_s": wall,
+                        "gets_per_s": len(ranges) / wall,
+                        "cpu_ms_per_get": cpu / len(ranges) * 1e3,
+                        "nginx_gets": gets,
+                    }
+                )
+    figures = {"ranges": len(ranges), "range_bytes": ranges[0][1] - ranges[0][0], "runs": runs}
+    results.write(
+        args.results, "bench_ranges", figures, packages=("astro_tesscut", "obstore", "s3fs")
+    )
 
 
 if __name__ == "__main__":

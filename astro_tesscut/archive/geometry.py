@@ -75,7 +75,7 @@ def locate(coords, *, radius=None, sectors=None, now=None):
     Raises
     ------
     InvalidQueryError
-        ``coords`` is not a SkyCoord (`InvalidQueryTypeError`), cannot be
+        ``coords`` is not a SkyCoord (`~astro_tesscut.InvalidQueryTypeError`), cannot be
         transformed to ICRS or is not finite; ``radius`` is not an angle of
         zero or more; ``sectors`` holds a number tess-point does not know;
         ``now`` is not one `~astropy.time.Time`.
@@ -143,7 +143,7 @@ def cutout_radius(size):
     FFI that a circle of this radius round its centre reaches, and perhaps a
     few more (the circle holds the rectangle): the radius for finding which
     sectors a cutout falls on, as TESScut does with the cutout's own
-    rectangle. Pixels count as `ARCSEC_PER_PIXEL`.
+    rectangle. Pixels count as ``ARCSEC_PER_PIXEL``.
     """
     return float(np.hypot(size.x, size.y)) / 2 * _ARCSEC_PER_UNIT[size.units] / 3600
 

@@ -5,7 +5,7 @@ waiting (on a disk or a network) with another's work. How many run at once
 depends on the work: a few for a local cube (the CPU is the limit), more for
 a remote one (the answers are); and on memory: a cutout of a long sector
 holds hundreds of megabytes (its pixels, then its file), so the work in
-flight in a process holds at most `MEMORY` bytes, whatever the threads.
+flight in a process holds at most ``MEMORY`` bytes, whatever the threads.
 """
 
 import collections

@@ -10,7 +10,7 @@ this reader does not know. tests/test_pointing.py checks that both give the
 same arrays.
 
 `ffi_pixels` maps positions to FFI pixels of one sector, camera and CCD;
-`geometry.locate` uses the same pieces for every sector, camera and CCD, and
+`~astro_tesscut.archive.geometry.locate` uses the same pieces for every sector, camera and CCD, and
 `footprints` (built with `sky_vectors`, the inverse map) for the outline of
 every FFI on the sky.
 """
@@ -126,14 +126,15 @@ def sky_vectors(column, row, model, sector, camera, ccd):
 
 
 def footprints():
-    """Every FFI's outline on the sky, as MAST draws it (see `geometry.locate`).
+    """Every FFI's outline on the sky, as MAST draws it (see
+    `~astro_tesscut.archive.geometry.locate`).
 
     Returns
     -------
     corners : `numpy.ndarray`
         (S, 4, 4, 4, 3): for each sector of `pointing_model`, camera and CCD,
         the unit vectors of the centres of the FFI's four corner pixels
-        (`FFI_CORNERS`), in order round the image.
+        (``FFI_CORNERS``), in order round the image.
     normals : `numpy.ndarray`
         The same shape: the unit normal of the great circle through each
         corner and the next, pointing into the FFI.

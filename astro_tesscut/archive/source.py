@@ -33,7 +33,7 @@ _READERS = 8
 
 
 def is_url(location):
-    """True for a URL with a scheme fsspec handles remotely (not a local path or file://)."""
+    """True for a URL with a scheme fsspec handles remotely (not a local path or ``file://``)."""
     text = str(location)
     return "://" in text and not text.startswith("file://")
 
