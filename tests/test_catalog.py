@@ -17,14 +17,6 @@ MAST = mast_mocks.PORTAL
 RA, DEC = 84.2911879979852, -80.4691197969941
 
 
-@pytest.fixture(autouse=True)
-def fresh_astroquery(monkeypatch):
-    """astroquery keeps column configs in a class attribute; start each test without."""
-    from astroquery.mast.discovery_portal import PortalAPI
-
-    monkeypatch.setattr(PortalAPI, "_column_configs", {})
-
-
 def mock_tic(rsps, *, ra=RA, dec=DEC, radius_deg=5 / 60, answers=("tic_cone_pi_men.json",)):
     mast_mocks.mock_tic(rsps, ra=ra, dec=dec, radius_deg=radius_deg, answers=answers)
 

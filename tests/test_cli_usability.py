@@ -291,22 +291,12 @@ def test_a_failing_file_among_several_is_named(tmp_path, capsys):
     assert error.endswith(f"; while plotting {missing}")
 
 
-@pytest.fixture
-def fresh_astroquery(monkeypatch):
-    """astroquery asks for the TIC's columns config again, and keeps it only for this test."""
-    from astroquery.mast.discovery_portal import PortalAPI
-
-    monkeypatch.setattr(PortalAPI, "_column_configs", {})
-
-
 def cone_radius_deg(shape):
     """The cone `tesscut plot` asks the TIC for: the cutout's half diagonal and a pixel."""
     return (math.hypot(*shape) / 2 + 1) * 21 / 3600
 
 
-def test_sky_plots_mark_tic_stars_from_mast_by_default(
-    mock_http, fresh_astroquery, tmp_path, capsys, drawn
-):
+def test_sky_plots_mark_tic_stars_from_mast_by_default(mock_http, tmp_path, capsys, drawn):
     tpf = write_tpf(tmp_path)
     mock_tic(mock_http, ra=PI_MEN[0], dec=PI_MEN[1], radius_deg=cone_radius_deg((15, 11)))
     assert main(["plot", str(tpf)]) == 0
@@ -317,7 +307,7 @@ def test_sky_plots_mark_tic_stars_from_mast_by_default(
     ]
 
 
-def test_a_tic_failure_says_how_to_plot_without_it(mock_http, fresh_astroquery, tmp_path, capsys):
+def test_a_tic_failure_says_how_to_plot_without_it(mock_http, tmp_path, capsys):
     mock_http.post(PORTAL + "/portal/Mashup/Mashup.asmx/columnsconfig", status=503)
     assert main(["plot", str(write_tpf(tmp_path))]) == 1
     error = one_line_error(capsys)
