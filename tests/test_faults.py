@@ -22,6 +22,9 @@ from astro_tesscut import (
     TessCutClass,
     conf,
 )
+from astro_tesscut.service import MastService
+from astro_tesscut.sizes import parse_size
+from astro_tesscut.targets import parse_target
 
 API = "/tesscut/api/v0.1/"
 RA, DEC = "84.2911879979852", "-80.4691197969941"
@@ -152,6 +155,55 @@ def test_connection_closed_mid_body_every_time(service, tmp_path, out, how):
     assert info.value.status_code is None
     assert len(service.log) == RETRIES + 1
     assert_clean(tmp_path, how, written=[])
+
+
+# Bytes that are no prefix of GOOD_ZIP: what a broken first answer left must not stay
+# in front of the good one (a zip reader would skip such a prefix without a word).
+JUNK = bytes((7 * i + 3) % 251 for i in range(5000))
+
+
+def _junk_then_hang_up(request):
+    """A handler that promises the whole zip, sends other bytes, and hangs up."""
+    headers = {"Content-Length": str(len(GOOD_ZIP)), "Connection": "close"}
+    return Response(iter([JUNK]), headers=headers, content_type="application/zip")
+
+
+class CountingProgress:
+    """A progress bar that only sums what it is told."""
+
+    def __init__(self):
+        self.expected = self.received = 0
+
+    def expect(self, nbytes):
+        self.expected += nbytes
+
+    def advance(self, nbytes):
+        self.received += nbytes
+
+
+def test_a_retry_starts_from_an_empty_sink_and_takes_back_the_progress(service):
+    cutout_request(service, oneshot=True).respond_with_handler(_junk_then_hang_up)
+    cutout_request(service).respond_with_data(GOOD_ZIP, content_type="application/zip")
+    assert not GOOD_ZIP.startswith(JUNK)
+    sink, progress = io.BytesIO(), CountingProgress()
+    target = parse_target(coordinates=f"{RA} {DEC}")
+    MastService().fetch_cutouts(target, parse_size(10), 1, sink, progress=progress)
+    assert len(service.log) == 2
+    assert sink.getvalue() == GOOD_ZIP  # the junk is gone, not merely skipped
+    assert (progress.expected, progress.received) == (len(GOOD_ZIP), len(GOOD_ZIP))
+
+
+def test_a_zip_kept_as_sent_after_a_broken_answer_is_the_good_answer_alone(service, out):
+    cutout_request(service, oneshot=True).respond_with_handler(_junk_then_hang_up)
+    cutout_request(service).respond_with_data(GOOD_ZIP, content_type="application/zip")
+    paths = TessCutClass().download_cutouts(
+        coordinates=f"{RA} {DEC}", size=10, sector=1, path=out, inflate=False
+    )
+    (path,) = paths["Local Path"]
+    assert path.endswith("_s0001.zip")
+    with open(path, "rb") as kept:
+        assert kept.read() == GOOD_ZIP
+    assert [p.name for p in out.iterdir()] == [path.split("/")[-1]]
 
 
 @pytest.mark.parametrize("how", HOW)

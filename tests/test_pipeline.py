@@ -41,3 +41,23 @@ def test_work_in_flight_stays_within_the_memory_budget(monkeypatch):
     most[0] = 0
     list(pipeline.ahead(work, [3] * 12, remote=True))
     assert most[0] == 9  # three at a time of the eight threads
+
+
+def test_the_work_pulled_ahead_is_bounded_by_twice_the_workers(monkeypatch):
+    monkeypatch.setattr(pipeline, "LOCAL_WORKERS", 2)
+    items = 5 * 2 * pipeline.LOCAL_WORKERS  # many more than the lookahead
+    pulled = []
+
+    def targets():
+        for item in range(items):
+            pulled.append(item)
+            yield item
+
+    ahead_of_use = []
+    for used, result in enumerate(pipeline.ahead(lambda item: item * 2, targets())):
+        assert result == used * 2
+        ahead_of_use.append(len(pulled) - (used + 1))
+    # Twice the workers wait beside the one in use, however many items there are.
+    assert max(ahead_of_use) == 2 * pipeline.LOCAL_WORKERS
+    assert ahead_of_use[0] == 2 * pipeline.LOCAL_WORKERS
+    assert len(pulled) == items

@@ -54,17 +54,63 @@ def test_params_and_label():
         (None, InvalidQueryTypeError, "numeric"),
         (True, InvalidQueryTypeError, "numeric"),
         (3 + 1j, InvalidQueryTypeError, "numeric"),
-        (5 * u.m, InvalidQueryError, "not supported"),
+        (
+            5 * u.m,
+            InvalidQueryError,
+            r"not supported; use pixels \(u.pixel\) or an angle \(u.arcsec",
+        ),
         (5 * u.s, InvalidQueryError, "not supported"),
         ((1, 2, 3), InvalidQueryError, "3 elements"),
+        ([1, 2, 3] * u.arcmin, InvalidQueryError, "has 3 elements, but a cutout has"),
+        (0 * u.arcmin, InvalidQueryError, "positive and finite"),
+        ((5, 0) * u.pixel, InvalidQueryError, "positive and finite"),
         ((), InvalidQueryError, "0 elements"),
         ([[1, 2], [3, 4]], InvalidQueryError, "one side or a"),
         (np.ones((2, 2)), InvalidQueryError, "one side or a"),
         ((5 * u.pixel, 1 * u.arcmin), InvalidQueryError, "mixes pixels and angles"),
         ((5, 1 * u.arcmin), InvalidQueryError, "mixes pixels and angles"),
+        (([1, 2] * u.arcmin, 1 * u.arcmin), InvalidQueryError, "each side must be a single value"),
+        (10.5 * u.pixel, InvalidQueryError, "whole number of pixels, got 10.5 px"),
+        (2079, InvalidQueryError, r"\(2079, 2079\) px is out of range"),
+        (13 * u.deg, InvalidQueryError, "out of range; a cutout is at most a whole FFI"),
     ],
 )
 def test_bad_sizes_name_the_argument(given, error, words):
     with pytest.raises(error, match=words) as info:
         parse_size(given)
     assert str(info.value).startswith("size: ")
+
+
+# A whole FFI: 2078 rows by 2136 columns, or as many times 21 arcsec in angle.
+ROWS_DEG, COLUMNS_DEG = 2078 * 21 / 3600, 2136 * 21 / 3600  # 12.12 and 12.46 deg
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        (2078, 2136),
+        [2078, 2136] * u.pixel,
+        (2078 * 21 * u.arcsec, 2136 * 21 * u.arcsec),
+        (ROWS_DEG * 60 * u.arcmin, COLUMNS_DEG * 60 * u.arcmin),
+    ],
+)
+def test_a_whole_ffi_is_the_largest_size(given):
+    parse_size(given)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        (2079, 10),
+        (10, 2137),
+        (2078, 2137),
+        (2137, 2136),  # the columns' limit is not the rows'
+        (ROWS_DEG * 1.001 * u.deg, 1 * u.deg),
+        (1 * u.deg, COLUMNS_DEG * 1.001 * u.deg),
+        (12.3 * u.deg, 1 * u.deg),  # more rows than an FFI has, fewer than its columns
+        (1 * u.arcmin, COLUMNS_DEG * 61 * u.arcmin),
+    ],
+)
+def test_a_side_longer_than_an_ffi_is_refused(given):
+    with pytest.raises(InvalidQueryError, match=r"^size: .* is out of range"):
+        parse_size(given)
