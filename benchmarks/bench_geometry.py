@@ -5,7 +5,9 @@ and CCD at once; tess-point's ``tess_stars2px_function_entry`` loops over
 targets, sectors and cameras in Python. tess-point is timed on a random
 subset with one shared pointing model (``scInfo``), and its time per target
 extrapolated to N; the ratio is tess-point's time over ours. On the subset,
-both must find the same science-pixel hits at the same pixel positions.
+every science-pixel hit of ours must be tess-point's at the same pixel
+position; tess-point may find more only within a few pixels of an FFI's
+edge, outside the FFI's footprint polygon, which is how MAST decides.
 
 Run by hand (it needs tess-point, which ``locate`` uses)::
 
@@ -52,16 +54,25 @@ def science_hits_agree(table, ids, ras, decs, scinfo):
     }
     # tess-point's science area: columns 45-2092, rows 1-2048.
     science = {k for k, (x, y) in ours.items() if 44 < x < 2093 and 0 < y < 2049}
-    assert science == set(theirs), "the science-pixel hits differ"
+    assert science <= set(theirs), "a hit of ours on science pixels that tess-point misses"
     worst = max(
-        (max(abs(ours[k][0] - x), abs(ours[k][1] - y)) for k, (x, y) in theirs.items()),
+        (max(abs(ours[k][0] - x), abs(ours[k][1] - y)) for k in science for x, y in [theirs[k]]),
         default=0.0,
     )
     assert worst < 1e-6, f"pixel positions differ by up to {worst} px"
+    # An FFI's footprint is MAST's: the great-circle polygon through its corner pixels, which
+    # cuts off a sliver along each (slightly curved) edge; tess-point's hits there are ours
+    # to miss, but only within a few pixels of an edge.
+    sliver = {k: theirs[k] for k in set(theirs) - science}
+    deepest = max(
+        (min(x - 44.5, 2092.5 - x, y - 0.5, 2048.5 - y) for x, y in sliver.values()), default=0
+    )
+    assert deepest < 10, f"tess-point finds a hit {deepest:.1f} px inside an FFI that we miss"
     return elapsed, (
-        f"{len(theirs)} science-pixel hits agree (largest difference {worst:.1e} px); "
-        f"astro_tesscut also finds {len(ours) - len(science)} on collateral pixels or "
-        "in gaps between CCDs"
+        f"{len(science)} science-pixel hits agree (largest difference {worst:.1e} px); "
+        f"tess-point also finds {len(sliver)} within {deepest:.1f} px of an FFI's edge, outside "
+        f"its footprint polygon (MAST's s_region); astro_tesscut also finds "
+        f"{len(ours) - len(science)} on collateral pixels"
     )
 
 
