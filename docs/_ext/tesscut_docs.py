@@ -355,7 +355,7 @@ def _cloud_batch_table():
     ours = batch["astro_tesscut"]
     rows.append(
         (
-            "``batch_cutouts``, local threads",
+            f"``batch_cutouts``, local threads (median of {ours.get('runs', 1)} runs)",
             _number(ours["seconds"]),
             f"{ours['gets_per_target']:.0f}",
             f"{ours['mb_per_target']:.2f}",
