@@ -326,15 +326,21 @@ def true_window(cube_file, size):
     return row + y, row_stop + y, column + x, column_stop + x
 
 
+def assert_inside(window, guess):
+    """The rows and columns of ``window`` lie strictly inside those of ``guess``."""
+    row, row_stop, column, column_stop = window
+    assert guess[0] < row
+    assert row_stop < guess[1]
+    assert guess[2] < column
+    assert column_stop < guess[3]
+
+
 @pytest.mark.parametrize("size", [(9, 7), (4, 12), 1])
 def test_a_guessed_window_is_the_window_widened_by_three_pixels(cube_file, size):
     row, row_stop, column, column_stop = true_window(cube_file, size)
     guess = _guessed_window(unloaded_cube(), *PI_MEN, parse_size(size))
     # The pointing model is a pixel or two off the WCS; the margin covers it.
-    assert guess[0] < row
-    assert row_stop < guess[1]
-    assert guess[2] < column
-    assert column_stop < guess[3]
+    assert_inside((row, row_stop, column, column_stop), guess)
     assert (guess[1] - guess[0], guess[3] - guess[2]) == (
         row_stop - row + 6,
         column_stop - column + 6,
@@ -349,10 +355,7 @@ def test_a_guessed_window_of_an_angle_is_sized_at_the_finest_pixel_scale(cube_fi
     size = [20, 30] * u.arcmin
     row, row_stop, column, column_stop = true_window(cube_file, size)
     guess = _guessed_window(unloaded_cube(), *PI_MEN, parse_size(size))
-    assert guess[0] < row
-    assert row_stop < guess[1]
-    assert guess[2] < column
-    assert column_stop < guess[3]
+    assert_inside((row, row_stop, column, column_stop), guess)
     # 19.5 arcsec per pixel, the finest on a TESS CCD: 1200" is 61.5 pixels, 1800" 92.3.
     assert guess[1] - guess[0] - 6 == pytest.approx(1200 / 19.5, abs=1)
     assert guess[3] - guess[2] - 6 == pytest.approx(1800 / 19.5, abs=1)
