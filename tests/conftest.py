@@ -58,6 +58,24 @@ def fresh_astroquery(monkeypatch):
         monkeypatch.setattr(portal.PortalAPI, "_column_configs", {})
 
 
+@pytest.fixture
+def client():
+    """A client with the (test-isolated) default settings; modules with other clients
+    define their own."""
+    from astro_tesscut import TessCutClass
+
+    return TessCutClass()
+
+
+@pytest.fixture
+def one_request():
+    """Every sector in one request, as TESScut itself (and astroquery) ask without a sector."""
+    from astro_tesscut import conf
+
+    with conf.set_temp("max_workers", 1):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def instant_retries(monkeypatch):
     """Retries wait no real time; ``instant_retries`` lists the waits asked for."""

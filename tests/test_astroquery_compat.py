@@ -30,9 +30,7 @@ from astro_tesscut import (
     PartialResultError,
     ResolverError,
     ServiceError,
-    TessCutClass,
     TessCutWarning,
-    conf,
 )
 
 # astroquery's test targets and answers (its data/tess_sector.json, data/resolver.json).
@@ -53,18 +51,6 @@ M103 = {
 M103_SIMBAD = {"ra": "23.339", "dec": "60.659"}
 M103_NED = {"ra": "23.34086", "dec": "60.658"}
 POSITION_TIC = {"ra": "84.2911879979852", "dec": "-80.4691197969941"}
-
-
-@pytest.fixture
-def client():
-    return TessCutClass()
-
-
-@pytest.fixture
-def one_request():
-    """Every sector in one request, as astroquery asks (and as its mocks answer)."""
-    with conf.set_temp("max_workers", 1):
-        yield
 
 
 def resolver_params(name, **extra):

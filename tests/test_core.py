@@ -23,7 +23,6 @@ from astro_tesscut import (
     NoResultsWarning,
     ResolverError,
     ServiceError,
-    TessCutClass,
     conf,
 )
 
@@ -31,18 +30,6 @@ SERVER = "https://mast.stsci.edu/tesscut/api/v0.1/"
 RA, DEC = "84.2911879979852", "-80.4691197969941"
 POSITION = {"ra": RA, "dec": DEC}
 CUTOUT_35x45 = {**POSITION, "x": "35", "y": "45", "units": "px"}
-
-
-@pytest.fixture
-def client():
-    return TessCutClass()
-
-
-@pytest.fixture
-def one_request():
-    """Cut every sector in one request, as TESScut itself does without a sector."""
-    with conf.set_temp("max_workers", 1):
-        yield
 
 
 # query_sectors

@@ -3,14 +3,7 @@
 import pytest
 from astropy import units as u
 
-from astro_tesscut import TessCutClass
-
 pytestmark = pytest.mark.remote_data
-
-
-@pytest.fixture
-def client():
-    return TessCutClass()
 
 
 def test_pi_men_sectors(client):

@@ -26,11 +26,6 @@ CUTOUT = {"ra": RA, "dec": DEC, "x": "10", "y": "10", "units": "px"}
 SECTORS = {1: (4, 2), 4: (4, 3), 13: (3, 3)}
 
 
-@pytest.fixture
-def client():
-    return TessCutClass()
-
-
 def sector_zip(sector):
     camera, ccd = SECTORS[sector]
     return make_cutout_zip(
