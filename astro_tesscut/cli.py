@@ -84,10 +84,7 @@ def main(argv=None):
             if issubclass(warning.category, NoResultsWarning):
                 code = EXIT_NOTHING
         return code
-    except KeyboardInterrupt:
-        from .interrupt import stop
-
-        stop()  # the package's threads stop at their next chunk or cutout
+    except KeyboardInterrupt:  # the call's threads stop at their next chunk or cutout
         print("tesscut: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (InvalidQueryError, IndexError) as exc:  # IndexError: a frame out of range

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .backend import Fetched, Wrapper
 from .config import conf
 from .exceptions import InvalidQueryError, PartialResultError, TessCutError
+from .interrupt import carrying
 from .progress import TransferProgress
 
 __all__ = ["PerSector"]
@@ -59,7 +60,7 @@ class PerSector(Wrapper):
             else:
                 pool = ThreadPoolExecutor(min(workers, len(sectors)))
                 try:
-                    outcomes = list(pool.map(guarded, sectors))
+                    outcomes = list(pool.map(carrying(guarded), sectors))
                 finally:  # on an interrupt, no waiting for what runs, nothing new started
                     pool.shutdown(wait=False, cancel_futures=True)
 

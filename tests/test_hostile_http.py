@@ -197,20 +197,19 @@ def raw_server(settings):
 
 @pytest.fixture
 def interrupter():
-    """``interrupter(seconds)``: interrupt the call running then, as Ctrl-C would."""
+    """``interrupter(seconds)``: interrupt the test's call then, as Ctrl-C would."""
     timers = []
+    with interrupt.stopping_on_interrupt() as call:
 
-    def start(seconds):
-        timer = threading.Timer(seconds, interrupt.stop)
-        timers.append(timer)
-        timer.start()
+        def start(seconds):
+            timer = threading.Timer(seconds, call.stop)
+            timers.append(timer)
+            timer.start()
 
-    yield start
+        yield start
     for timer in timers:
         timer.cancel()
         timer.join()
-    with interrupt.stopping_on_interrupt():  # clears the interrupt for the tests that follow
-        pass
 
 
 # 2. decompression bombs
@@ -599,12 +598,12 @@ def test_an_interrupt_stops_a_streaming_answer(raw_server, interrupter, tmp_path
     assert_clean(tmp_path, out)
 
 
-def test_an_interrupt_ends_the_retries(instant_retries, interrupter):
+def test_an_interrupt_ends_the_retries(instant_retries):
     def fails():
-        interrupt.stop()
+        call.stop()
         raise ServiceError("busy", status_code=503)
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), interrupt.stopping_on_interrupt() as call:
         retry(fails, RetryPolicy(retries=3), is_transient=lambda exc: True)
     assert instant_retries == []
 

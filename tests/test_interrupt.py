@@ -11,12 +11,16 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 import pytest
 
 from astro_tesscut import interrupt
 from astro_tesscut.archive import pipeline
+from astro_tesscut.archive.cube import open_cube
+from astro_tesscut.sizes import parse_size
 
 
 @pytest.fixture
@@ -159,21 +163,75 @@ def test_work_ahead_is_cancelled_when_its_consumer_stops():
     assert len(started) < 100  # nothing queued ran after it stopped
 
 
-def test_an_interrupt_reaches_the_work_of_its_call():
+def test_an_interrupt_reaches_the_threads_of_its_call_and_ends_with_it():
+    pool = ThreadPoolExecutor(1)
     with pytest.raises(KeyboardInterrupt), interrupt.stopping_on_interrupt():
-        raise KeyboardInterrupt
+        checking = interrupt.carrying(interrupt.check)
+        pool.submit(checking).result()  # not interrupted yet
+        raise KeyboardInterrupt  # Ctrl-C
     with pytest.raises(KeyboardInterrupt):
-        interrupt.check()  # worker threads of the interrupted call stop here
+        pool.submit(checking).result()  # the interrupted call's threads stop at their check
+    interrupt.check()  # no flag outlives its call
     with interrupt.stopping_on_interrupt():
-        interrupt.check()  # a new call starts afresh
+        interrupt.check()
+        pool.submit(interrupt.carrying(interrupt.check)).result()  # a new call runs
+    pool.shutdown()
 
 
-@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a subprocess")
+def test_after_an_interrupted_call_the_next_cutouts_run(cube_file, cube_archive, monkeypatch):
+    from astro_tesscut import TessCutClass
+    from astro_tesscut.archive import cutout
+
+    client = TessCutClass(archive=cube_archive)
+    position = open_cube(cube_file).projection.pixel_to_world(np.array([25.0]), np.array([20.0]))
+    coordinates = (float(position[0][0]), float(position[1][0]))
+    real_cut_one = cutout.cut_one
+
+    def interrupted_once(*args, **kwargs):
+        monkeypatch.setattr(cutout, "cut_one", real_cut_one)
+        raise KeyboardInterrupt  # as Ctrl-C arriving while a cutout is made
+
+    monkeypatch.setattr(cutout, "cut_one", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        client.get_cutouts(coordinates=coordinates, size=5, sector=1)
+    # Neither the next call nor work outside any call (several cutouts ahead on threads)
+    # is stopped by the interrupt of the call before.
+    assert len(client.get_cutouts(coordinates=coordinates, size=5, sector=1)) == 1
+    ra, dec = np.full(8, coordinates[0]), np.full(8, coordinates[1])
+    assert len(list(cutout.cut(open_cube(cube_file), ra, dec, parse_size(5)))) == 8
+
+
+def test_a_batch_on_another_thread_survives_an_interrupt_of_the_main_thread(
+    cube_file, cube_archive, tmp_path
+):
+    from astropy.table import Table
+
+    from astro_tesscut import batch_cutouts
+
+    x, y = np.tile(np.arange(5.0, 45.0, 5), 8), np.repeat(np.arange(5.0, 37.0, 4), 8)
+    ra, dec = open_cube(cube_file).projection.pixel_to_world(x, y)
+    targets = Table({"ra": ra, "dec": dec})
+    result = {}
+
+    def background():
+        result["table"] = batch_cutouts(
+            targets, 5, cube_archive, out_dir=tmp_path / "out", show_progress=False
+        )
+
+    started = threading.Event()
+    with pytest.raises(KeyboardInterrupt), interrupt.stopping_on_interrupt():
+        worker = threading.Thread(target=lambda: (started.set(), background()))
+        worker.start()
+        started.wait()
+        raise KeyboardInterrupt  # Ctrl-C reaches the main thread's call
+    worker.join(60)
+    assert set(result["table"]["status"]) == {"written"}
+    assert len(result["table"]) == len(targets)
+
+
 def test_waiting_for_memory_gives_way_to_an_interrupt(monkeypatch):
     monkeypatch.setattr(pipeline, "MEMORY", 1)
-    with pipeline.holding(10):  # the budget is used up by this one
-        interrupt.stop()
+    with interrupt.stopping_on_interrupt() as call, pipeline.holding(10):
+        call.stop()  # the budget is used up by this one
         with pytest.raises(KeyboardInterrupt), pipeline.holding(10):
             pass
-    with interrupt.stopping_on_interrupt():
-        pass  # clear the flag for the other tests

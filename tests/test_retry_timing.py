@@ -33,17 +33,11 @@ def failing(times, then="done"):
     return call
 
 
-def clear_interrupt():
-    with interrupt.stopping_on_interrupt():  # a new call starts with the flag clear
-        pass
-
-
 @pytest.fixture
-def no_interrupt():
-    """The interrupt flag clear before and after the test."""
-    clear_interrupt()
-    yield
-    clear_interrupt()
+def call():
+    """A call of the test's own, which it interrupts with ``call.stop()`` as Ctrl-C would."""
+    with interrupt.stopping_on_interrupt() as running:
+        yield running
 
 
 def test_default_policy():
@@ -246,12 +240,12 @@ def test_what_a_failed_attempt_left_is_undone_before_each_retry(monkeypatch):
     assert events == ["call", "wait", "undo", "call", "wait", "undo", "call"]
 
 
-def test_an_interrupt_stops_the_retries_before_the_wait(instant_retries, no_interrupt):
-    call = failing(5)
-    interrupt.stop()
+def test_an_interrupt_stops_the_retries_before_the_wait(instant_retries, call):
+    attempt = failing(5)
+    call.stop()
     with pytest.raises(KeyboardInterrupt):
-        retry(call, RetryPolicy(retries=5), is_transient=lambda e: True)
-    assert len(call.calls) == 1
+        retry(attempt, RetryPolicy(retries=5), is_transient=lambda e: True)
+    assert len(attempt.calls) == 1
     assert instant_retries == []
 
 
@@ -291,27 +285,27 @@ def clock(monkeypatch):
 _ORIGINAL_SLEEP = retries._sleep
 
 
-def test_a_wait_is_slept_in_slices_of_a_tenth_of_a_second(clock, no_interrupt):
+def test_a_wait_is_slept_in_slices_of_a_tenth_of_a_second(clock, call):
     _ORIGINAL_SLEEP(0.35)
     assert clock.naps == pytest.approx([0.1, 0.1, 0.1, 0.05])
     assert clock.now == pytest.approx(1000.35)
 
 
-def test_no_wait_sleeps_not_at_all(clock, no_interrupt):
+def test_no_wait_sleeps_not_at_all(clock, call):
     _ORIGINAL_SLEEP(0)
     _ORIGINAL_SLEEP(-3)
     assert clock.naps == []
 
 
-def test_an_interrupt_cuts_a_wait_short_within_a_slice(clock, no_interrupt):
-    clock.on_sleep = lambda naps: interrupt.stop() if naps == 2 else None
+def test_an_interrupt_cuts_a_wait_short_within_a_slice(clock, call):
+    clock.on_sleep = lambda naps: call.stop() if naps == 2 else None
     with pytest.raises(KeyboardInterrupt):
         _ORIGINAL_SLEEP(60)
     assert len(clock.naps) == 2  # 0.2 s of the minute
 
 
-def test_an_interrupt_before_a_wait_skips_it(clock, no_interrupt):
-    interrupt.stop()
+def test_an_interrupt_before_a_wait_skips_it(clock, call):
+    call.stop()
     with pytest.raises(KeyboardInterrupt):
         _ORIGINAL_SLEEP(5)
     assert clock.naps == []

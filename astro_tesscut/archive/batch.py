@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import InvalidQueryError, TessCutError
+from ..interrupt import carrying, stopping_on_interrupt
 
 __all__ = ["batch_cutouts"]
 
@@ -90,8 +91,6 @@ def batch_cutouts(
         ``status`` (``written``, ``skipped`` for a whole file already there,
         or ``error``) and ``error``.
     """
-    from ..interrupt import stopping_on_interrupt
-
     with stopping_on_interrupt():
         return _batch(
             targets,
@@ -221,9 +220,13 @@ def _tasks(keys, order):
 def _run(function, tasks, client):
     """``function(task)`` for each task, a bounded number in flight; results as they finish."""
     if client is None:
-        pool = ThreadPoolExecutor(_LOCAL_THREADS, thread_name_prefix="astro_tesscut-batch")
-        submit, limit = pool.submit, _LOCAL_THREADS * _TASKS_PER_THREAD
         from concurrent.futures import wait
+
+        pool = ThreadPoolExecutor(_LOCAL_THREADS, thread_name_prefix="astro_tesscut-batch")
+        limit = _LOCAL_THREADS * _TASKS_PER_THREAD
+
+        def submit(function, task):
+            return pool.submit(carrying(function), task)
     else:
         from distributed import wait
 

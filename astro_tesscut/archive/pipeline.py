@@ -14,7 +14,7 @@ import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ..interrupt import check
+from ..interrupt import carrying, check
 
 __all__ = ["MEMORY", "ahead", "holding"]
 
@@ -37,7 +37,7 @@ def ahead(function, items, *, remote=False):
     pending = collections.deque()
     try:
         for item in items:
-            pending.append(_pool(workers).submit(_unless_interrupted, function, item))
+            pending.append(_pool(workers).submit(carrying(_unless_interrupted), function, item))
             if len(pending) > 2 * workers:
                 yield pending.popleft().result()
         while pending:
