@@ -5,7 +5,6 @@ Each case runs in a subprocess that gets a real SIGINT; servers are on
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -163,12 +162,24 @@ def test_work_ahead_is_cancelled_when_its_consumer_stops():
     assert len(started) < 100  # nothing queued ran after it stopped
 
 
+def interrupt_a_call(during):
+    """Run ``during()`` in a call of its own, then interrupt the call as Ctrl-C would."""
+    with interrupt.stopping_on_interrupt():
+        during()
+        raise KeyboardInterrupt
+
+
 def test_an_interrupt_reaches_the_threads_of_its_call_and_ends_with_it():
     pool = ThreadPoolExecutor(1)
-    with pytest.raises(KeyboardInterrupt), interrupt.stopping_on_interrupt():
-        checking = interrupt.carrying(interrupt.check)
-        pool.submit(checking).result()  # not interrupted yet
-        raise KeyboardInterrupt  # Ctrl-C
+    made = []
+
+    def start_work():
+        made.append(interrupt.carrying(interrupt.check))
+        pool.submit(made[0]).result()  # not interrupted yet
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupt_a_call(start_work)
+    checking = made[0]
     with pytest.raises(KeyboardInterrupt):
         pool.submit(checking).result()  # the interrupted call's threads stop at their check
     interrupt.check()  # no flag outlives its call
@@ -219,11 +230,11 @@ def test_a_batch_on_another_thread_survives_an_interrupt_of_the_main_thread(
         )
 
     started = threading.Event()
-    with pytest.raises(KeyboardInterrupt), interrupt.stopping_on_interrupt():
-        worker = threading.Thread(target=lambda: (started.set(), background()))
-        worker.start()
-        started.wait()
-        raise KeyboardInterrupt  # Ctrl-C reaches the main thread's call
+    worker = threading.Thread(target=lambda: (started.set(), background()))
+    worker.start()
+    started.wait()
+    with pytest.raises(KeyboardInterrupt):
+        interrupt_a_call(lambda: None)  # Ctrl-C reaches the main thread's call
     worker.join(60)
     assert set(result["table"]["status"]) == {"written"}
     assert len(result["table"]) == len(targets)
