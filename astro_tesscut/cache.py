@@ -88,7 +88,7 @@ class _Entry(Writer):
         self.cache, self.url, self.params, self.writer = cache, url, params, writer
 
     def take(self, files, *, sector=None):
-        with self.cache.store(self.url, self.params, files, sector=sector) as paths:
+        with self.cache.store(self.url, self.params, files) as paths:
             return self.writer.take(CachedFiles(paths), sector=sector)
 
     def incoming(self, name):
@@ -134,7 +134,7 @@ class CutoutCache:
         return paths
 
     @contextlib.contextmanager
-    def store(self, url, params, files, *, sector=None):
+    def store(self, url, params, files):
         """Make the entry of request ``url``, ``params`` of an answer's files.
 
         Parameters
@@ -145,8 +145,6 @@ class CutoutCache:
             Its query parameters.
         files : `~astro_tesscut.writers.FileSet`
             The answer; each file is verified on the way in.
-        sector : int, optional
-            The sector asked for; the answer is refused if it holds another.
 
         Yields
         ------
@@ -161,7 +159,7 @@ class CutoutCache:
         staging = self.directory / owned_name(key, ".staging")
         staging.mkdir(parents=True)
         try:
-            paths = files.into_directory(staging, sector=sector)
+            paths = files.into_directory(staging)
             manifest = {
                 "format": _FORMAT,
                 "request": _request(url, params),

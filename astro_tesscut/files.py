@@ -4,9 +4,10 @@ Nothing is written under a final name until it has been read back as a
 complete FITS file (or zip of them): files are built under a hidden temporary
 name in the destination directory and renamed into place, so a failure never
 leaves a partial file and never replaces a good one a user already had. A
-zip's members are written only under the names TESScut gives cutouts
-(``tess-sSSSS-C-D_<ra>_<dec>_<x>x<y>_astrocut.fits``), of the sector asked
-for, so an answer can never name a file of the user's.
+zip's members are written only under the names TESScut gives the cutouts of
+the request it answers (`~astro_tesscut.cutout_names.ExpectedNames`: their
+sector, position and size), so an answer can never name a file of the
+user's, nor another target's cutout.
 
 Temporary names carry their owner's host and process id
 (``.<name>.<host>.<pid>.<random>.part``), so that those a killed process left
@@ -27,11 +28,12 @@ import zlib
 from functools import partial
 from pathlib import Path, PurePosixPath
 
+from .cutout_names import ANY_CUTOUT
 from .exceptions import CorruptResponseError
 from .fitslayout import FITSLayoutError, walk
+from .transport import one_line
 
 __all__ = [
-    "check_cutout_name",
     "copy_cutouts",
     "cutout_from_bytes",
     "load_cutout",
@@ -48,18 +50,6 @@ __all__ = [
 ]
 
 _INFLATE_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
-
-# How TESScut names a cutout (astrocut's legacy names, as archive.tpf.tpf_name writes them).
-_DECIMAL = r"-?[0-9]+(?:\.[0-9]+)?"
-_CUTOUT_NAME = re.compile(
-    rf"tess-s(?P<sector>[0-9]{{4}})-[1-4]-[1-4]_{_DECIMAL}_{_DECIMAL}_[1-9][0-9]*x[1-9][0-9]*"
-    r"_astrocut\.fits"
-)
-# A moving target's cutout, as astrocut names those it centres on a path:
-# <target>_<TSTART>-<TSTOP>_<x>-x-<y>_astrocut.fits (spaces and slashes replaced).
-_PATH_CUTOUT_NAME = re.compile(
-    rf"[A-Za-z0-9][A-Za-z0-9._()+-]*_{_DECIMAL}-{_DECIMAL}_[0-9.]+-x-[0-9.]+_astrocut\.fits"
-)
 
 # A host name reduced to one safe, dot-free field of a file name.
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "localhost"
@@ -86,7 +76,8 @@ def no_data_message(payload):
     -------
     str or None
         `None` when ``payload`` is a zip; otherwise the service's
-        message from its JSON answer ``{"msg": "..."}``.
+        message from its JSON answer ``{"msg": "..."}``, as one line of
+        printable text.
 
     Raises
     ------
@@ -99,23 +90,24 @@ def no_data_message(payload):
     payload.seek(0)
     head = payload.read(_MAX_MESSAGE_BYTES)
     try:
-        return str(json.loads(head)["msg"])
-    except (ValueError, TypeError, KeyError) as exc:
+        message = json.loads(head)["msg"]
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:  # nested past reason
         raise CorruptResponseError(
             f"the answer is neither a zip of cutouts nor TESScut's JSON message; it "
             f"starts {head[:80]!r}"
         ) from exc
+    return one_line(str(message)) or "no message"
 
 
-def open_cutouts(payload, *, sector=None):
+def open_cutouts(payload, *, expected=ANY_CUTOUT):
     """Open every target pixel file of a cutout zip in memory.
 
     Parameters
     ----------
     payload : path or binary file
         The zip TESScut sent.
-    sector : int, optional
-        The sector asked for; by default any.
+    expected : `~astro_tesscut.cutout_names.ExpectedNames`, optional
+        The names the request it answers allows; by default any cutout's.
 
     Returns
     -------
@@ -126,8 +118,8 @@ def open_cutouts(payload, *, sector=None):
     Raises
     ------
     CorruptResponseError
-        A member is not a whole FITS file, is not named as TESScut names
-        cutouts, or is of another sector than ``sector``.
+        A member is not a whole FITS file, or its name is not one of
+        ``expected``.
     """
     with _open_zip(payload) as zipped:
         cutouts = []
@@ -136,11 +128,11 @@ def open_cutouts(payload, *, sector=None):
             data.name = name  # what HDUList.filename() reports
             cutouts.append(open_fits(data, name=name))
             # Named after its contents are checked, so a damaged answer is reported as damaged.
-            check_cutout_name(name, sector=sector)
+            expected.check(name)
         return cutouts
 
 
-def write_cutouts(payload_path, directory, *, sector=None):
+def write_cutouts(payload_path, directory, *, expected=ANY_CUTOUT):
     """Extract every target pixel file of a cutout zip into ``directory``.
 
     All files are written and verified under temporary names first and only
@@ -152,8 +144,8 @@ def write_cutouts(payload_path, directory, *, sector=None):
         The zip TESScut sent.
     directory : path-like
         Where the files go.
-    sector : int, optional
-        The sector asked for; by default any.
+    expected : `~astro_tesscut.cutout_names.ExpectedNames`, optional
+        The names the request it answers allows; by default any cutout's.
 
     Returns
     -------
@@ -169,7 +161,7 @@ def write_cutouts(payload_path, directory, *, sector=None):
         return _install(
             directory,
             {name: partial(_copy_member, zipped, name) for name in _member_names(zipped)},
-            check=partial(_check_download, sector=sector),
+            check=partial(_check_download, expected=expected),
         )
 
 
@@ -179,45 +171,12 @@ def copy_cutouts(paths, directory):
     return _install(directory, writers)
 
 
-def save_zip(payload_path, final_path, *, sector=None):
+def save_zip(payload_path, final_path, *, expected=ANY_CUTOUT):
     """Keep a cutout zip as it came, once every member has been verified as `open_cutouts`
-    does (of ``sector``, when given)."""
-    _verify_zip(payload_path, check_name=partial(check_cutout_name, sector=sector))
+    does (named as ``expected`` allows)."""
+    _verify_zip(payload_path, check_name=expected.check)
     os.replace(payload_path, final_path)
     return Path(final_path)
-
-
-def check_cutout_name(name, *, sector=None):
-    """Refuse a file name TESScut would not give a cutout (of ``sector``, when given).
-
-    Parameters
-    ----------
-    name : str
-        A zip member's name.
-    sector : int, optional
-        The sector asked for; by default any.
-
-    Raises
-    ------
-    CorruptResponseError
-        ``name`` is not ``tess-sSSSS-C-D_<ra>_<dec>_<x>x<y>_astrocut.fits`` (camera
-        and CCD 1-4, decimal ra and dec, positive sizes) or, for a moving target,
-        ``<target>_<tstart>-<tstop>_<x>-x-<y>_astrocut.fits``; or is of another sector.
-    """
-    if _PATH_CUTOUT_NAME.fullmatch(name) and len(name.encode()) <= 255:
-        return  # a moving target's: its name says no sector
-    match = _CUTOUT_NAME.fullmatch(name)
-    if match is None:
-        raise CorruptResponseError(
-            f"the cutout zip holds a member named {name!r}, which is not how TESScut names "
-            "a cutout (tess-sSSSS-C-D_<ra>_<dec>_<x>x<y>_astrocut.fits); refusing to write "
-            "anything from it"
-        )
-    if sector is not None and int(match["sector"]) != int(sector):
-        raise CorruptResponseError(
-            f"the cutout zip holds {name!r}, a cutout of sector {int(match['sector'])}, in "
-            f"the answer for sector {sector}; refusing to write anything from it"
-        )
 
 
 def load_cutout(path):
@@ -264,10 +223,10 @@ def _verify_zip(path, *, check_name=None):
                 check_name(name)
 
 
-def _check_download(path, name, *, sector):
-    """A downloaded member, written to ``path``: a whole FITS file, then a cutout's name."""
+def _check_download(path, name, *, expected):
+    """A downloaded member, written to ``path``: a whole FITS file, then a name ``expected``."""
     open_fits(path, name=name).close()
-    check_cutout_name(name, sector=sector)
+    expected.check(name)
 
 
 def _install(directory, writers, *, check=None):

@@ -12,6 +12,7 @@ import http.client
 import json
 import math
 import platform
+import re
 import weakref
 from urllib.parse import urljoin, urlsplit
 
@@ -19,6 +20,7 @@ from . import interrupt
 from ._version import __version__
 from .backend import SECTOR_COLUMNS, Backend, Fetched
 from .config import conf
+from .cutout_names import ExpectedNames
 from .exceptions import CorruptResponseError, InvalidQueryError, ServiceError
 from .files import no_data_message
 from .resolver import position_from_answer, resolver_params
@@ -29,6 +31,7 @@ from .transport import (
     NO_SUCH_NAME,
     Deadline,
     Inflater,
+    one_line,
     session_class,
     unreachable,
     watched_adapter,
@@ -44,6 +47,7 @@ _MAX_JSON_BYTES = 4 << 20
 _MAX_ERROR_BYTES = 8 << 10
 
 _MAX_REDIRECTS = 5
+_SECTOR_NAME = re.compile(r"tess-s[0-9]{4}-[1-4]-[1-4]")
 
 # Statuses that say "try again later": too many requests, or an overloaded or
 # timed-out service (TESScut answers 504 when a cutout takes too long).
@@ -157,13 +161,11 @@ class MastService(Backend):
             path, params = "sector", {**_position_params(target), "radius": str(float(radius.deg))}
         answer = self._get_json(self.server + path, params)
         try:
-            rows = [
-                (str(row["sectorName"]), int(row["sector"]), int(row["camera"]), int(row["ccd"]))
-                for row in answer.get("results") or []
-            ]
+            rows = [_sector_row(row) for row in answer.get("results") or []]
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise CorruptResponseError(
-                f"the sector list has an unexpected shape ({exc!r})", url=self.server + path
+                f"the sector list has an unexpected shape ({one_line(str(exc))})",
+                url=self.server + path,
             ) from exc
         rows.sort(key=lambda row: row[1:])
         return Table(rows=rows or None, names=SECTOR_COLUMNS, dtype=[str, int, int, int])
@@ -177,12 +179,17 @@ class MastService(Backend):
         A zip is handed over once received; TESScut's JSON "no data" answer
         becomes the reason in the `~astro_tesscut.backend.Fetched`.
         """
-        with writer.incoming("tesscut.zip") as sink:
-            self.fetch_cutouts(target, size, sector, sink, progress=progress)
-            message = no_data_message(sink)
-            if message is not None:
-                return Fetched(no_data=[message])
-            return Fetched(writer.take(ZipAnswer(sink), sector=sector))
+        try:
+            with writer.incoming("tesscut.zip") as sink:
+                self.fetch_cutouts(target, size, sector, sink, progress=progress)
+                message = no_data_message(sink)
+                if message is not None:
+                    return Fetched(no_data=[message])
+                expected = ExpectedNames.answering(target, size, sector)
+                return Fetched(writer.take(ZipAnswer(sink, expected), sector=sector))
+        except ServiceError as exc:  # an answer refused names the sector it was for
+            exc.sector = sector
+            raise
 
     def cutout_request(self, target, size, sector):
         """The URL and query parameters of a cutout request."""
@@ -199,16 +206,11 @@ class MastService(Backend):
         """Stream TESScut's answer for a cutout request into the binary file ``sink``.
 
         The answer is a zip of target pixel files, or JSON saying there is no
-        data; `astro_tesscut.files` tells them apart. A failure names the
-        sector; ``progress`` (a `~astro_tesscut.progress.TransferProgress`)
-        counts the bytes.
+        data; `astro_tesscut.files` tells them apart. ``progress`` (a
+        `~astro_tesscut.progress.TransferProgress`) counts the bytes.
         """
         url, params = self.cutout_request(target, size, sector)
-        try:
-            self._get(url, params, sink=sink, progress=progress)
-        except ServiceError as exc:
-            exc.sector = sector
-            raise
+        self._get(url, params, sink=sink, progress=progress)
 
     def _get_json(self, url, params):
         body = self._get(url, params)
@@ -425,7 +427,7 @@ def _request_error(exc, timeout, url):
         return ServiceError(message, url=url)
     if isinstance(exc, requests.Timeout):
         return ServiceError(f"no answer within {timeout:g} s", url=url)
-    return ServiceError(f"the request failed: {_one_line(str(exc))}", url=url)
+    return ServiceError(f"the request failed: {one_line(str(exc))}", url=url)
 
 
 def _is_transient(exc):
@@ -475,6 +477,18 @@ def _origin(url):
     return parts.scheme.lower(), parts.hostname, port
 
 
+def _sector_row(row):
+    """One row of the sector list, checked: its name must be ``tess-sSSSS-C-D`` of its own
+    sector, camera and CCD (it is printed, and names files)."""
+    sector, camera, ccd = int(row["sector"]), int(row["camera"]), int(row["ccd"])
+    name = row["sectorName"]
+    if not (isinstance(name, str) and _SECTOR_NAME.fullmatch(name)):
+        raise ValueError(f"sectorName {name!r:.100} is not tess-sSSSS-C-D")
+    if name != f"tess-s{sector:04d}-{camera}-{ccd}":
+        raise ValueError(f"sectorName {name!r} is not sector {sector}, camera {camera}, CCD {ccd}")
+    return name, sector, camera, ccd
+
+
 def _position_params(target):
     return {"ra": str(float(target.coord.ra.deg)), "dec": str(float(target.coord.dec.deg))}
 
@@ -497,10 +511,4 @@ def _error_message(response, head):
         if isinstance(answer, dict):
             keys = ("msg", "message", "error", "detail")
             text = next((str(answer[key]) for key in keys if answer.get(key)), text)
-    return _one_line(text) or _one_line(response.reason or "") or "no message"
-
-
-def _one_line(text):
-    """``text`` as one short line of printable characters (no terminal escapes)."""
-    printable = "".join(c if c.isprintable() else " " for c in text[:2000])
-    return " ".join(printable.split())[:500]
+    return one_line(text) or one_line(response.reason or "") or "no message"

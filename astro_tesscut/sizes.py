@@ -9,12 +9,15 @@ import numpy as np
 from .exceptions import InvalidQueryError, InvalidQueryTypeError
 from .targets import is_quantity, magnitude
 
-__all__ = ["FFI_COLUMNS", "FFI_ROWS", "CutoutSize", "parse_size"]
+__all__ = ["ARCSEC_PER_UNIT", "FFI_COLUMNS", "FFI_ROWS", "CutoutSize", "parse_size"]
 
 # A whole TESS FFI, collateral pixels included: no cutout, from any backend, is larger.
 FFI_COLUMNS, FFI_ROWS = 2136, 2078
-# Near enough to TESS's pixel scale (about 21 arcsec, 19.5 at least) to bound angular sizes.
+# TESS's pixel scale: 21 arcsec at most, 19.5 at least, across a camera.
 _ARCSEC_PER_PIXEL = 21.0
+_LEAST_ARCSEC_PER_PIXEL = 19.5
+# Arcseconds in each angular unit, by the service's name for it.
+ARCSEC_PER_UNIT = {"arcsec": 1.0, "arcmin": 60.0, "d": 3600.0}
 _ALLOWED = (
     f"a cutout is at most a whole FFI: 1 to {FFI_ROWS} rows (ny) and 1 to {FFI_COLUMNS} "
     f"columns (nx), or angles up to {FFI_ROWS * _ARCSEC_PER_PIXEL / 3600:.1f} by "
@@ -45,6 +48,25 @@ class CutoutSize:
     def params(self):
         """The size as TESScut query parameters."""
         return {"x": str(self.x), "y": str(self.y), "units": self.units}
+
+    def pixel_bounds(self):
+        """The fewest and most columns, then rows, a window of this size spans on a TESS CCD:
+        ``((x_min, x_max), (y_min, y_max))``.
+
+        A window's edges are rounded (half to even, as astrocut rounds them), so
+        it may have a pixel more or less than its size; an angle spans 19.5 to
+        21 arcsec a pixel.
+        """
+        if self.units == "px":
+            return tuple((max(n - 1, 1), n + 1) for n in (self.x, self.y))
+        arcsec = [side * ARCSEC_PER_UNIT[self.units] for side in (self.x, self.y)]
+        return tuple(
+            (
+                max(math.floor(side / _ARCSEC_PER_PIXEL) - 1, 1),
+                math.ceil(side / _LEAST_ARCSEC_PER_PIXEL) + 1,
+            )
+            for side in arcsec
+        )
 
     @property
     def label(self):

@@ -10,6 +10,7 @@
 - `session_class` and `watched_adapter`: a requests session that leaves
   redirects (and their bodies) to its caller, and connection pools that tell
   the deadline of the try using them which socket to shut.
+- `one_line`: a server's text as one line a terminal shows as it is (no escapes).
 - `unreachable`: what a failure to reach a server at all (no network, a name
   that does not resolve, nobody listening) comes to in a few words, whichever
   client failed (requests and urllib3 here, obstore, s3fs and aiohttp for
@@ -33,6 +34,7 @@ __all__ = [
     "NO_SUCH_NAME",
     "Deadline",
     "Inflater",
+    "one_line",
     "server_of",
     "session_class",
     "unreachable",
@@ -328,6 +330,13 @@ def unreachable(exc):
     ):
         return "the connection failed"
     return None
+
+
+def one_line(text):
+    """``text`` (a server's words) as one short line of printable characters: no terminal
+    escapes, no line breaks."""
+    printable = "".join(c if c.isprintable() else " " for c in text[:2000])
+    return " ".join(printable.split())[:500]
 
 
 def server_of(exc, default):

@@ -12,10 +12,9 @@ takes them whole or not at all:
   (``download_cutouts(inflate=False)``).
 
 Each file set knows how to go each way (`FileSet.in_memory`,
-`FileSet.into_directory`, `FileSet.as_zip`); a writer picks the way, and
-passes on the sector the answer was asked for: a zip the service sent is
-refused whole if a member is not named as TESScut names cutouts, or is of
-another sector.
+`FileSet.into_directory`, `FileSet.as_zip`); a writer picks the way. A zip
+the service sent is refused whole if a member is not named as TESScut names
+the cutouts of the request it answers (its sector, position and size).
 """
 
 import abc
@@ -49,76 +48,72 @@ __all__ = [
 
 
 class FileSet(abc.ABC):
-    """The target pixel files of one answer.
-
-    Each way takes ``sector``, the sector the answer was asked for (`None`:
-    every sector); a set that cannot vouch for its files refuses any of
-    another sector.
-    """
+    """The target pixel files of one answer."""
 
     @abc.abstractmethod
-    def in_memory(self, *, sector=None):
+    def in_memory(self):
         """Every file as an `~astropy.io.fits.HDUList`, sorted by name."""
 
     @abc.abstractmethod
-    def into_directory(self, directory, *, sector=None):
+    def into_directory(self, directory):
         """Write every file into ``directory``, all or none; their paths, sorted."""
 
     @abc.abstractmethod
-    def as_zip(self, path, *, sector=None):
+    def as_zip(self, path):
         """Keep the files as one zip at ``path``; its path."""
 
 
 class ZipAnswer(FileSet):
     """A zip the service sent, in a binary file (a file on disk, whose ``name`` is its
     path, or an `io.BytesIO`): untrusted until each member has been read back whole,
-    and named as TESScut names a cutout of the sector asked for
-    (`~astro_tesscut.files.check_cutout_name`)."""
+    and its name is one the request allows (``expected``, an
+    `~astro_tesscut.cutout_names.ExpectedNames`)."""
 
-    def __init__(self, payload):
+    def __init__(self, payload, expected):
         self.payload = payload
+        self.expected = expected
 
-    def in_memory(self, *, sector=None):
-        return open_cutouts(self.payload, sector=sector)
+    def in_memory(self):
+        return open_cutouts(self.payload, expected=self.expected)
 
-    def into_directory(self, directory, *, sector=None):
-        return write_cutouts(self.payload, directory, sector=sector)
+    def into_directory(self, directory):
+        return write_cutouts(self.payload, directory, expected=self.expected)
 
-    def as_zip(self, path, *, sector=None):
-        return save_zip(self.payload.name, path, sector=sector)
+    def as_zip(self, path):
+        return save_zip(self.payload.name, path, expected=self.expected)
 
 
 class MadeFiles(FileSet):
     """Files this package made, as ``(name, bytes)`` pairs: they never crossed a network,
-    and their names and sectors are the cubes' own (``sector`` is not checked)."""
+    and their names are the cubes' own."""
 
     def __init__(self, files):
         self.files = sorted(files, key=lambda pair: pair[0])
 
-    def in_memory(self, *, sector=None):
+    def in_memory(self):
         return [cutout_from_bytes(name, data) for name, data in self.files]
 
-    def into_directory(self, directory, *, sector=None):
+    def into_directory(self, directory):
         return write_files(self.files, directory)
 
-    def as_zip(self, path, *, sector=None):
+    def as_zip(self, path):
         return write_zip(self.files, path)
 
 
 class CachedFiles(FileSet):
     """Files of the cutout cache, checked against its entry's manifest (which records the
-    request, so ``sector`` is not checked again)."""
+    request their names were checked against on the way in)."""
 
     def __init__(self, paths):
         self.paths = sorted(Path(path) for path in paths)
 
-    def in_memory(self, *, sector=None):
+    def in_memory(self):
         return [load_cutout(path) for path in self.paths]
 
-    def into_directory(self, directory, *, sector=None):
+    def into_directory(self, directory):
         return copy_cutouts(self.paths, directory)
 
-    def as_zip(self, path, *, sector=None):
+    def as_zip(self, path):
         return write_zip([(p.name, p.read_bytes()) for p in self.paths], path)
 
 
@@ -130,8 +125,8 @@ class Writer(abc.ABC):
 
     @abc.abstractmethod
     def take(self, files, *, sector=None):
-        """Take one answer's `FileSet` (of ``sector``, or every sector: `None`); return
-        what was made: a list of HDULists or of paths."""
+        """Take one answer's `FileSet` (of ``sector``, or every sector: `None`, which names
+        zips); return what was made: a list of HDULists or of paths."""
 
     @abc.abstractmethod
     def incoming(self, name):
@@ -143,7 +138,7 @@ class InMemory(Writer):
     """Files as `~astropy.io.fits.HDUList` objects; answers are received in memory."""
 
     def take(self, files, *, sector=None):
-        return files.in_memory(sector=sector)
+        return files.in_memory()
 
     def incoming(self, name):
         return _in_memory()
@@ -156,7 +151,7 @@ class IntoDirectory(Writer):
         self.directory = Path(directory)
 
     def take(self, files, *, sector=None):
-        return files.into_directory(self.directory, sector=sector)
+        return files.into_directory(self.directory)
 
     def incoming(self, name):
         # In the destination, so that what is kept is renamed, never copied, into place.
@@ -175,7 +170,7 @@ class AsZip(Writer):
 
     def take(self, files, *, sector=None):
         suffix = f"_s{sector:04d}.zip" if sector is not None else ".zip"
-        return [files.as_zip(self.directory / (self.stem + suffix), sector=sector)]
+        return [files.as_zip(self.directory / (self.stem + suffix))]
 
     def incoming(self, name):
         return received_in(self.directory, name)

@@ -264,6 +264,15 @@ def make_cutout_zip(*tpf_kwargs):
     return make_zip(make_tpf_file(**kwargs) for kwargs in tpf_kwargs)
 
 
+def make_moving_target_zip(target, *, size=(5, 5), start=1325.3, stop=1353.2, **tpf_kwargs):
+    """A TESScut answer for a moving target: one cutout centred on its path, named as astrocut
+    names those (``<target>_<tstart>-<tstop>_<x>-x-<y>_astrocut.fits``); other arguments
+    as `make_tpf`'s."""
+    _, data = make_tpf_file(shape=size, **tpf_kwargs)
+    name = f"{target.replace('/', '-').replace(' ', '_')}_{start}-{stop}_{size[1]}-x-{size[0]}"
+    return make_zip({f"{name}_astrocut.fits": data})
+
+
 def no_data_json(message="No data"):
     """TESScut's JSON answer when no FFI covers the request."""
     return json.dumps({"msg": message}).encode()

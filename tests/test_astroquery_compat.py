@@ -21,7 +21,7 @@ from astropy.utils.exceptions import AstropyDeprecationWarning
 from conftest import load_json
 from mast_mocks import RESOLVER, TESSCUT, mock_resolver, mock_zip
 from responses.matchers import query_param_matcher
-from synthetic import make_cutout_zip, no_data_json
+from synthetic import make_cutout_zip, make_moving_target_zip, no_data_json
 
 from astro_tesscut import (
     InvalidQueryError,
@@ -66,15 +66,16 @@ def mock_sector_list(rsps, params, answer=ONE_SECTOR, path="sector"):
     rsps.get(TESSCUT + path, json=answer, match=[query_param_matcher(params)])
 
 
-def cutout_zip(sector=1, camera=4, ccd=3):
-    """TESScut's zip of one 5 x 5 cutout around astroquery's cutout target."""
+def cutout_zip(sector=1, camera=4, ccd=3, position=CUTOUT_POSITION):
+    """TESScut's zip of one 5 x 5 cutout around a position (astroquery's cutout target by
+    default; the query parameters of the request it answers)."""
     return make_cutout_zip(
         {
             "sector": sector,
             "camera": camera,
             "ccd": ccd,
-            "ra": 107.27,
-            "dec": -70.0,
+            "ra": float(position["ra"]),
+            "dec": float(position["dec"]),
             "shape": (5, 5),
         }
     )
@@ -261,7 +262,7 @@ def test_download_cutouts_not_inflated(mock_http, one_request, client, tmp_path)
 
 def test_download_cutouts_by_object_name(mock_http, one_request, client, tmp_path):
     mock_santa(mock_http, "M103", M103)
-    mock_zip(mock_http, "astrocut", {**M103_SIMBAD, **FIVE_PX}, cutout_zip())
+    mock_zip(mock_http, "astrocut", {**M103_SIMBAD, **FIVE_PX}, cutout_zip(position=M103_SIMBAD))
     manifest = client.download_cutouts(objectname="M103", size=5, path=str(tmp_path))
     assert len(manifest) == 1
     assert manifest["Local Path"][0][-4:] == "fits"
@@ -269,7 +270,7 @@ def test_download_cutouts_by_object_name(mock_http, one_request, client, tmp_pat
 
 def test_download_cutouts_of_a_moving_target(mock_http, client, tmp_path):
     params = {"obj_id": "Eleonora", "obj_type": "smallbody", **FIVE_PX, "sector": "1"}
-    mock_zip(mock_http, "moving_target/astrocut", params, cutout_zip())
+    mock_zip(mock_http, "moving_target/astrocut", params, make_moving_target_zip("Eleonora"))
     manifest = client.download_cutouts(
         objectname="Eleonora",
         moving_target=True,
@@ -327,14 +328,14 @@ def test_get_cutouts_by_coordinates(mock_http, one_request, client):
 
 def test_get_cutouts_by_object_name(mock_http, one_request, client):
     mock_santa(mock_http, "M103", M103)
-    mock_zip(mock_http, "astrocut", {**M103_SIMBAD, **FIVE_PX}, cutout_zip())
+    mock_zip(mock_http, "astrocut", {**M103_SIMBAD, **FIVE_PX}, cutout_zip(position=M103_SIMBAD))
     (hdul,) = client.get_cutouts(objectname="M103", size=5)
     assert isinstance(hdul, fits.HDUList)
 
 
 def test_get_cutouts_of_a_moving_target(mock_http, client):
     params = {"obj_id": "Eleonora", "obj_type": "smallbody", **FIVE_PX, "sector": "1"}
-    mock_zip(mock_http, "moving_target/astrocut", params, cutout_zip())
+    mock_zip(mock_http, "moving_target/astrocut", params, make_moving_target_zip("Eleonora"))
     cutouts = client.get_cutouts(
         objectname="Eleonora", moving_target=True, mt_type="small_body", sector=1, size=5
     )
@@ -350,7 +351,12 @@ def test_object_name_everywhere(mock_http, client, tmp_path):
     for _ in range(2):
         mock_sector_list(mock_http, {**M103_SIMBAD, "radius": "0.0"})
     for _ in range(2):
-        mock_zip(mock_http, "astrocut", {**M103_SIMBAD, **FIVE_PX, "sector": "1"}, cutout_zip())
+        mock_zip(
+            mock_http,
+            "astrocut",
+            {**M103_SIMBAD, **FIVE_PX, "sector": "1"},
+            cutout_zip(position=M103_SIMBAD),
+        )
     assert_one_sector(client.get_sectors(object_name="M103"))
     assert_one_sector(client.query_sectors(object_name="M103"))
     assert len(client.get_cutouts(object_name="M103", sector=1, cache=False)) == 1
@@ -388,7 +394,12 @@ def test_resolver_is_passed_to_santa_and_cached_per_resolver(mock_http, client):
 def test_resolver_on_cutouts(mock_http, client, tmp_path):
     mock_santa(mock_http, "M103", M103, resolver="NED")
     for _ in range(2):
-        mock_zip(mock_http, "astrocut", {**M103_NED, **FIVE_PX, "sector": "1"}, cutout_zip())
+        mock_zip(
+            mock_http,
+            "astrocut",
+            {**M103_NED, **FIVE_PX, "sector": "1"},
+            cutout_zip(position=M103_NED),
+        )
     assert len(client.get_cutouts(objectname="M103", sector=1, resolver="NED", cache=False)) == 1
     paths = client.download_cutouts(
         objectname="M103", sector=1, resolver="NED", path=tmp_path, cache=False

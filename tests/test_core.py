@@ -15,7 +15,15 @@ from astropy.table import Table
 from conftest import load_json
 from mast_mocks import RESOLVER, mock_resolver, mock_zip
 from responses.matchers import query_param_matcher
-from synthetic import PI_MEN_DEC, PI_MEN_RA, make_cutout_zip, make_tpf_file, make_zip, no_data_json
+from synthetic import (
+    PI_MEN_DEC,
+    PI_MEN_RA,
+    make_cutout_zip,
+    make_moving_target_zip,
+    make_tpf_file,
+    make_zip,
+    no_data_json,
+)
 
 from astro_tesscut import (
     CorruptResponseError,
@@ -30,6 +38,8 @@ SERVER = "https://mast.stsci.edu/tesscut/api/v0.1/"
 RA, DEC = "84.2911879979852", "-80.4691197969941"
 POSITION = {"ra": RA, "dec": DEC}
 CUTOUT_35x45 = {**POSITION, "x": "35", "y": "45", "units": "px"}
+# Where MAST's resolver puts Pi Men (tests/data/resolver_pi_men.json): cutouts of it are named so.
+RESOLVED_PI_MEN = {"ra": 84.29121827, "dec": -80.46911816}
 
 
 # query_sectors
@@ -230,7 +240,7 @@ def test_get_cutouts_by_name(mock_http, client):
             "units": "arcmin",
             "sector": "1",
         },
-        make_cutout_zip({"sector": 1, "shape": (5, 6)}),
+        make_cutout_zip({"sector": 1, "shape": (5, 6), **RESOLVED_PI_MEN}),
     )
     cutouts = client.get_cutouts(objectname="Pi Men", size=[1.5, 2] * u.arcmin, sector=1)
     assert len(cutouts) == 1
@@ -248,7 +258,7 @@ def test_get_cutouts_moving_target(mock_http, client):
             "units": "px",
             "sector": "29",
         },
-        make_cutout_zip({"sector": 29, "camera": 1, "ccd": 4, "shape": (5, 5)}),
+        make_moving_target_zip("Ceres", sector=29, camera=1, ccd=4),
     )
     (hdul,) = client.get_cutouts(
         objectname="Ceres", moving_target=True, mt_type="majorbody", sector=29
@@ -302,8 +312,8 @@ def test_download_cutouts_writes_fits_files(mock_http, one_request, client, tmp_
         "astrocut",
         {"ra": "84.29121827", "dec": "-80.46911816", "x": "10", "y": "10", "units": "px"},
         make_cutout_zip(
-            {"sector": 4, "camera": 4, "ccd": 3, "shape": (10, 10)},
-            {"sector": 1, "shape": (10, 10)},
+            {"sector": 4, "camera": 4, "ccd": 3, "shape": (10, 10), **RESOLVED_PI_MEN},
+            {"sector": 1, "shape": (10, 10), **RESOLVED_PI_MEN},
         ),
     )
     out = tmp_path / "cutouts" / "pi_men"

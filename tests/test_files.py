@@ -17,9 +17,9 @@ from astropy.wcs import WCS
 from synthetic import make_cutout_zip, make_tpf, make_tpf_file, make_zip, no_data_json
 
 from astro_tesscut import files
+from astro_tesscut.cutout_names import ANY_CUTOUT
 from astro_tesscut.exceptions import CorruptResponseError
 from astro_tesscut.files import (
-    check_cutout_name,
     copy_cutouts,
     no_data_message,
     open_cutouts,
@@ -409,18 +409,18 @@ PATH_CUTOUT_TAIL = "_1000.5-1010.25_10-x-10_astrocut.fits"
 
 def test_a_moving_target_cutout_name_may_fill_a_file_name_and_no_more():
     longest = "A" * (255 - len(PATH_CUTOUT_TAIL)) + PATH_CUTOUT_TAIL
-    check_cutout_name(longest)  # 255 bytes: a file system's limit
+    ANY_CUTOUT.check(longest)  # 255 bytes: a file system's limit
     with pytest.raises(CorruptResponseError, match="not how TESScut names a cutout"):
-        check_cutout_name("A" + longest)
+        ANY_CUTOUT.check("A" + longest)
 
 
 def test_a_name_refused_says_what_tesscut_names_look_like():
     with pytest.raises(CorruptResponseError) as info:
-        check_cutout_name("notes.txt")
+        ANY_CUTOUT.check("notes.txt")
     assert str(info.value).endswith(
         "the cutout zip holds a member named 'notes.txt', which is not how TESScut names a "
-        "cutout (tess-sSSSS-C-D_<ra>_<dec>_<x>x<y>_astrocut.fits); refusing to write "
-        "anything from it"
+        "cutout (tess-sSSSS-C-D_<ra>_<dec>_<x>x<y>_astrocut.fits, or for a moving target "
+        "<target>_<tstart>-<tstop>_<x>-x-<y>_astrocut.fits); refusing to write anything from it"
     )
 
 

@@ -21,7 +21,7 @@ from astropy.io import fits
 from astropy.table import Table
 from conftest import PI_MEN
 from mast_mocks import mock_zip
-from synthetic import make_cutout_zip
+from synthetic import make_moving_target_zip
 
 from astro_tesscut import (
     InvalidFileError,
@@ -210,7 +210,7 @@ def test_long_moving_target_names_make_short_distinct_labels():
 def test_a_long_moving_target_name_gives_a_zip_it_can_write(mock_http, tmp_path):
     name = "x" * 300
     query = {"obj_id": name, "obj_type": "majorbody", "x": "5", "y": "5", "units": "px"}
-    zipped = make_cutout_zip({"sector": 29, "camera": 1, "ccd": 4, "shape": (5, 5)})
+    zipped = make_moving_target_zip("xxxxx", sector=29, camera=1, ccd=4)
     mock_zip(mock_http, "moving_target/astrocut", {**query, "sector": "29"}, zipped)
     paths = TessCutClass().download_cutouts(
         objectname=name,

@@ -16,7 +16,6 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from conftest import FFI_REGION
@@ -25,10 +24,12 @@ from synthetic import make_cutout_zip, make_tpf, make_tpf_file, make_zip, tpf_by
 
 from astro_tesscut import CorruptResponseError, TessCutClass, conf
 from astro_tesscut.archive.build import build_cube
-from astro_tesscut.archive.tpf import tpf_name
 from astro_tesscut.cache import MANIFEST, CutoutCache
-from astro_tesscut.files import check_cutout_name, owned_name, sweep_stale, temporary_path
+from astro_tesscut.cutout_names import ANY_CUTOUT, ExpectedNames, cutout_name
+from astro_tesscut.files import owned_name, sweep_stale, temporary_path
 from astro_tesscut.fitslayout import walk
+from astro_tesscut.sizes import parse_size
+from astro_tesscut.targets import parse_target
 from astro_tesscut.writers import InMemory, IntoDirectory
 
 TESTS = Path(__file__).parent
@@ -103,9 +104,9 @@ def client(tmp_path):
     return TessCutClass(cache_dir=tmp_path / "cache")
 
 
-def assert_refused_cleanly(tmp_path, out):
+def assert_refused_cleanly(tmp_path, out, users=USER_FILES):
     """The output directory holds the user's files alone, unchanged; the cache holds nothing."""
-    assert files_in(out) == USER_FILES
+    assert files_in(out) == users
     cache = tmp_path / "cache"
     if cache.exists():  # no entry, no staging, no incoming file
         assert os.listdir(cache) in ([], [".incoming"])
@@ -148,6 +149,78 @@ def test_member_of_another_sector_is_refused(mock_http, client, tmp_path, out, w
     assert_refused_cleanly(tmp_path, out)
 
 
+# Cutouts TESScut could make, but not of the request answered.
+OTHER_REQUESTS = {
+    "another position": GOOD_NAME.replace("84.291188_-80.469120", "10.000000_20.000000"),
+    "a position 2e-6 deg away": GOOD_NAME.replace("84.291188", "84.291190"),
+    "another size": GOOD_NAME.replace("_10x10_", "_5x5_"),
+    "a moving target": "Vesta_1000.0-1027.0_10-x-10_astrocut.fits",
+}
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("what", OTHER_REQUESTS)
+def test_a_cutout_of_another_request_never_replaces_the_users(
+    mock_http, client, tmp_path, out, way, what
+):
+    name = OTHER_REQUESTS[what]
+    (out / name).write_bytes(b"the user's cutout of another target")
+    users = files_in(out)
+    mock_zip(
+        mock_http, "astrocut", {**CUTOUT, "sector": "1"}, make_zip({GOOD_NAME: GOOD, name: GOOD})
+    )
+    with pytest.raises(CorruptResponseError, match=f"holds '{re.escape(name)}', a "):
+        fetch(client, way, out)
+    assert_refused_cleanly(tmp_path, out, users)
+
+
+def test_a_fixed_positions_cutout_is_refused_for_a_moving_target(mock_http, client, out):
+    query = {"obj_id": "Vesta", "x": "10", "y": "10", "units": "px", "sector": "1"}
+    mock_zip(mock_http, "moving_target/astrocut", query, make_zip({GOOD_NAME: GOOD}))
+    with pytest.raises(CorruptResponseError, match="a cutout of a fixed position, in the answer"):
+        client.download_cutouts(objectname="Vesta", moving_target=True, size=10, sector=1, path=out)
+    assert files_in(out) == USER_FILES
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # The position to its 6 printed decimals, RA across 0h; sizes a pixel off (rounded
+        # window edges); angles at 19.5 to 21 arcsec a pixel.
+        ("tess-s0001-4-2_84.291188_-80.469120_10x10_astrocut.fits", (84.2911879979852, 10)),
+        ("tess-s0001-4-2_360.000000_-80.469120_10x10_astrocut.fits", (359.9999999, 10)),
+        ("tess-s0001-4-2_0.000000_-80.469120_10x10_astrocut.fits", (359.9999999, 10)),
+        ("tess-s0001-4-2_84.291188_-80.469120_11x9_astrocut.fits", (84.2911879979852, 10)),
+        ("tess-s0001-4-2_84.291188_-80.469120_6x6_astrocut.fits", (84.2911879979852, "2 arcmin")),
+    ],
+)
+def test_names_of_the_request_are_accepted(name, expected):
+    from astropy import units as u
+
+    ra, size = expected
+    size = parse_size(u.Quantity(size) if isinstance(size, str) else size)
+    target = parse_target(coordinates=(ra, -80.4691197969941))
+    ExpectedNames.answering(target, size, 1).check(name)
+    ExpectedNames.answering(target, size, None).check(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("tess-s0001-4-2_84.291186_-80.469120_10x10_astrocut.fits", "a cutout at RA, Dec"),
+        ("tess-s0001-4-2_84.291188_-80.469122_10x10_astrocut.fits", "a cutout at RA, Dec"),
+        ("tess-s0001-4-2_84.291188_-80.469120_12x10_astrocut.fits", "12 x 10 pixels"),
+        ("tess-s0001-4-2_84.291188_-80.469120_10x8_astrocut.fits", "10 x 8 pixels"),
+        ("tess-s0002-4-2_84.291188_-80.469120_10x10_astrocut.fits", "a cutout of sector 2"),
+        ("Pi_Men_1325.3-1353.2_10-x-10_astrocut.fits", "a moving target's cutout"),
+    ],
+)
+def test_names_of_other_requests_are_refused(name, words):
+    target = parse_target(coordinates=(84.2911879979852, -80.4691197969941))
+    with pytest.raises(CorruptResponseError, match=re.escape(words)):
+        ExpectedNames.answering(target, parse_size(10), 1).check(name)
+
+
 @pytest.mark.parametrize("way", WAYS)
 def test_a_tesscut_answer_is_written(mock_http, client, tmp_path, out, way):
     body = make_zip({GOOD_NAME: GOOD})
@@ -179,23 +252,23 @@ def test_every_sector_of_an_answer_for_every_sector_is_taken(mock_http, client, 
         GOOD_NAME,
         "tess-s0070-1-4_0.000000_0.000000_1x1_astrocut.fits",
         "tess-s0100-3-3_12_-5_7x9_astrocut.fits",
-        tpf_name(SimpleNamespace(sector_name="tess-s0013-3-3"), 359.9999999, -89.5, 35, 45),
+        cutout_name("tess-s0013-3-3", 359.9999999, -89.5, 35, 45),
     ],
 )
 def test_tesscut_names_are_accepted(name):
-    check_cutout_name(name)
+    ANY_CUTOUT.check(name)
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_other_names_are_refused(name):
     with pytest.raises(CorruptResponseError, match="not how TESScut names a cutout"):
-        check_cutout_name(name)
+        ANY_CUTOUT.check(name)
 
 
 def test_names_of_another_sector_are_refused():
-    check_cutout_name(GOOD_NAME, sector=1)
+    ExpectedNames(sector=1).check(GOOD_NAME)
     with pytest.raises(CorruptResponseError, match="sector 1, in the answer for sector 13"):
-        check_cutout_name(GOOD_NAME, sector=13)
+        ExpectedNames(sector=13).check(GOOD_NAME)
 
 
 # 9. what the cache serves
@@ -311,29 +384,39 @@ DOWNLOADER = """
 import sys, traceback
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from synthetic import make_cutout_zip
+from synthetic import PI_MEN_DEC, PI_MEN_RA, make_cutout_zip
 from astro_tesscut.cache import Cached, CutoutCache
 from astro_tesscut.service import MastService
+from astro_tesscut.sizes import parse_size
+from astro_tesscut.targets import parse_target
+from astro_tesscut.sizes import parse_size
+from astro_tesscut.targets import parse_target
 from astro_tesscut.writers import InMemory, IntoDirectory
 
+TARGET, SIZE = parse_target(coordinates=(PI_MEN_RA, PI_MEN_DEC)), parse_size(10)
+
 class Canned(MastService):
-    '''The service's own code path, its answer read from memory rather than HTTP.'''
+    '''The service's own code path, its answer read from memory rather than HTTP; each
+    download ``n`` is a request of its own.'''
     body = make_cutout_zip({"sector": 1, "shape": (10, 10), "n_cadences": 5})
+    n = 0
 
     def cutout_request(self, target, size, sector):
-        return "http://127.0.0.1/astrocut", {"n": str(target), "sector": str(sector)}
+        return "http://127.0.0.1/astrocut", {"n": str(self.n), "sector": str(sector)}
 
     def fetch_cutouts(self, target, size, sector, sink, *, progress=None):
         sink.write(self.body)
 
-backend = Cached(Canned(), CutoutCache(sys.argv[2]))
+service = Canned()
+backend = Cached(service, CutoutCache(sys.argv[2]))
 out, failures = Path(sys.argv[3]), 0
 for n in range(int(sys.argv[4])):
     (out / str(n)).mkdir(parents=True)
+    service.n = n
     # A miss, then the same request again: a hit, unless the entry was cleared meanwhile.
     for writer in (InMemory(), IntoDirectory(out / str(n))):
         try:
-            assert len(backend.cutouts(n, None, 1, writer).results) == 1
+            assert len(backend.cutouts(TARGET, SIZE, 1, writer).results) == 1
         except Exception:
             failures += 1
             traceback.print_exc()
@@ -588,9 +671,7 @@ def test_build_cube_sweeps_killed_builds(ffi_files, tmp_path):
     ],
 )
 def test_moving_target_cutout_names_are_accepted(name):
-    from astro_tesscut.files import check_cutout_name
-
-    check_cutout_name(name)  # astrocut's names of cutouts centred on a path
+    ANY_CUTOUT.check(name)  # astrocut's names of cutouts centred on a path
     for hostile in (".bashrc", "my_analysis.fits", "../" + name, "." + name):
         with pytest.raises(CorruptResponseError, match="not how TESScut names"):
-            check_cutout_name(hostile)
+            ANY_CUTOUT.check(hostile)

@@ -575,6 +575,80 @@ def test_garbage_header_costs_only_its_sector(raw_server, tmp_path, out):
     assert (out / TPF_NAME).read_bytes() == USERS_COPY
 
 
+@pytest.mark.parametrize(
+    "garbage",
+    [b"[" * 2**16, b"{" * 2**16, b'{"msg": ' * 8000, b"\xff\xfe" + bytes(2**16), b"<html>"],
+    ids=["brackets", "braces", "nested-msg", "binary", "html"],
+)
+def test_a_garbage_answer_costs_only_its_sector(raw_server, tmp_path, out, garbage):
+    sectors = {
+        "results": [
+            {"sectorName": f"tess-s{s:04d}-4-2", "sector": s, "camera": 4, "ccd": 2} for s in (1, 4)
+        ]
+    }
+    fine = make_cutout_zip({"sector": 4, "shape": (10, 10), "n_cadences": 5})
+
+    def answer(server, conn, target):
+        if "/sector?" in target:
+            body = json.dumps(sectors).encode()
+        else:
+            body = garbage if "sector=1" in target else fine
+        conn.sendall(head(Content_Length=len(body)) + body)
+
+    raw_server(answer)
+    with pytest.raises(PartialResultError, match="sector 1: unusable answer") as info:
+        TessCutClass().download_cutouts(coordinates=f"{RA} {DEC}", size=10, path=out)
+    assert isinstance(info.value.failures[1], CorruptResponseError)
+    assert "neither a zip of cutouts nor TESScut's JSON message" in str(info.value.failures[1])
+    (arrived,) = info.value.results
+    assert arrived.name.startswith("tess-s0004-4-2")
+    assert sorted(p.name for p in out.iterdir()) == sorted([TPF_NAME, arrived.name])
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\r\nsecond line\x9b1m"
+
+
+def test_the_services_words_reach_the_terminal_as_one_printable_line(raw_server, tmp_path, capsys):
+    from astro_tesscut.cli import main
+
+    def answer(server, conn, target):
+        body = json.dumps({"msg": "No data " + ESCAPES}).encode()
+        conn.sendall(head(Content_Length=len(body)) + body)
+
+    raw_server(answer)
+    code = main(["cutout", f"{RA} {DEC}", "--sector", "1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 3
+    (line,) = [line for line in err.splitlines() if "No data" in line]
+    assert line.isprintable()
+    assert "red second line" in line
+    assert not set(err) & {"\x1b", "\x9b", "\x07"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["tess-s0001-4-2" + ESCAPES, "tess-s0001-4-2\n", "tess-s0001-4-3", "tess-s1-4-2", 7],
+    ids=["escapes", "newline", "another-ccd", "unpadded", "number"],
+)
+def test_a_sector_name_must_be_the_rows_own(raw_server, capsys, name):
+    from astro_tesscut.cli import main
+
+    row = {"sectorName": name, "sector": "0001", "camera": "4", "ccd": "2"}
+
+    def answer(server, conn, target):
+        body = json.dumps({"results": [row]}).encode()
+        conn.sendall(head(Content_Length=len(body)) + body)
+
+    raw_server(answer)
+    assert main(["sectors", f"{RA} {DEC}"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("tesscut: error: unusable answer")
+    assert "sectorName" in line
+    assert line.isprintable()
+
+
 # interrupts
 
 

@@ -21,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cutout_names import cutout_name
 from ..exceptions import InvalidQueryError
 from ..files import cutout_from_bytes, write_files
-from ..sizes import parse_size
+from ..sizes import ARCSEC_PER_UNIT, parse_size
 from ..targets import positions_of
 from .cube import FFICube, open_cube
 from .pipeline import ahead, holding, submit
 from .source import is_url
-from .tpf import tpf_bytes, tpf_name
+from .tpf import tpf_bytes
 
 __all__ = ["cut", "cutout", "cutout_windows", "cutouts"]
 
@@ -176,7 +177,7 @@ def off_cube(cube, window):
 def cut_name(cube, ra, dec, window):
     """TESScut's name of the file of a target and its window."""
     column, column_stop, row, row_stop = window
-    return tpf_name(cube, ra, dec, column_stop - column, row_stop - row)
+    return cutout_name(cube.sector_name, ra, dec, column_stop - column, row_stop - row)
 
 
 def cut_one(cube, ra, dec, window, pixels=None):
@@ -238,10 +239,7 @@ def side_pixels(side, units, arcsec_per_pixel):
     """A window's side (in a `~astro_tesscut.sizes.CutoutSize`'s units) in pixels."""
     if units == "px":
         return side
-    return side * _ARCSEC[units] / arcsec_per_pixel
-
-
-_ARCSEC = {"arcsec": 1.0, "arcmin": 60.0, "d": 3600.0}
+    return side * ARCSEC_PER_UNIT[units] / arcsec_per_pixel
 
 
 def _windows(centre, halves):

@@ -19,7 +19,7 @@ import numpy as np
 from .._version import __version__
 from ..fitslayout import BLOCK
 
-__all__ = ["tpf_bytes", "tpf_name"]
+__all__ = ["tpf_bytes"]
 
 _IMAGE_COLUMNS = ("RAW_CNTS", "FLUX", "FLUX_ERR", "FLUX_BKG", "FLUX_BKG_ERR")
 # Keywords of the FFI that gave the WCS worth keeping in the PIXELS header.
@@ -62,11 +62,6 @@ _DROPPED = {"COMMENT", "FILTER", "TIME", "EXPTIME", "ACS_MODE", "DEC_TARG", "FLX
 # and those the extensions set themselves.
 _NOT_INHERITED = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "NEXTEND", "EXTNAME", "COMMENT", "HISTORY"}
 _EXTENSION_KEYWORDS = {"INHERIT", "CHECKSUM", "DATASUM", "RA_OBJ", "DEC_OBJ"}
-
-
-def tpf_name(cube, ra, dec, nx, ny):
-    """TESScut's name for a cutout: ``tess-sSSSS-C-D_<ra>_<dec>_<nx>x<ny>_astrocut.fits``."""
-    return f"{cube.sector_name}_{ra:.6f}_{dec:.6f}_{nx}x{ny}_astrocut.fits"
 
 
 def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual, linear_wcs):
