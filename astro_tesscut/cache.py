@@ -15,36 +15,56 @@ together both fetch, and the first rename wins. An entry is served only if
 its manifest records the very request, and the entry holds exactly the
 files it lists, each with its digest; any other is discarded, so that the
 request is made again. Nothing planted or left in the cache directory is
-ever taken for a cutout.
+ever taken for a cutout: the files of an entry are opened only if they are
+regular files (never a link, a FIFO or a device), and the manifest is read
+only up to a size no manifest reaches.
 
-`CutoutCache.clear` removes finished entries only: what other processes are
-making (``*.staging`` directories, downloads in ``.incoming``) is theirs.
-Temporaries whose owner was killed are swept
-(`~astro_tesscut.files.sweep_stale`) the first time a process writes to the
-cache, and by `CutoutCache.clear`.
+A manifest records digests anyone could compute, so what protects entries
+is who may write them: the cache is used only when its directory belongs to
+the user and no one else may write to it (as ssh treats ``~/.ssh``; the
+package makes it, and each entry, readable and writable by the user alone),
+and only entries the user owns are served. A cache directory that fails
+this, or that cannot be written (a read-only file system), is not used:
+cutouts are fetched without it, with one warning.
+
+`CutoutCache.clear` removes the cache's own entries only (directories named
+by a request's key that hold a manifest), never other files that share its
+directory, and not what other processes are making (``*.staging``
+directories, downloads in ``.incoming``). Temporaries whose owner was
+killed are swept (`~astro_tesscut.files.sweep_stale`) the first time a
+process writes to the cache, and by `CutoutCache.clear`.
 """
 
 import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import threading
+import warnings
 from pathlib import Path
 
 from .backend import Fetched, Wrapper
 from .config import conf
-from .files import owned_name, sweep_stale
+from .exceptions import TessCutWarning
+from .files import open_regular, owned_name, sweep_stale
 from .writers import CachedFiles, Writer, received_in
 
 __all__ = ["Cached", "CutoutCache"]
 
 MANIFEST = "manifest.json"
 _FORMAT = 1
+_KEY = re.compile(r"[0-9a-f]{32}")  # an entry's name: `CutoutCache.key`
+_MAX_MANIFEST_BYTES = 1 << 20  # a manifest lists a few files: kilobytes
+_PRIVATE = 0o700  # the cache's directories: the user's alone
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
-# The cache directories this process has swept already: once is enough.
+# The cache directories this process has swept already, and warned of: once is enough.
 _swept = set()
-_swept_lock = threading.Lock()
+_warned = set()
+_once_lock = threading.Lock()
 
 
 class Cached(Wrapper):
@@ -63,7 +83,7 @@ class Cached(Wrapper):
     def cutouts(
         self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
     ):
-        if not (cache and writer.cacheable):
+        if not (cache and writer.cacheable and self.cache.ready()):
             return self.inner.cutouts(target, size, sector, writer, progress=progress)
         url, params = self.inner.cutout_request(target, size, sector)
         found = self.cache.lookup(url, params)
@@ -119,11 +139,33 @@ class CutoutCache:
         request = json.dumps([url, sorted(params.items())])
         return hashlib.sha256(request.encode()).hexdigest()[:32]
 
+    def ready(self):
+        """Whether the cache can be used: its directory exists (made, private to the user,
+        if it did not), belongs to the user, no one else may write to it, and the user
+        can. If not, a `~astro_tesscut.TessCutWarning` says why (once per directory) and
+        cutouts are fetched without the cache."""
+        directory = self.directory
+        reason = _unusable(directory)
+        if reason is None:
+            return True
+        with _once_lock:
+            first = directory not in _warned
+            _warned.add(directory)
+        if first:
+            warnings.warn(
+                f"the cutout cache in {directory} is not used: {reason}; cutouts are fetched "
+                "without it (choose another with conf.cache_dir, or cache=False / --no-cache)",
+                TessCutWarning,
+                stacklevel=2,
+            )
+        return False
+
     def lookup(self, url, params):
         """The files of the entry of request ``url``, ``params``, or `None`.
 
-        `None` is a miss, or an entry that failed its manifest (another
-        request's, a file missing, changed or added), which is discarded.
+        `None` is a miss, or an entry that failed its checks (another request's,
+        a file missing, changed, added or not a regular file, not the user's),
+        which is discarded.
         """
         entry = self.directory / self.key(url, params)
         if not os.path.lexists(entry):
@@ -157,7 +199,7 @@ class CutoutCache:
         self._sweep_once()
         key = self.key(url, params)
         staging = self.directory / owned_name(key, ".staging")
-        staging.mkdir(parents=True)
+        staging.mkdir(mode=_PRIVATE, parents=True)
         try:
             paths = files.into_directory(staging)
             manifest = {
@@ -175,21 +217,23 @@ class CutoutCache:
     def incoming(self):
         """A directory, inside the cache, to download zips into before storing them."""
         directory = self.directory / ".incoming"
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=_PRIVATE, parents=True, exist_ok=True)
         self._sweep_once()
         return directory
 
     def clear(self):
         """Remove every entry from the cache, and what killed processes left behind.
 
-        Downloads other processes have under way (their staging directories
-        and incoming files) are left alone, so clearing never breaks them.
+        Only the cache's own entries go (directories named by a request's key
+        that hold a manifest): other files in its directory stay. Downloads
+        other processes have under way (their staging directories and
+        incoming files) are left alone, so clearing never breaks them.
         """
         directory = self.directory
         if not directory.is_dir():
             return
         for entry in directory.iterdir():
-            if not entry.name.startswith("."):
+            if _is_entry(entry):
                 self._discard(entry)
         _sweep(directory)
 
@@ -206,7 +250,7 @@ class CutoutCache:
 
     def _sweep_once(self):
         directory = self.directory
-        with _swept_lock:
+        with _once_lock:
             if directory in _swept:
                 return
             _swept.add(directory)
@@ -235,11 +279,60 @@ def _request(url, params):
     return json.loads(json.dumps({"url": url, "params": dict(sorted(params.items()))}))
 
 
-def _verified(entry, request):
-    """The files of ``entry`` if its manifest records ``request`` and they match it exactly."""
+def _unusable(directory):
+    """Why the cache in ``directory`` cannot be used, or `None` when it can (see the module
+    docstring); the directory is made, private, if it is missing."""
     try:
-        with open(entry / MANIFEST) as file:
-            manifest = json.load(file)
+        directory.mkdir(mode=_PRIVATE, parents=True, exist_ok=True)
+        status = directory.stat()  # a link the user made to a directory is theirs to make
+    except OSError as exc:
+        return f"it cannot be made ({exc.strerror or exc})"
+    if not stat.S_ISDIR(status.st_mode):
+        return "it is not a directory"
+    if not _owned_privately(status):
+        return (
+            "it belongs to another user, or others may write to it, and so plant cutouts "
+            f"in it (chmod go-w {directory} if it is yours)"
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "it cannot be written to"
+    return None
+
+
+def _owned_privately(status):
+    """Whether a file's status says it is the user's and no one else may write to it."""
+    if not hasattr(os, "getuid"):  # not POSIX: no owners and modes to check
+        return True
+    return status.st_uid == os.getuid() and not status.st_mode & _OTHERS_WRITE
+
+
+def _is_entry(path):
+    """Whether ``path`` is an entry of the cache: a directory named by a request's key that
+    holds a manifest."""
+    try:
+        return (
+            _KEY.fullmatch(path.name) is not None
+            and stat.S_ISDIR(path.lstat().st_mode)
+            and stat.S_ISREG((path / MANIFEST).lstat().st_mode)
+        )
+    except OSError:
+        return False
+
+
+def _verified(entry, request):
+    """The files of ``entry`` if it is the user's, its manifest records ``request`` and they
+    match it exactly; regular files only, and a manifest read to a bounded size."""
+    try:
+        status = entry.lstat()
+        if not (stat.S_ISDIR(status.st_mode) and _owned_privately(status)):
+            return None
+        with open_regular(entry / MANIFEST) as file:
+            if not _owned_privately(os.fstat(file.fileno())):
+                return None
+            text = file.read(_MAX_MANIFEST_BYTES + 1)
+        if len(text) > _MAX_MANIFEST_BYTES:
+            return None
+        manifest = json.loads(text)
         digests = manifest["files"]
         if (
             manifest["format"] != _FORMAT
@@ -252,11 +345,12 @@ def _verified(entry, request):
         paths = [entry / name for name in sorted(digests)]
         if any(_sha256(path) != digests[path.name] for path in paths):
             return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
     return paths
 
 
 def _sha256(path):
-    with open(path, "rb") as file:
+    """The digest of the regular file ``path`` (anything else is an `OSError`)."""
+    with open_regular(path) as file:
         return hashlib.file_digest(file, "sha256").hexdigest()

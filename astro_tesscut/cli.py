@@ -188,6 +188,11 @@ def _parser():
         "than Tmag 14 from the TIC (online), the stars the demo drew (the demo's sector) "
         "or none (other archives)",
     )
+    cutout.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither use nor keep cutouts in the on-disk cache (conf.cache_dir)",
+    )
     _add_offline(cutout)
     cutout.set_defaults(run=_cutout)
 
@@ -397,7 +402,9 @@ def _cutout(args):
 
     target, size = _target(args), _size(args.size)
     client = _client(args, pixels=True)
-    paths = client.download_cutouts(size=size, sector=args.sector, path=args.out, **target)
+    paths = client.download_cutouts(
+        size=size, sector=args.sector, path=args.out, cache=not args.no_cache, **target
+    )
     offline, notes = bool(args.offline or args.archive), []
     for path in map(Path, paths["Local Path"]):
         print(path)

@@ -15,6 +15,7 @@ behind can be told from those being written, and swept (`sweep_stale`).
 """
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -40,6 +41,7 @@ __all__ = [
     "no_data_message",
     "open_cutouts",
     "open_fits",
+    "open_regular",
     "owned_name",
     "save_zip",
     "sweep_stale",
@@ -231,7 +233,12 @@ def _check_download(path, name, *, expected):
 
 def _install(directory, writers, *, check=None):
     """Write each file with ``writers[name](temporary_path)``, ``check(temporary_path, name)``
-    it (downloads), then rename all."""
+    it (downloads), then rename all: all or none.
+
+    Every destination is looked at before the first rename: a directory where a
+    file should go stops them all. Should a rename still fail, the files this
+    call put where nothing was are taken back.
+    """
     directory = Path(directory)
     with contextlib.ExitStack() as stack:
         staged = []
@@ -241,9 +248,32 @@ def _install(directory, writers, *, check=None):
             if check is not None:
                 check(tmp, name)
             staged.append((tmp, directory / name))
-        for tmp, final in staged:
-            os.replace(tmp, final)
+        new = [final for _, final in staged if _is_free(final)]
+        installed = []
+        try:
+            for tmp, final in staged:
+                os.replace(tmp, final)
+                installed.append(final)
+        except BaseException:
+            for final in installed:
+                if final in new:
+                    final.unlink(missing_ok=True)
+            raise
     return [final for _, final in staged]
+
+
+def _is_free(path):
+    """Whether nothing is at ``path`` (True) or a file a rename may replace (False); a
+    directory in the way is an `IsADirectoryError`."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return True
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(
+            errno.EISDIR, "a directory is where a cutout should go; nothing was written", str(path)
+        )
+    return False
 
 
 def open_fits(source, *, name):
@@ -280,6 +310,29 @@ def open_fits(source, *, name):
             hdul.close()
             raise CorruptResponseError(f"{name} fails its checksum in HDU {index}")
     return hdul
+
+
+def open_regular(path):
+    """Open ``path`` to read if it is a regular file, and only then.
+
+    Never a symbolic link (which could lead anywhere), a FIFO (opening one
+    would wait for a writer) or a device; the check and the open are one
+    step, so the path cannot be swapped between them.
+
+    Raises
+    ------
+    OSError
+        ``path`` is missing, unreadable, or not a regular file.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 @contextlib.contextmanager

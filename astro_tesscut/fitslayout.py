@@ -5,7 +5,6 @@ to find an FFI cube's pixels and tables without parsing more than needed.
 """
 
 import contextlib
-import io
 import os
 import re
 from dataclasses import dataclass
@@ -62,8 +61,8 @@ def walk(source, *, name, stop_after=None):
 
     Parameters
     ----------
-    source : path or `io.BytesIO`
-        The file.
+    source : path or binary file
+        The file (a file object is left open, at the position it was).
     name : str
         What to call it in errors.
     stop_after : int, optional
@@ -166,7 +165,7 @@ def _data_size(cards, name):
 
 @contextlib.contextmanager
 def _binary(source):
-    if isinstance(source, io.BytesIO):
+    if hasattr(source, "read"):  # a binary file already open (BytesIO, or a regular file)
         position = source.tell()
         yield source
         source.seek(position)

@@ -22,7 +22,7 @@ from conftest import FFI_REGION
 from mast_mocks import TESSCUT, mock_zip
 from synthetic import make_cutout_zip, make_tpf, make_tpf_file, make_zip, tpf_bytes
 
-from astro_tesscut import CorruptResponseError, TessCutClass, conf
+from astro_tesscut import CorruptResponseError, TessCutClass, TessCutWarning, conf
 from astro_tesscut.archive.build import build_cube
 from astro_tesscut.cache import MANIFEST, CutoutCache
 from astro_tesscut.cutout_names import ANY_CUTOUT, ExpectedNames, cutout_name
@@ -147,6 +147,23 @@ def test_member_of_another_sector_is_refused(mock_http, client, tmp_path, out, w
     ):
         fetch(client, way, out)
     assert_refused_cleanly(tmp_path, out)
+
+
+@pytest.mark.parametrize("way", ["files", "files-uncached"])
+def test_a_directory_in_the_way_stops_every_file_of_the_answer(mock_http, client, out, way):
+    second = GOOD_NAME.replace("s0001-4-2", "s0001-4-3")  # the sector's next CCD
+    (out / second).mkdir()
+    (out / second / "kept.txt").write_text("the user's")
+    mock_zip(
+        mock_http,
+        "astrocut",
+        {**CUTOUT, "sector": "1"},
+        make_zip({GOOD_NAME: GOOD, second: GOOD}),
+    )
+    with pytest.raises(IsADirectoryError, match="a directory is where a cutout should go"):
+        fetch(client, way, out)
+    assert files_in(out) == {**USER_FILES, f"{second}/kept.txt": b"the user's"}
+    assert not [p for p in out.iterdir() if p.name.endswith(".part")]  # nothing half-made
 
 
 # Cutouts TESScut could make, but not of the request answered.
@@ -376,6 +393,151 @@ def test_another_requests_entry_is_never_served(mock_http, client, tmp_path, out
     assert [Path(p).name for p in paths["Local Path"]] == [name4]
     assert files_in(out) == {**USER_FILES, name4: data4}
     assert len(cutout_calls(mock_http)) == 2
+
+
+def entry_of_a_first_call(mock_http, client, tmp_path):
+    """The cache entry a first call makes (the answer mocked twice: for a call that refetches)."""
+    mock_sector(mock_http, 1, GOOD_NAME, GOOD)
+    mock_sector(mock_http, 1, GOOD_NAME, GOOD)
+    client.get_cutouts(coordinates=COORDS, size=10, sector=1)
+    (entry,) = entries(tmp_path / "cache")
+    return entry
+
+
+def manifest_a_fifo(entry):
+    (entry / MANIFEST).unlink()
+    os.mkfifo(entry / MANIFEST)
+
+
+def manifest_a_link_to_dev_zero(entry):
+    (entry / MANIFEST).unlink()
+    (entry / MANIFEST).symlink_to("/dev/zero")
+
+
+def manifest_of_a_gigabyte(entry):
+    with open(entry / MANIFEST, "r+b") as file:
+        file.truncate(2**30)  # sparse: costs no disk
+
+
+def file_a_fifo(entry):
+    (entry / GOOD_NAME).unlink()
+    os.mkfifo(entry / GOOD_NAME)
+
+
+def file_a_link(entry):
+    (entry / GOOD_NAME).rename(entry.parent / "elsewhere.fits")
+    (entry / GOOD_NAME).symlink_to(entry.parent / "elsewhere.fits")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX's")
+@pytest.mark.parametrize(
+    "plant",
+    [
+        manifest_a_fifo,
+        manifest_a_link_to_dev_zero,
+        manifest_of_a_gigabyte,
+        file_a_fifo,
+        file_a_link,
+    ],
+)
+def test_an_entry_of_other_than_regular_files_is_discarded_at_once(
+    mock_http, client, tmp_path, plant
+):
+    import resource
+
+    entry = entry_of_a_first_call(mock_http, client, tmp_path)
+    plant(entry)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    (hdul,) = client.get_cutouts(coordinates=COORDS, size=10, sector=1)  # no hang, no flood
+    assert time.monotonic() - start < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # kB
+    assert hdul.filename() == GOOD_NAME
+    assert len(cutout_calls(mock_http)) == 2
+    assert sorted(files_in(entries(tmp_path / "cache")[0])) == sorted([GOOD_NAME, MANIFEST])
+
+
+def test_clearing_a_cache_that_shares_its_directory_removes_its_entries_only(mock_http, tmp_path):
+    shared = tmp_path / "cutouts"
+    client = TessCutClass(cache_dir=shared)
+    mock_sector(mock_http, 1, GOOD_NAME, GOOD)
+    client.download_cutouts(coordinates=COORDS, size=10, sector=1, path=shared)
+    for name, data in USER_FILES.items():
+        (shared / name).write_bytes(data)
+    (shared / "notes").mkdir()
+    (shared / "notes" / "todo.txt").write_text("fit the light curve")
+    (shared / ("0123456789abcdef" * 2)).mkdir()  # named like an entry, but no manifest
+    client.clear_cache()
+    assert files_in(shared) == {**USER_FILES, "notes/todo.txt": b"fit the light curve"}
+    assert sorted(os.listdir(shared)) == sorted(
+        [".incoming", "notes", "0123456789abcdef" * 2, *USER_FILES]
+    )
+    # A cache sharing its directory with other files works as any other.
+    mock_sector(mock_http, 1, GOOD_NAME, GOOD)
+    client.get_cutouts(coordinates=COORDS, size=10, sector=1)
+    client.get_cutouts(coordinates=COORDS, size=10, sector=1)
+    assert len(cutout_calls(mock_http)) == 2  # one for the download, one after the clear
+
+
+def test_a_cache_others_may_write_to_is_not_used(mock_http, tmp_path, out):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # as /tmp: anyone may plant entries
+    client = TessCutClass(cache_dir=shared)
+    mock_sector(mock_http, 1, GOOD_NAME, GOOD)
+    mock_sector(mock_http, 1, GOOD_NAME, GOOD)
+
+    def download_twice():
+        for _ in range(2):
+            client.download_cutouts(coordinates=COORDS, size=10, sector=1, path=out)
+
+    with pytest.warns(TessCutWarning, match="others may write to it") as caught:
+        download_twice()
+    assert len(caught) == 1  # one warning, not one a call
+    assert len(cutout_calls(mock_http)) == 2  # no entry served...
+    assert os.listdir(shared) == []  # ... nor made
+    assert files_in(out) == {**USER_FILES, GOOD_NAME: GOOD}
+
+
+def test_entries_the_user_does_not_own_alone_are_never_served(mock_http, client, tmp_path):
+    entry = entry_of_a_first_call(mock_http, client, tmp_path)
+    entry.chmod(0o777)  # another user of the group could have planted it
+    (hdul,) = client.get_cutouts(coordinates=COORDS, size=10, sector=1)
+    assert hdul.filename() == GOOD_NAME
+    assert len(cutout_calls(mock_http)) == 2
+    assert entries(tmp_path / "cache")[0].stat().st_mode & 0o777 == 0o700  # made again
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_an_entry_of_another_user_is_never_served(mock_http, client, tmp_path):
+    entry = entry_of_a_first_call(mock_http, client, tmp_path)
+    for path in (entry, *entry.iterdir()):
+        os.chown(path, 4242, 4242)  # planted by another user, manifest and all
+    client.get_cutouts(coordinates=COORDS, size=10, sector=1)
+    assert len(cutout_calls(mock_http)) == 2
+    assert entries(tmp_path / "cache")[0].stat().st_uid == os.getuid()
+
+
+def test_a_cache_that_cannot_be_written_falls_back_to_uncached_requests(mock_http, tmp_path, out):
+    (tmp_path / "a-file").write_text("not a directory")
+    client = TessCutClass(cache_dir=tmp_path / "a-file" / "cache")
+    mock_sector(mock_http, 1, GOOD_NAME, GOOD)
+    with pytest.warns(TessCutWarning, match="cannot be made"):
+        paths = client.download_cutouts(coordinates=COORDS, size=10, sector=1, path=out)
+    assert [Path(p).name for p in paths["Local Path"]] == [GOOD_NAME]
+    assert files_in(out) == {**USER_FILES, GOOD_NAME: GOOD}
+
+
+def test_the_command_can_leave_the_cache_alone(mock_http, tmp_path, capsys):
+    from astro_tesscut.cli import main
+
+    mock_sector(mock_http, 1, GOOD_NAME, GOOD)
+    with conf.set_temp("cache_dir", str(tmp_path / "cache")):
+        code = main(["cutout", COORDS, "--size", "10", "--sector", "1", "--no-cache",
+                     "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert files_in(tmp_path / "out") == {GOOD_NAME: GOOD}
+    assert not (tmp_path / "cache").exists()
 
 
 # 7. clearing the cache under another process's downloads
