@@ -26,6 +26,7 @@ __all__ = [
     "parse_sectors",
     "parse_target",
     "positions_of",
+    "table_positions",
 ]
 
 MOVING_TARGET_TYPES = ("majorbody", "smallbody")
@@ -230,6 +231,71 @@ def positions_of(coordinates):
     return np.array([ra]), np.array([dec])
 
 
+def table_positions(table, names=None, *, argument="targets"):
+    """ICRS RA and Dec arrays (degrees) from a table's ``ra`` and ``dec`` columns, checked
+    as a single position is.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        Columns ``ra`` and ``dec``: numbers of degrees, or angles (a column unit).
+    names : list of str, optional
+        The rows' names, for errors.
+    argument : str, optional
+        The argument's name, for errors.
+
+    Raises
+    ------
+    InvalidQueryError
+        A column is missing, not numbers or angles; or a row is masked, not finite,
+        has a Dec outside [-90, 90] deg or an RA outside [0, 360) deg (the first such
+        row is named).
+    """
+    missing = [name for name in ("ra", "dec") if name not in table.colnames]
+    if missing:
+        raise InvalidQueryError(f"{argument}: the table has no {' or '.join(missing)} column")
+    ra, dec = (_column_degrees(table[name], argument) for name in ("ra", "dec"))
+    masked = np.ma.getmaskarray(table["ra"]) | np.ma.getmaskarray(table["dec"])
+    problems = [
+        (masked, "is masked"),
+        (~(np.isfinite(ra) & np.isfinite(dec)), "is not finite"),
+        ((dec < -90) | (dec > 90), "has a Dec outside [-90, 90] deg"),
+        ((ra < 0) | (ra >= 360), "has an RA outside [0, 360) deg"),
+    ]
+    with np.errstate(invalid="ignore"):  # NaN compared: reported as not finite first
+        for bad, what in problems:
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                name = f" ({names[row]!r})" if names is not None else ""
+                raise InvalidQueryError(
+                    f"{argument}: row {row}{name} {what}: ra = {ra[row]}, dec = {dec[row]}"
+                    + (f" ({int(bad.sum())} rows in all)" if bad.sum() > 1 else "")
+                )
+    return ra, dec
+
+
+def _column_degrees(column, argument):
+    """A table column of positions as a float array of degrees (masked values as NaN)."""
+    unit = getattr(column, "unit", None)
+    try:
+        values = np.ma.filled(np.ma.asarray(column, dtype=float), np.nan)
+    except (TypeError, ValueError) as exc:
+        raise InvalidQueryTypeError(
+            f"{argument}: column {column.info.name} must hold numbers of degrees or angles, "
+            f"got {column.dtype}"
+        ) from exc
+    if unit is None:
+        return values
+    from astropy import units as u
+
+    try:
+        return values * unit.to(u.deg)
+    except u.UnitConversionError as exc:
+        raise InvalidQueryError(
+            f"{argument}: column {column.info.name} is in {unit}, not an angle"
+        ) from exc
+
+
 def _icrs_degrees(coordinates):
     """Flattened ICRS RA and Dec of a SkyCoord or frame, degrees."""
     from astropy.coordinates import SkyCoord
@@ -375,21 +441,22 @@ def parse_radius(radius):
     return Angle(degrees, u.deg)
 
 
-def parse_sector(sector):
-    """Return ``sector`` as a positive `int`, or `None` for every sector."""
+def parse_sector(sector, argument="sector"):
+    """Return ``sector`` as a positive `int`, or `None` for every sector; errors name
+    ``argument``."""
     if sector is None:
         return None
     if isinstance(sector, bool | np.bool_) or not isinstance(sector, numbers.Integral):
         raise InvalidQueryTypeError(
-            f"sector: must be a positive integer such as 1, or None for every sector; "
-            f"got {sector!r} ({type(sector).__name__})"
+            f"{argument}: must be a positive integer such as 1, or None for every sector; "
+            f"got {sector!r:.100} ({type(sector).__name__})"
         )
     if sector < 1:
-        raise InvalidQueryError(f"sector: must be a positive integer, got {sector}")
+        raise InvalidQueryError(f"{argument}: must be a positive integer, got {sector}")
     return int(sector)
 
 
-def parse_sectors(sector):
+def parse_sectors(sector, argument="sector"):
     """Return ``sector`` as a sorted tuple of distinct sectors, or `None` for every sector.
 
     Parameters
@@ -397,25 +464,27 @@ def parse_sectors(sector):
     sector : None, int, or a list, tuple, set or 1-d array of int
         One sector, several (as astroquery accepts them: ``[28, 68]``), or
         `None`.
+    argument : str, optional
+        The argument's name, for errors.
     """
     if not isinstance(sector, list | tuple | set | frozenset | np.ndarray):
-        single = parse_sector(sector)
+        single = parse_sector(sector, argument)
         return None if single is None else (single,)
     if (isinstance(sector, np.ndarray) and sector.ndim != 1) or not len(sector):
         raise InvalidQueryError(
-            f"sector: a list of sectors must be flat and not empty, got {sector!r:.100}; "
+            f"{argument}: a list of sectors must be flat and not empty, got {sector!r:.100}; "
             "give None for every sector"
         )
     chosen = set()
     for number in sector:
         if isinstance(number, bool | np.bool_) or not isinstance(number, numbers.Integral):
             raise InvalidQueryTypeError(
-                f"sector: every sector of a list must be a positive integer, got {number!r} "
-                f"({type(number).__name__})"
+                f"{argument}: every sector of a list must be a positive integer, got "
+                f"{number!r:.100} ({type(number).__name__})"
             )
         if number < 1:
             raise InvalidQueryError(
-                f"sector: every sector of a list must be a positive integer, got {number}"
+                f"{argument}: every sector of a list must be a positive integer, got {number}"
             )
         chosen.add(int(number))
     return tuple(sorted(chosen))

@@ -4,6 +4,10 @@ The same batches on S3 and on a Dask cluster are in test_cloud.py.
 """
 
 import itertools
+import os
+import re
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -11,6 +15,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
+from astro_tesscut import InvalidQueryError
 from astro_tesscut.archive import batch
 from astro_tesscut.archive.cube import open_cube
 from astro_tesscut.archive.cutout import cutout
@@ -189,3 +194,111 @@ def test_a_resumed_batch_removes_what_a_killed_run_left(cube_archive, cube_file,
     batch.batch_cutouts(neighbours(cube_file, 2), 5, cube_archive, out_dir=out, show_progress=False)
     assert not leftover.exists()
     assert mine.read_text() == "the user's"
+
+
+def grid(cube_file, count=4):
+    """Positions of ``count`` targets well inside the test cube."""
+    x = np.linspace(10.0, 40.0, count)
+    ra, dec = open_cube(cube_file).projection.pixel_to_world(x, np.full(count, 20.0))
+    return Table({"ra": ra, "dec": dec, "id": [f"star{i}" for i in range(count)]})
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda t: t["dec"].__setitem__(2, 95.0), "targets: row 2 ('star2') has a Dec outside"),
+        (lambda t: t["ra"].__setitem__(1, 444.29), "targets: row 1 ('star1') has an RA outside"),
+        (lambda t: t["ra"].__setitem__(3, -0.5), "targets: row 3 ('star3') has an RA outside"),
+        (lambda t: t["dec"].__setitem__(0, np.nan), "targets: row 0 ('star0') is not finite"),
+    ],
+)
+def test_batch_positions_are_checked_as_get_cutouts_checks_them(
+    cube_archive, cube_file, tmp_path, change, words
+):
+    targets = grid(cube_file)
+    change(targets)
+    with pytest.raises(InvalidQueryError, match=re.escape(words)):
+        batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before anything was made
+
+
+def test_masked_positions_are_refused_naming_the_row(cube_archive, cube_file, tmp_path):
+    targets = Table(grid(cube_file), masked=True)
+    targets["ra"].mask[2] = True
+    with pytest.raises(InvalidQueryError, match=re.escape("row 2 ('star2') is masked")):
+        batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path)
+
+
+def test_positions_in_other_angular_units_are_converted(cube_archive, cube_file, tmp_path):
+    from astropy import units as u
+
+    targets = grid(cube_file)
+    in_radians = Table({"ra": targets["ra"] * u.deg.to(u.rad), "dec": targets["dec"]})
+    in_radians["ra"].unit = u.rad
+    in_degrees = batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path / "a")
+    converted = batch.batch_cutouts(in_radians, 5, cube_archive, out_dir=tmp_path / "b")
+    assert [p.split("/")[-1] for p in converted["path"]] == [
+        p.split("/")[-1] for p in in_degrees["path"]
+    ]
+    in_radians["ra"].unit = u.m
+    with pytest.raises(InvalidQueryError, match="column ra is in m, not an angle"):
+        batch.batch_cutouts(in_radians, 5, cube_archive, out_dir=tmp_path / "c")
+
+
+@pytest.mark.parametrize(
+    ("sectors", "words"),
+    [
+        ("12", "sectors: must be a positive integer"),
+        ([1, "2"], "sectors: every sector of a list must be a positive integer, got '2'"),
+        (0, "sectors: must be a positive integer, got 0"),
+        ([], "sectors: a list of sectors must be flat and not empty"),
+    ],
+)
+def test_batch_sectors_are_checked_as_get_cutouts_checks_them(
+    cube_archive, cube_file, tmp_path, sectors, words
+):
+    with pytest.raises(InvalidQueryError, match=re.escape(words)):
+        batch.batch_cutouts(grid(cube_file), 5, cube_archive, sectors=sectors, out_dir=tmp_path)
+
+
+def test_one_sector_as_a_number(cube_archive, cube_file, tmp_path):
+    result = batch.batch_cutouts(grid(cube_file), 5, cube_archive, sectors=1, out_dir=tmp_path)
+    assert set(result["status"]) == {"written"}
+    assert set(result["sector"]) == {1}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX's")
+def test_what_is_not_a_regular_file_under_a_cutouts_name_is_made_again(
+    cube_archive, cube_file, tmp_path
+):
+    targets = grid(cube_file)
+    first = batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path / "first")
+    names = [path.split("/")[-1] for path in first["path"]]
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / names[0])  # opening it to see whether it is whole would wait forever
+    (tmp_path / "elsewhere.fits").write_bytes((tmp_path / "first" / names[1]).read_bytes())
+    (out / names[1]).symlink_to(tmp_path / "elsewhere.fits")  # whole, but not a file here
+    (out / names[2]).mkdir()  # cannot be replaced: an error row
+    code = (
+        "import sys\n"
+        "from astropy.table import Table\n"
+        "from astro_tesscut import batch_cutouts\n"
+        f"targets = Table.read({str(tmp_path / 'targets.ecsv')!r})\n"
+        f"result = batch_cutouts(targets, 5, {str(cube_archive)!r}, out_dir={str(out)!r},\n"
+        "                       show_progress=False)\n"
+        "print(' '.join(result['status']))\n"
+        "print(result['error'][2])\n"
+    )
+    targets.write(tmp_path / "targets.ecsv")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    statuses, error = done.stdout.splitlines()
+    assert statuses.split() == ["written", "written", "error", "written"], done.stderr
+    assert "directory" in error
+    for name in (names[0], names[1]):
+        assert (out / name).is_file()
+        assert not (out / name).is_symlink()
+        assert (out / name).read_bytes() == (tmp_path / "first" / name).read_bytes()
+    assert (tmp_path / "elsewhere.fits").read_bytes() == (
+        tmp_path / "first" / names[1]
+    ).read_bytes()

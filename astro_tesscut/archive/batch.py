@@ -70,8 +70,8 @@ def batch_cutouts(
     archive : str or path-like
         Where the cubes are: a URL prefix (``s3://stpubdata/tess/public/mast/``)
         or a directory of cubes and/or FFIs.
-    sectors : iterable of int, optional
-        Only these sectors; every released sector by default.
+    sectors : int or list of int, optional
+        Only this sector, or these; every released sector by default.
     out_dir : path-like
         Where the files go (made if missing), under TESScut's names.
     client : `distributed.Client`, optional
@@ -111,11 +111,12 @@ def _batch(
     from ..backend import open_archive
     from ..files import sweep_stale
     from ..sizes import parse_size
+    from ..targets import parse_sectors
     from .cutout import side_pixels
     from .geometry import cutout_radius
 
     ra, dec, names = _targets(targets)
-    size = parse_size(size)
+    size, sectors = parse_size(size), parse_sectors(sectors, "sectors")
     if not isinstance(overwrite, bool):
         raise InvalidQueryError(f"overwrite: must be True or False, got {overwrite!r}")
     out_dir = Path(out_dir)
@@ -123,9 +124,7 @@ def _batch(
         raise InvalidQueryError(f"out_dir: {str(out_dir)!r} exists and is not a directory")
     store = open_archive(archive, storage_options)
     # Every cube a cutout reaches, not only those its centre falls on.
-    keys, order, pixels = store.candidates(
-        ra, dec, _sectors(sectors), radius_deg=cutout_radius(size)
-    )
+    keys, order, pixels = store.candidates(ra, dec, sectors, radius_deg=cutout_radius(size))
     # Each cube's targets in bands of rows a cutout high, along the columns in each: so
     # that a task's and a group's targets are neighbours, whose reads can merge.
     band = np.floor(pixels[:, 1] / side_pixels(size.y, size.units, _PIXEL_SCALE_ARCSEC))
@@ -156,38 +155,24 @@ def _targets(targets):
     """ICRS RA and Dec arrays (degrees) and a name for each target."""
     from astropy.table import Table
 
-    from ..targets import is_sky_coordinate, positions_of
+    from ..targets import is_sky_coordinate, positions_of, table_positions
 
     if is_sky_coordinate(targets):
         ra, dec = positions_of(targets.reshape(-1) if not targets.isscalar else targets)
         return ra, dec, [str(i) for i in range(len(ra))]
     if isinstance(targets, Table):
-        missing = [c for c in ("ra", "dec") if c not in targets.colnames]
-        if missing:
-            raise InvalidQueryError(f"targets: the table has no {' or '.join(missing)} column")
-        ra, dec = np.asarray(targets["ra"], float), np.asarray(targets["dec"], float)
-        if not (np.isfinite(ra).all() and np.isfinite(dec).all()):
-            raise InvalidQueryError("targets: every ra and dec must be finite")
         column = next((c for c in ("id", "ID", "name") if c in targets.colnames), None)
         names = (
             [str(v) for v in targets[column]] if column else [str(i) for i in range(len(targets))]
         )
         if len(set(names)) != len(names):
             raise InvalidQueryError(f"targets: the {column} column repeats names")
+        ra, dec = table_positions(targets, names if column else None)
         return ra, dec, names
     raise InvalidQueryError(
         f"targets: must be a Table with ra and dec columns or a SkyCoord, got "
         f"{type(targets).__name__}"
     )
-
-
-def _sectors(sectors):
-    if sectors is None:
-        return None
-    try:
-        return sorted({int(s) for s in sectors})
-    except (TypeError, ValueError) as exc:
-        raise InvalidQueryError(f"sectors: must be sector numbers, got {sectors!r}") from exc
 
 
 def _tasks(keys, order):
@@ -324,16 +309,17 @@ def _pixel_bytes(rectangles, frames):
 
 
 def _whole(path):
-    """A file already there whose headers and data add up to its length."""
+    """A regular file already there whose headers and data add up to its length (anything
+    else, a FIFO or a link included, is not opened and is made again)."""
+    from ..files import open_regular
     from ..fitslayout import FITSLayoutError, walk
 
-    if not path.exists():
-        return False
     try:
-        walk(path, name=path.name)
+        with open_regular(path) as file:
+            walk(file, name=path.name)
         return True
     except (FITSLayoutError, OSError):
-        return False  # broken: make it again
+        return False  # missing, broken or not a file: make it again
 
 
 def _write_one(cube, ra, dec, window, pixels, out_dir):
