@@ -189,6 +189,11 @@ def _parser():
         "or none (other archives)",
     )
     cutout.add_argument(
+        "--force",
+        action="store_true",
+        help="with --plot, replace PNGs that exist (by default they are kept)",
+    )
+    cutout.add_argument(
         "--no-cache",
         action="store_true",
         help="neither use nor keep cutouts in the on-disk cache (conf.cache_dir)",
@@ -405,15 +410,22 @@ def _cutout(args):
     paths = client.download_cutouts(
         size=size, sector=args.sector, path=args.out, cache=not args.no_cache, **target
     )
-    offline, notes = bool(args.offline or args.archive), []
+    offline, notes, kept = bool(args.offline or args.archive), [], []
     for path in map(Path, paths["Local Path"]):
         print(path)
         if args.plot:
             png = path.with_suffix(".png")
-            notes.append(_draw(load_cutout(path), png, "sky", 0, "auto", offline=offline))
+            try:
+                notes.append(_draw(load_cutout(path), png, "sky", 0, "auto", offline, args.force))
+            except FileExistsError:
+                kept.append(str(png))
+                continue
             print(png)
     for note in dict.fromkeys(notes):
         _note(note)
+    if kept:
+        more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+        raise FileExistsError(f"{kept[0]}{more} exists and was kept; --force replaces it")
     return EXIT_OK
 
 
@@ -440,7 +452,7 @@ def _plot(args):
         try:
             tpf = load_cutout(path)
             png.parent.mkdir(parents=True, exist_ok=True)
-            note = _draw(tpf, png, args.kind, frame, args.stars or "auto", offline=False)
+            note = _draw(tpf, png, args.kind, frame, args.stars or "auto", False, args.force)
         except Exception as exc:
             if len(pngs) > 1:
                 exc.add_note(f"while plotting {path}")
@@ -485,15 +497,16 @@ def _plot_names(paths, kind, frame, out):
     return pngs
 
 
-def _draw(tpf, png, kind, frame, stars, *, offline):
-    """Draw ``kind`` of the target pixel file ``tpf`` into ``png``; for a sky plot, return a
-    note saying which stars it marks."""
+def _draw(tpf, png, kind, frame, stars, offline, force):
+    """Draw ``kind`` of the target pixel file ``tpf`` into ``png`` (an existing one kept
+    unless ``force``: `FileExistsError`); for a sky plot, return a note saying which stars
+    it marks."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import plot_cutout, plot_cutout_sky, plot_lightcurve
+    from .plotting import plot_cutout, plot_cutout_sky, plot_lightcurve, save_figure
 
     note = None
     if kind == "pixels":
@@ -503,8 +516,10 @@ def _draw(tpf, png, kind, frame, stars, *, offline):
     else:
         catalogue, note = _sky_stars(tpf, stars, offline)
         plot = plot_cutout_sky(tpf, frame=frame, stars=catalogue, max_mag=_MAX_MAG)
-    plot.figure.savefig(png, dpi=100)
-    plt.close(plot.figure)
+    try:
+        save_figure(plot.figure, png, replace=force)
+    finally:
+        plt.close(plot.figure)
     return note
 
 

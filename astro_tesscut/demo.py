@@ -166,7 +166,7 @@ def run_demo(out, *, frames=FRAMES, show_progress=True, echo=print):
 
     from .catalog import bundled_cone, bundled_position
     from .core import TessCutClass
-    from .plotting import plot_cutout, plot_cutout_sky, plot_lightcurve
+    from .plotting import plot_cutout, plot_cutout_sky, plot_lightcurve, save_figure
 
     start = time.perf_counter()
     out = Path(out)
@@ -209,8 +209,7 @@ def run_demo(out, *, frames=FRAMES, show_progress=True, echo=print):
     }
     written = {"tpf": Path(path)}
     for key, (plot, name) in figures.items():
-        written[key] = out / name
-        plot.figure.savefig(written[key], dpi=100)
+        written[key] = save_figure(plot.figure, out / name, replace=True)  # the demo's own
         plt.close(plot.figure)
     echo("\n4. Plots of the first image (CCD pixels; the sky: target red, orange the stars")
     echo("   brighter than Tmag 14 that the demo drew, TIC and synthetic) and the light curve:")

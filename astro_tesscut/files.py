@@ -46,6 +46,7 @@ __all__ = [
     "save_zip",
     "sweep_stale",
     "temporary_path",
+    "write_atomically",
     "write_cutouts",
     "write_files",
     "write_zip",
@@ -202,6 +203,39 @@ def write_files(files, directory):
     """
     writers = {name: partial(_write_bytes, data) for name, data in files}
     return _install(directory, writers)
+
+
+def write_atomically(path, write, *, replace=False):
+    """Make the file ``path`` with ``write(temporary_path)``, then move it into place in one
+    step: a symbolic link at ``path`` is replaced itself (whatever it points at is never
+    written), and a file already there is kept unless ``replace``.
+
+    Raises
+    ------
+    FileExistsError
+        Something is at ``path`` and ``replace`` is False; nothing was written.
+    """
+    path = Path(path)
+    with temporary_path(path.parent, path.name) as tmp:
+        write(tmp)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
+    return path
+
+
+def _link_new(source, path):
+    """Give the file ``source`` the name ``path``, which must be free (even of a dangling
+    link): a hard link is made only where nothing is, in one step."""
+    try:
+        os.link(source, path)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "exists; not replaced", str(path)) from None
+    except OSError:  # a file system without hard links: look, then rename
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "exists; not replaced", str(path)) from None
+        os.rename(source, path)
 
 
 def write_zip(files, path):

@@ -18,6 +18,7 @@ __all__ = [
     "plot_cutout",
     "plot_cutout_sky",
     "plot_lightcurve",
+    "save_figure",
 ]
 
 TIME_LABEL = "Time (BTJD = BJD - 2457000, days)"
@@ -291,6 +292,23 @@ def default_aperture(tpf, *, radius=3.0):
         aperture = np.zeros(median.shape, dtype=bool)
         aperture[round(y0), round(x0)] = True
     return aperture
+
+
+def save_figure(figure, path, *, replace=False, dpi=100):
+    """Write ``figure`` to the PNG ``path`` as downloads are written: whole or not at all,
+    replacing a symbolic link at ``path`` (never writing where it points), and keeping a
+    file already there unless ``replace``.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``replace`` is False.
+    """
+    from .files import write_atomically
+
+    return write_atomically(
+        path, lambda tmp: figure.savefig(tmp, format="png", dpi=dpi), replace=replace
+    )
 
 
 def _as_hdulist(tpf):

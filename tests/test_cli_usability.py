@@ -2,6 +2,7 @@
 files, the sector table, and synthetic pixels that say so."""
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -234,6 +235,59 @@ def test_plot_never_replaces_a_png_without_force(mock_http, cube_archive, tmp_pa
     assert main(["plot", str(fits_file), "--stars", "none", "--force"]) == 0
     assert sky_png.read_bytes().startswith(b"\x89PNG")
     assert cutout_png.read_bytes() == made_by_cutout
+
+
+def test_cutout_plot_keeps_an_existing_png_unless_forced(mock_http, cube_archive, tmp_path, capsys):
+    argv = ["cutout", PI_MEN_TEXT, "--size", "9", "--archive", str(cube_archive)]
+    argv += ["--out", str(tmp_path), "--plot"]
+    assert main(argv) == 0
+    fits_file, png = map(Path, capsys.readouterr().out.split())
+    png.write_bytes(b"mine")
+    assert main(argv) == 1
+    assert one_line_error(capsys) == (
+        f"tesscut: error: {png} exists and was kept; --force replaces it"
+    )
+    assert png.read_bytes() == b"mine"
+    assert fits_file.is_file()
+    assert main([*argv, "--force"]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="symbolic links")
+@pytest.mark.parametrize("dangling", [False, True], ids=["to-a-file", "dangling"])
+def test_a_link_at_a_pngs_name_is_replaced_never_followed(tmp_path, capsys, dangling):
+    tpf = write_tpf(tmp_path)
+    victim = tmp_path / "victim" / "thesis.tex"
+    victim.parent.mkdir()
+    if not dangling:
+        victim.write_bytes(b"years of work")
+    png = tmp_path / (tpf.stem + "_pixels.png")
+    png.symlink_to(victim)
+    argv = ["plot", str(tpf), "--kind", "pixels"]
+    assert main(argv) == (1 if dangling else 2)  # something is there: kept
+    capsys.readouterr()
+    assert png.is_symlink()
+    assert main([*argv, "--force"]) == 0
+    assert not png.is_symlink()
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert victim.exists() != dangling  # a dangling link made no file where it pointed
+    if not dangling:
+        assert victim.read_bytes() == b"years of work"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_the_demo_replaces_a_link_planted_among_its_figures(mock_http, tmp_path):
+    from astro_tesscut.demo import run_demo
+
+    out, victim = tmp_path / "demo", tmp_path / "victim.txt"
+    out.mkdir()
+    victim.write_bytes(b"not the demo's")
+    (out / "lightcurve.png").symlink_to(victim)
+    written = run_demo(out, frames=20, show_progress=False, echo=lambda line: None)
+    assert written["lightcurve_png"] == out / "lightcurve.png"
+    assert not (out / "lightcurve.png").is_symlink()
+    assert (out / "lightcurve.png").read_bytes().startswith(b"\x89PNG")
+    assert victim.read_bytes() == b"not the demo's"
 
 
 def test_plot_refuses_before_drawing_anything(tmp_path, capsys):
