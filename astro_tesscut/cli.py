@@ -89,6 +89,9 @@ def main(argv=None):
         return EXIT_INTERRUPTED
     except (InvalidQueryError, IndexError) as exc:  # IndexError: a frame out of range
         return _fail(args, exc, EXIT_USAGE)
+    except MemoryError as exc:
+        exc.add_note("out of memory: ask for a smaller --size, or fewer sectors at once")
+        return _fail(args, exc, EXIT_FAILED)
     except (TessCutError, OSError, TypeError, ValueError) as exc:
         return _fail(args, exc, EXIT_FAILED)
 
@@ -97,8 +100,8 @@ def _fail(args, exc, code):
     """Print ``exc`` as one line, with its notes (what to do, which file) after it."""
     if args.debug:
         raise exc
-    parts = [str(exc), *getattr(exc, "__notes__", ())]
-    message = " ".join("; ".join(parts).split()) or type(exc).__name__
+    parts = [str(exc) or type(exc).__name__, *getattr(exc, "__notes__", ())]
+    message = " ".join("; ".join(parts).split())
     print(f"tesscut: error: {message}", file=sys.stderr)
     return code
 

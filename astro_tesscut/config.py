@@ -80,6 +80,13 @@ class Conf(_config.ConfigNamespace):
         "command's --offline (which, when this is empty, uses the demo's synthetic sector "
         "around Pi Mensae and says so).",
     )
+    memory_budget = _config.ConfigItem(
+        0,
+        "Most bytes of memory the cutouts being cut from FFI cubes in a process may hold "
+        "together; a cutout that alone would hold more is refused before anything is read. "
+        "0: a quarter of this machine's memory (1 GiB at least).",
+        cfgtype="integer",
+    )
     max_inflated_bytes = _config.ConfigItem(
         20 * 2**30,
         "Largest total size in bytes that one cutout zip may inflate to; larger zips are refused.",

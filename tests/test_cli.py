@@ -111,6 +111,18 @@ def test_cutout_from_an_archive_with_a_plot(mock_http, cube_archive, tmp_path, c
     assert len(mock_http.calls) == 0
 
 
+def test_running_out_of_memory_is_one_line(cube_archive, tmp_path, capsys, monkeypatch):
+    from astro_tesscut.archive import cutout
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cutout, "cut_one", exhausted)
+    argv = ["cutout", PI_MEN_TEXT, "--archive", str(cube_archive), "--out", str(tmp_path)]
+    assert main(argv) == 1
+    one_line_error(capsys, "tesscut: error: MemoryError; out of memory: ask for a smaller --size")
+
+
 def test_cutout_bad_size_exits_2(mock_http, cube_archive, capsys):
     assert main(["cutout", PI_MEN_TEXT, "--size", "35by45", "--archive", str(cube_archive)]) == 2
     one_line_error(capsys, "tesscut: error: --size: '35by45' is not COLSxROWS")

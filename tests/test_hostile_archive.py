@@ -29,6 +29,7 @@ from astro_tesscut import (
     NoResultsWarning,
     TessCutClass,
     batch_cutouts,
+    conf,
 )
 from astro_tesscut.archive.cube import open_cube
 from astro_tesscut.archive.cutout import cutout
@@ -189,6 +190,43 @@ def test_the_command_says_a_huge_size_in_one_line(mock_http, cube_archive, tmp_p
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("tesscut: error: size: (100000, 100000) px is out of range")
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_cutout_beyond_the_memory_budget_is_refused_before_any_read(
+    cube_archive, cube_file, tmp_path, monkeypatch
+):
+    from astro_tesscut.archive.cube import FFICube
+
+    def no_reads(*args, **kwargs):
+        raise AssertionError("pixels read for a cutout that was to be refused")
+
+    monkeypatch.setattr(FFICube, "read_rectangles", no_reads)
+    frames = open_cube(cube_file).frames
+    budget = 20 * 20 * frames * 8 * 4  # what a 20 x 20 cutout holds
+    client, out = TessCutClass(archive=cube_archive), tmp_path / "out"
+    with conf.set_temp("memory_budget", budget):
+        with pytest.raises(InvalidQueryError) as info:
+            client.download_cutouts(coordinates=PI_MEN, size=21, sector=1, path=out)
+        targets = Table({"ra": [PI_MEN[0]], "dec": [PI_MEN[1]]})
+        result = batch_cutouts(targets, 21, cube_archive, out_dir=out, show_progress=False)
+    assert str(info.value).startswith(
+        f"size: a cutout of tess-s0001-4-2 of 21 x 21 pixels and {frames:,} frames needs about"
+    )
+    assert str(info.value).endswith("ask for at most 20 x 20 pixels of this sector, or raise "
+                                    "conf.memory_budget")  # fmt: skip
+    assert list(result["status"]) == ["error"]
+    assert "MiB cutouts may use (conf.memory_budget)" in result["error"][0]
+    assert list(out.iterdir()) == []
+
+
+def test_the_command_says_a_cutout_beyond_the_memory_budget_in_one_line(
+    cube_archive, tmp_path, capsys
+):
+    arguments = ["--archive", str(cube_archive), "--size", "21", "--out", str(tmp_path)]
+    with conf.set_temp("memory_budget", 1000):
+        assert main(["cutout", PI_MEN_TEXT, *arguments]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("tesscut: error: size: a cutout of tess-s0001-4-2 of 21 x 21 pixels")
 
 
 # Moving targets' names in file names

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from astro_tesscut import interrupt
+from astro_tesscut import conf, interrupt
 from astro_tesscut.archive import pipeline
 from astro_tesscut.archive.cube import open_cube
 from astro_tesscut.sizes import parse_size
@@ -240,9 +240,9 @@ def test_a_batch_on_another_thread_survives_an_interrupt_of_the_main_thread(
     assert len(result["table"]) == len(targets)
 
 
-def test_waiting_for_memory_gives_way_to_an_interrupt(monkeypatch):
-    monkeypatch.setattr(pipeline, "MEMORY", 1)
-    with interrupt.stopping_on_interrupt() as call, pipeline.holding(10):
+def test_waiting_for_memory_gives_way_to_an_interrupt():
+    budget = conf.set_temp("memory_budget", 1)
+    with budget, interrupt.stopping_on_interrupt() as call, pipeline.holding(10):
         call.stop()  # the budget is used up by this one
         with pytest.raises(KeyboardInterrupt), pipeline.holding(10):
             pass

@@ -1,8 +1,12 @@
 """Cutouts made a few at a time: in order, ahead on threads, within a budget of memory."""
 
+import os
 import threading
 import time
 
+import pytest
+
+from astro_tesscut import InvalidQueryError, conf
 from astro_tesscut.archive import pipeline
 
 
@@ -18,8 +22,7 @@ def test_results_come_in_order_with_work_ahead_on_threads():
     assert len(threads) > 1
 
 
-def test_work_in_flight_stays_within_the_memory_budget(monkeypatch):
-    monkeypatch.setattr(pipeline, "MEMORY", 10 * pipeline.HELD_PER_PIXEL_BYTE)
+def test_work_in_flight_stays_within_the_memory_budget():
     held, most = [0], [0]
     lock = threading.Lock()
 
@@ -33,14 +36,34 @@ def test_work_in_flight_stays_within_the_memory_budget(monkeypatch):
                 held[0] -= pixel_bytes
         return pixel_bytes
 
-    sizes = [4, 4, 4, 30, 3, 3, 3, 3]  # one alone is over the budget: it runs, alone
-    assert list(pipeline.ahead(work, sizes, remote=True)) == sizes
-    assert most[0] == 30
+    sizes = [4, 4, 4, 10, 3, 3, 3, 3]  # one fills the budget: it runs alone
+    with conf.set_temp("memory_budget", 10 * pipeline.HELD_PER_PIXEL_BYTE):
+        assert list(pipeline.ahead(work, sizes, remote=True)) == sizes
+    assert most[0] == 10
     assert pipeline._HELD[0] == 0
-    monkeypatch.setattr(pipeline, "MEMORY", 9 * pipeline.HELD_PER_PIXEL_BYTE)
     most[0] = 0
-    list(pipeline.ahead(work, [3] * 12, remote=True))
+    with conf.set_temp("memory_budget", 9 * pipeline.HELD_PER_PIXEL_BYTE):
+        list(pipeline.ahead(work, [3] * 12, remote=True))
     assert most[0] == 9  # three at a time of the eight threads
+
+
+def test_the_budget_is_a_quarter_of_the_machines_memory_unless_set():
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert pipeline.budget() == max(memory // 4, 2**30)
+    with conf.set_temp("memory_budget", 12345):
+        assert pipeline.budget() == 12345
+
+
+def test_a_cutout_that_alone_exceeds_the_budget_is_refused_naming_what_fits():
+    with conf.set_temp("memory_budget", 2**30):
+        pipeline.check_room(100, 100, 3000, "a cutout of tess-s0001-4-2")  # 0.9 GiB: fits
+        with pytest.raises(InvalidQueryError) as info:
+            pipeline.check_room(120, 120, 12_000, "a cutout of tess-s0056-4-2")
+    assert str(info.value) == (
+        "size: a cutout of tess-s0056-4-2 of 120 x 120 pixels and 12,000 frames needs about "
+        "5.1 GiB of memory, more than the 1.0 GiB cutouts may use (conf.memory_budget); ask "
+        "for at most 52 x 52 pixels of this sector, or raise conf.memory_budget"
+    )
 
 
 def test_the_work_pulled_ahead_is_bounded_by_twice_the_workers(monkeypatch):

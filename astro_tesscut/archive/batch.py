@@ -246,7 +246,7 @@ def _cut_task(task, *, size, out_dir, overwrite):
     its status code, its file name ("" when none) and its error ("" when none).
     """
     from .cutout import cut_name, cutout_windows, off_cube, prepare_cube
-    from .pipeline import ahead, holding
+    from .pipeline import ahead, check_room, holding
 
     location, storage_options, rows, ra, dec = task
     count = len(rows)
@@ -260,6 +260,12 @@ def _cut_task(task, *, size, out_dir, overwrite):
 
     wanted = []
     for i, window in enumerate(windows):
+        column, column_stop, row, row_stop = window
+        try:
+            check_room(column_stop - column, row_stop - row, cube.frames, cube.sector_name)
+        except InvalidQueryError as exc:
+            errors[i] = str(exc)
+            continue
         if off_cube(cube, window):
             errors[i] = f"({ra[i]}, {dec[i]}) lies off {cube.sector_name}"
         elif not overwrite and _whole(Path(out_dir) / cut_name(cube, ra[i], dec[i], window)):

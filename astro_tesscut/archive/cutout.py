@@ -27,7 +27,7 @@ from ..files import cutout_from_bytes, write_files
 from ..sizes import ARCSEC_PER_UNIT, parse_size
 from ..targets import positions_of
 from .cube import FFICube, open_cube
-from .pipeline import ahead, holding, submit
+from .pipeline import ahead, check_room, holding, submit
 from .source import is_url
 from .tpf import tpf_bytes
 
@@ -158,7 +158,9 @@ def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
                 f"{row_stop - 1}) misses the cube's {cube.columns} x {cube.rows} pixels"
             )
         column, column_stop, row, row_stop = window
-        with holding((column_stop - column) * (row_stop - row) * cube.frames * 8):
+        columns, rows = column_stop - column, row_stop - row
+        check_room(columns, rows, cube.frames, f"a cutout of {cube.sector_name}")
+        with holding(columns * rows * cube.frames * 8):
             name, data = cut_one(cube, target_ra, target_dec, window)
             return (name, data) if keep is None else keep(name, data)
 

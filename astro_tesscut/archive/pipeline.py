@@ -5,22 +5,28 @@ waiting (on a disk or a network) with another's work. How many run at once
 depends on the work: a few for a local cube (the CPU is the limit), more for
 a remote one (the answers are); and on memory: a cutout of a long sector
 holds hundreds of megabytes (its pixels, then its file), so the work in
-flight in a process holds at most ``MEMORY`` bytes, whatever the threads.
+flight in a process holds at most `budget` bytes, whatever the threads, and
+a cutout that alone would hold more is refused before anything is read
+(`check_room`).
 """
 
 import collections
 import contextlib
 import functools
+import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ..config import conf
+from ..exceptions import InvalidQueryError
 from ..interrupt import carrying, check
 
-__all__ = ["MEMORY", "ahead", "holding"]
+__all__ = ["ahead", "budget", "check_room", "holding"]
 
 LOCAL_WORKERS = 3
 REMOTE_WORKERS = 8
-MEMORY = 2**30  # bytes the cutouts being made in a process may hold together
+_LEAST_BUDGET = 2**30
 # What making a cutout holds, per byte of its pixels: the pixels, the runs
 # they were read in when shared, and the file (five image columns of four bytes
 # for each eight of pixels and uncertainty).
@@ -47,6 +53,45 @@ def ahead(function, items, *, remote=False):
             future.cancel()
 
 
+def budget():
+    """Bytes the cutouts being made in a process may hold together: ``conf.memory_budget``,
+    or by default a quarter of this machine's memory (1 GiB at least)."""
+    configured = int(conf.memory_budget)
+    if configured > 0:
+        return configured
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: assume a small machine
+        memory = 0
+    return max(memory // 4, _LEAST_BUDGET)
+
+
+def check_room(columns, rows, frames, what):
+    """Refuse, before anything is read, a cutout of ``columns`` x ``rows`` pixels of a cube
+    of ``frames`` FFIs that alone would hold more memory than `budget` (``what`` names it).
+
+    Raises
+    ------
+    InvalidQueryError
+        Naming the memory it needs, the budget, and the largest square cutout of
+        that cube the budget allows.
+    """
+    per_pixel = frames * 8 * HELD_PER_PIXEL_BYTE
+    need, limit = columns * rows * per_pixel, budget()
+    if need > limit:
+        side = math.isqrt(limit // per_pixel)
+        raise InvalidQueryError(
+            f"size: {what} of {columns} x {rows} pixels and {frames:,} frames needs about "
+            f"{_gib(need)} of memory, more than the {_gib(limit)} cutouts may use "
+            f"(conf.memory_budget); ask for at most {side} x {side} pixels of this sector, "
+            "or raise conf.memory_budget"
+        )
+
+
+def _gib(size):
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
+
+
 def _unless_interrupted(function, item):
     check()
     return function(item)
@@ -60,10 +105,11 @@ def submit(function, *args):
 @contextlib.contextmanager
 def holding(pixel_bytes):
     """Wait until the cutouts in flight leave room for ones of ``pixel_bytes`` pixels,
-    and count them in while the block runs (one always may, however big)."""
-    need = pixel_bytes * HELD_PER_PIXEL_BYTE
+    and count them in while the block runs (one always may: `check_room` refuses what
+    alone would not fit)."""
+    need, limit = pixel_bytes * HELD_PER_PIXEL_BYTE, budget()
     with _ROOM:
-        while not _ROOM.wait_for(lambda: _HELD[0] == 0 or _HELD[0] + need <= MEMORY, 0.2):
+        while not _ROOM.wait_for(lambda: _HELD[0] == 0 or _HELD[0] + need <= limit, 0.2):
             check()
         _HELD[0] += need
     try:

@@ -507,7 +507,7 @@ def _code_substitutions():
     """Constants of the offline engine that the pages quote."""
     import inspect
 
-    from astro_tesscut.archive import batch, build, geometry, pipeline
+    from astro_tesscut.archive import batch, build, geometry
 
     max_memory = inspect.signature(build.build_cube).parameters["max_memory"].default
     return {
@@ -519,7 +519,6 @@ def _code_substitutions():
         "code.open_cubes": str(batch.OPEN_CUBES),
         "code.group_targets": str(batch.GROUP_TARGETS),
         "code.merge_gap": _bytes(batch.MERGE_GAP),
-        "code.pipeline_memory": _bytes(pipeline.MEMORY),
     }
 
 
