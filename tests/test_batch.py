@@ -124,7 +124,7 @@ def test_targets_are_ordered_in_bands_of_rows_for_their_tasks(cube_archive, cube
     real = batch._cut_task
 
     def recording(task, **kwargs):
-        seen.append(task[3:])  # the task's positions
+        seen.append(task[4:])  # the task's positions
         return real(task, **kwargs)
 
     targets = neighbours(cube_file, 12)

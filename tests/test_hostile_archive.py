@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,7 +93,12 @@ def run_child(archive, size=5, *cubes, timeout=120):
 
 def patched(source, destination, *edits):
     """A copy of the cube ``source`` at ``destination`` with header cards replaced: each edit
-    is (HDU index, keyword, value as it is written in the card)."""
+    is (HDU index, keyword, value as it is written in the card). Its primary header says the
+    sector, camera and CCD of its name, as a cube's does."""
+    name = re.fullmatch(r"tess-s(\d{4})-(\d)-(\d)-cube\.fits", destination.name)
+    if name is not None:
+        keys = zip(("SECTOR", "CAMERA", "CCD"), map(int, name.groups()), strict=True)
+        edits = (*((0, keyword, value) for keyword, value in keys), *edits)
     data = bytearray(source.read_bytes())
     hdus = walk(source, name=source.name)
     for index, keyword, value in edits:
@@ -378,6 +384,26 @@ def test_a_bad_cube_fails_only_its_rows_of_a_batch(cube_file, two_sector_archive
     for path in result["path"][result["sector"] == 1]:
         with fits.open(path) as hdul:
             assert hdul["PIXELS"].data["FLUX"].shape == (8, 5, 5)
+
+
+def test_a_cube_whose_header_names_another_sector_is_refused(
+    cube_file, two_sector_archive, tmp_path
+):
+    (two_sector_archive / "s0004").mkdir()
+    (two_sector_archive / "s0004" / OTHER_CUBE).symlink_to(cube_file)  # sector 1's, renamed
+    tesscut = TessCutClass(archive=two_sector_archive)
+    words = f"{OTHER_CUBE} holds sector 1, camera 4, CCD 2 by its header, not sector 4"
+    with pytest.warns(NoResultsWarning, match=words):
+        assert tesscut.get_cutouts(coordinates=PI_MEN_TEXT, size=5, sector=4) == []
+    targets = Table({"ra": [PI_MEN[0]], "dec": [PI_MEN[1]]})
+    out = tmp_path / "out"
+    result = batch_cutouts(targets, 5, two_sector_archive, out_dir=out, show_progress=False)
+    assert list(zip(result["sector"], result["status"], strict=True)) == [
+        (1, "written"),
+        (4, "error"),
+    ]
+    assert words in result["error"][1]
+    assert [p.name for p in out.iterdir()] == [Path(result["path"][0]).name]
 
 
 # Things named like cubes that are not regular files

@@ -137,7 +137,7 @@ def _batch(
 
     # What travels to a worker: where the cube is, and the task's own positions.
     tasks = (
-        (str(store.location(key)), store.storage_options, rows, ra[targets], dec[targets])
+        (key, str(store.location(key)), store.storage_options, rows, ra[targets], dec[targets])
         for key, rows, targets in _tasks(keys, order)
     )
     work = functools.partial(_cut_task, size=size, out_dir=str(out_dir), overwrite=overwrite)
@@ -248,12 +248,12 @@ def _cut_task(task, *, size, out_dir, overwrite):
     from .cutout import cut_name, cutout_windows, off_cube, prepare_cube
     from .pipeline import ahead, check_room, holding
 
-    location, storage_options, rows, ra, dec = task
+    key, location, storage_options, rows, ra, dec = task
     count = len(rows)
     statuses = np.full(count, ERROR, np.uint8)
     files, errors = [""] * count, [""] * count
     try:
-        cube = prepare_cube(location, storage_options)
+        cube = prepare_cube(location, storage_options, key=key)
         windows = cutout_windows(cube, ra, dec, size).tolist()
     except (TessCutError, OSError, ValueError) as exc:
         return rows, statuses, files, [" ".join(str(exc).split())] * count

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cutout_names import cutout_name
-from ..exceptions import InvalidQueryError
+from ..exceptions import InvalidFileError, InvalidQueryError
 from ..files import cutout_from_bytes, write_files
 from ..sizes import ARCSEC_PER_UNIT, parse_size
 from ..targets import positions_of
@@ -109,12 +109,18 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None, storage_options=None)
     return list(cut(prepare_cube(cube, storage_options), ra, dec, size, keep=keep))
 
 
-def prepare_cube(cube, storage_options=None):
+def prepare_cube(cube, storage_options=None, *, key=None):
     """The `~astro_tesscut.archive.cube.FFICube` at ``cube`` (or ``cube`` itself), opened
     for cutting.
 
     For a URL, TESS's pointing model, which guesses the first cutout's rows,
     is built on a thread while the cube's headers are in flight.
+
+    Raises
+    ------
+    InvalidFileError
+        The cube's header names another (sector, camera, ccd) than ``key``, the
+        one its name gives (which its files would be named after otherwise).
     """
     if isinstance(cube, FFICube):
         return cube
@@ -122,7 +128,14 @@ def prepare_cube(cube, storage_options=None):
         from .pointing import pointing_model
 
         submit(pointing_model)
-    return open_cube(cube, storage_options)
+    opened = open_cube(cube, storage_options)
+    if key is not None and opened.key is not None and tuple(opened.key) != tuple(key):
+        name = str(cube).replace("\\", "/").rsplit("/", 1)[-1]  # as opened, links included
+        raise InvalidFileError(
+            "cube: {} holds sector {}, camera {}, CCD {} by its header, not sector {}, "
+            "camera {}, CCD {} as its name says; refusing it".format(name, *opened.key, *key)
+        )
+    return opened
 
 
 def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):

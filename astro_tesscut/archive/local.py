@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from ..exceptions import InvalidFileError, InvalidQueryError
-from .cube import open_cube
+from .cutout import prepare_cube
 from .store import CubeStore, cube_name
 
 __all__ = ["LocalArchive"]
@@ -75,7 +75,7 @@ class LocalArchive(CubeStore):
                 f"cube: {self.directory} holds no cube or FFIs of sector {key[0]}, camera "
                 f"{key[1]}, CCD {key[2]}"
             )
-        return open_cube(self.location(key, held[key], show_progress=show_progress))
+        return prepare_cube(self.location(key, held[key], show_progress=show_progress), key=key)
 
     def location(self, key, source=None, *, show_progress=False):
         """The path of the cube of ``key``, built from the archive's FFIs if need be."""

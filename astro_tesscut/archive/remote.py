@@ -7,7 +7,7 @@ Cutouts read the cube's headers once and then only their own rows.
 """
 
 from ..exceptions import InvalidQueryError
-from .cube import open_cube
+from .cutout import prepare_cube
 from .store import CubeStore, cube_name
 
 __all__ = ["RemoteArchive"]
@@ -48,4 +48,4 @@ class RemoteArchive(CubeStore):
 
     def cube(self, key, *, show_progress=False):
         """The cube of ``key``; `~astro_tesscut.InvalidFileError` when it does not exist."""
-        return open_cube(self.location(key), self.storage_options)
+        return prepare_cube(self.location(key), self.storage_options, key=key)
