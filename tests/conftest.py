@@ -227,3 +227,18 @@ def proxy(s3):
     forget_cubes()
     s3.reset()
     return s3
+
+
+# Code a child process runs to know its own peak memory: ``peak_mib()``. Linux keeps
+# ru_maxrss across exec, so a child would report the test process's peak if that was
+# larger; VmHWM, where there is one, is the child's alone.
+PEAK_MIB = """
+def peak_mib():
+    import resource, sys
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) / 2**10
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
+        return peak / (2**20 if sys.platform == "darwin" else 2**10)
+"""

@@ -20,7 +20,7 @@ import pytest
 from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
-from conftest import PI_MEN
+from conftest import PEAK_MIB, PI_MEN
 from mast_mocks import mock_zip
 from synthetic import make_moving_target_zip
 
@@ -50,8 +50,10 @@ PEAK_MB = 500  # what a child that refuses before allocating may reach, at most
 
 # What a child process runs: the archive's cutouts of a position, then each cube named after
 # them opened; it prints what happened, and its peak memory, as JSON.
-CHILD = """
-import json, resource, sys, warnings
+CHILD = (
+    PEAK_MIB
+    + """
+import json, sys, warnings
 from astro_tesscut import TessCutClass
 from astro_tesscut.archive.cube import open_cube
 
@@ -74,9 +76,10 @@ attempt("cutouts", lambda: [h.filename() for h in tesscut.get_cutouts(
     coordinates=position, size=size)])
 for cube in cubes:
     attempt(cube, lambda: repr(open_cube(cube).table.shape))
-report["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+report["peak_mb"] = peak_mib()
 print(json.dumps(report))
 """
+)
 
 
 def run_child(archive, size=5, *cubes, timeout=120):

@@ -19,6 +19,7 @@ import time
 import zlib
 
 import pytest
+from conftest import PEAK_MIB
 from synthetic import make_cutout_zip, make_tpf_file
 from werkzeug import Response
 
@@ -280,8 +281,10 @@ def test_resolver_position_off_the_sky_is_refused(service, tmp_path, out):
     assert_clean(tmp_path, out)
 
 
-BOMBED_CHILD = """
-import json, resource, sys
+BOMBED_CHILD = (
+    PEAK_MIB
+    + """
+import json, sys
 from astro_tesscut import TessCutClass, conf
 
 server, resolver, out, cache = sys.argv[1:]
@@ -305,18 +308,9 @@ for name, call in calls.items():
         call()
     except Exception as exc:
         errors[name] = [type(exc).__name__, str(exc)]
-# In KiB (bytes on macOS). Linux keeps ru_maxrss across exec, so it reports the test
-# process's peak if that was larger: VmHWM, where there is one, is this process's alone.
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-if sys.platform == "darwin":
-    peak /= 2**10
-try:
-    with open("/proc/self/status") as status:
-        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-except OSError:
-    pass
-print(json.dumps({"errors": errors, "peak_mib": peak / 2**10}))
+print(json.dumps({"errors": errors, "peak_mib": peak_mib()}))
 """
+)
 
 
 def test_bombs_stay_in_bounded_memory(httpserver, bomb, tmp_path, out):

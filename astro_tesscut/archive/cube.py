@@ -23,7 +23,7 @@ import numpy as np
 
 from ..exceptions import InvalidFileError
 from ..fitslayout import FITSLayoutError, header_at
-from .source import open_source
+from .source import CubeChanged, open_source
 
 __all__ = ["FFICube", "forget_cubes", "open_cube"]
 
@@ -360,7 +360,13 @@ class FFICube:
                 wanted.append((offset + known, length - known))
                 into.append(buffer[known:])
         if wanted:
-            self.source.read_into(wanted, into)
+            try:
+                self.source.read_into(wanted, into)
+            except CubeChanged:  # what this holds is the old version's: opened afresh next
+                with _GUARD:
+                    if _OPENED.get(self.source.version) is self:
+                        del _OPENED[self.source.version]
+                raise
 
     def _plan(self, rectangles, *, gap=0):
         """What reading rectangles takes: the byte ranges (a run of columns in one cube

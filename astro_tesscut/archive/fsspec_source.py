@@ -1,30 +1,47 @@
-"""Files behind any fsspec URL (``https://``, ``gs://``, ``s3://`` through s3fs, ...).
+"""Files behind any fsspec URL (``https://``, ``s3://`` through s3fs, ``gs://``, ...).
 
-Headers come from one ranged read after asking the file's size; pixels from
-fsspec's ``cat_ranges``: adjacent ranges coalesced into one request, the
-rest fetched concurrently, never the whole file. s3fs's pool of connections
-is widened from 10 to what a cutout sends at once, unless the options say.
+Over HTTP(S) and S3 every read is a ranged GET of our own, on fsspec's
+event loop and through the filesystem's own session (aiohttp's, or s3fs's
+botocore client): its status and ``Content-Range`` must say that it is the
+range asked, and its body is read a chunk at a time into the range's buffer
+and refused as soon as it runs past it. fsspec's ``cat_file`` and
+``cat_ranges`` would read whatever the server sends to its end before
+anyone could look at it: a whole file of tens of gigabytes for a server
+that ignores ``Range``, forever for a body without end. The first read gives
+the file's size (from ``Content-Range``) and its version (the ETag), which
+later reads ask for with ``If-Match``. Ranges that touch are fetched as one
+request, the requests concurrently.
 
-An HTTP server may ignore ``Range`` and send the whole file, which fsspec's
-``cat_file`` would read into memory (tens of gigabytes for a cube) before
-anyone could look at it. So over HTTP the first read, which every cube
-starts with, looks at the answer's status and length before its body, and
-refuses a server that ignores ranges having read none of it.
+Other protocols (``gs://``, ``az://``, ...) are read with fsspec's
+``cat_file`` and ``cat_ranges`` (the same coalescing and concurrency), their
+answers' lengths checked once they are in: those clients ask their stores'
+APIs, which answer ranges as asked. s3fs's pool of connections is widened
+from 10 to what a cutout sends at once, unless the options say.
 """
 
+import asyncio
 import contextlib
 import json
 
-from ..exceptions import InvalidFileError
+from ..exceptions import CorruptResponseError, InvalidFileError
 from ..transport import unreachable
-from .s3_source import unreachable_store
-from .source import check_not_longer, check_piece, ignores_ranges
+from .s3_source import MAX_REQUESTS, unreachable_store
+from .source import (
+    CubeChanged,
+    Filling,
+    Pinned,
+    check_not_longer,
+    check_piece,
+    coalesced,
+    content_range_total,
+    ignores_ranges,
+)
 
 __all__ = ["FsspecSource"]
 
 # Options merged under the user's, by protocol: s3fs's default pool of 10
 # connections would queue a 45-row cutout's requests into five round trips.
-_DEFAULTS = {"s3": {"config_kwargs": {"max_pool_connections": 64}}}
+_DEFAULTS = {"s3": {"config_kwargs": {"max_pool_connections": MAX_REQUESTS}}}
 
 
 class FsspecSource:
@@ -44,47 +61,197 @@ class FsspecSource:
         protocol = url.split("://", 1)[0]
         options = _merged(_DEFAULTS.get(protocol, {}), storage_options)
         self.fs, self.path = fsspec.core.url_to_fs(url, **options)
-        self._http = protocol in ("http", "https") and _is_http(self.fs)
+        self._get = self._ranged_get()
+        self._pinned = Pinned(url)
         # Archive cubes do not change, so the URL and options name the version.
         self.version = (url, json.dumps(storage_options, sort_keys=True, default=str))
 
     def head(self, length):
-        with _missing_as_invalid(self.url):
-            size = self.fs.size(self.path)
-            end = min(length, size)
-            if self._http:
-                from fsspec.asyn import sync
-
-                head = sync(self.fs.loop, _http_range, self.fs, self.path, self.url, 0, end)
-            else:
-                head = self.fs.cat_file(self.path, start=0, end=end)
-        check_piece(head, end, self.url, 0)
-        return head, size
+        if self._get is None:
+            with _missing_as_invalid(self.url):
+                size = self.fs.size(self.path)
+                head = self.fs.cat_file(self.path, start=0, end=min(length, size))
+            check_piece(head, min(length, size), self.url, 0)
+            return head, size
+        ((head, size),) = self._fetch([(0, length, None)])
+        return bytes(head), size
 
     def read(self, offset, length):
-        with _missing_as_invalid(self.url):
-            piece = self.fs.cat_file(self.path, start=offset, end=offset + length)
-        check_not_longer(piece, length, self.url)  # shorter at the end of the file is fine
-        return piece
+        if self._get is None:
+            with _missing_as_invalid(self.url):
+                piece = self.fs.cat_file(self.path, start=offset, end=offset + length)
+            check_not_longer(piece, length, self.url)  # shorter at the end of the file is fine
+            return piece
+        buffer = bytearray(max(0, min(length, self._pinned.size - offset)))  # to the end at most
+        if buffer:
+            self.read_into([(offset, len(buffer))], [memoryview(buffer)])
+        return bytes(buffer)
 
     def read_into(self, ranges, buffers):
         """Fill each buffer with its range: adjacent ranges fetched as one request, the
         requests concurrently."""
-        merged = _coalesce(ranges)
+        requests, scatter = coalesced(ranges, buffers)
+        if self._get is None:
+            self._cat_ranges(requests)
+        else:
+            self._fetch(requests)
+        scatter()
+
+    def _fetch(self, requests):
+        """Each (start, stop, buffer) request read by ``_get`` into its buffer (a new one,
+        cut at the file's end, for `None`), ``MAX_REQUESTS`` at once, on fsspec's loop:
+        [(buffer, file size)]."""
+        from fsspec.asyn import sync
+
+        async def fetch_all():
+            gate = asyncio.Semaphore(MAX_REQUESTS)
+
+            async def fetch(start, stop, buffer):
+                async with gate:
+                    try:
+                        return await self._get(start, stop, buffer)
+                    except KeyboardInterrupt as exc:  # raised in a task, it stops the loop
+                        raise _Stopped from exc
+
+            tasks = [asyncio.ensure_future(fetch(*request)) for request in requests]
+            try:
+                return await asyncio.gather(*tasks)
+            finally:  # on a failure, the other requests stop
+                for task in tasks:
+                    task.cancel()
+
+        # The coroutine runs in a copy of this thread's context: interrupt.check() there
+        # sees the call that asked.
+        with _missing_as_invalid(self.url):
+            try:
+                return sync(self.fs.loop, fetch_all)
+            except _Stopped as exc:
+                raise exc.__cause__ from None
+
+    def _cat_ranges(self, requests):
+        """Each (start, stop, buffer) request through fsspec's ``cat_ranges`` (protocols
+        other than HTTP and S3), each answer's length checked once it is in."""
         with _missing_as_invalid(self.url):
             pieces = self.fs.cat_ranges(
-                [self.path] * len(merged),
-                [start for start, _, _ in merged],
-                [stop for _, stop, _ in merged],
+                [self.path] * len(requests),
+                [start for start, _, _ in requests],
+                [stop for _, stop, _ in requests],
             )
             for piece in pieces:  # fsspec hands back each range's failure as its piece
                 if isinstance(piece, Exception):
                     raise piece
-        for (start, stop, members), piece in zip(merged, pieces, strict=True):
+        for (start, stop, buffer), piece in zip(requests, pieces, strict=True):
             check_piece(piece, stop - start, self.url, start)
-            for index in members:
-                offset, length = ranges[index]
-                buffers[index][:] = piece[offset - start : offset - start + length]
+            buffer[:] = piece
+
+    def _answered(self, start, stop, status, content_range, length, tag):
+        """The size of the file an answer to a request for bytes ``start`` to ``stop``
+        gives, once its status and headers say that it is that range (or the whole file,
+        shorter than the range) of the version the first read saw."""
+        if status == 206:
+            size = content_range_total(content_range, start, stop, self.url)
+        elif status == 200 and start == 0 and length is not None and length <= stop:
+            size = length  # the whole file, shorter than the range asked
+        else:
+            sent = "a body of unknown length" if length is None else f"{length:,} bytes"
+            raise ignores_ranges(
+                self.url, f"HTTP {status} with {sent} for a range of {stop - start:,}"
+            )
+        self._pinned.see(size, tag)  # a server may ignore If-Match
+        return size
+
+    async def _fill(self, start, stop, buffer, size, read):
+        """Read an answer's body with ``read(n)`` into ``buffer`` (a new one, cut at the
+        file's end, for `None`), refusing it once it runs past the range: (buffer, size)."""
+        if buffer is None:
+            buffer = memoryview(bytearray(min(stop, size) - start))
+        filling = Filling(buffer, self.url, start)
+        while chunk := await read(filling.wanted):
+            filling.take(chunk)
+        filling.finish()
+        return buffer, size
+
+    def _ranged_get(self):
+        """The bounded ranged GET for the filesystem's protocol, or `None` (``cat_ranges``)."""
+        from fsspec.implementations.http import HTTPFileSystem
+
+        if isinstance(self.fs, HTTPFileSystem):
+            return self._http_get
+        try:
+            from s3fs import S3FileSystem
+        except ImportError:
+            return None
+        return self._s3_get if isinstance(self.fs, S3FileSystem) else None
+
+    async def _http_get(self, start, stop, buffer):
+        """Bytes ``start`` to ``stop`` of an HTTP file into ``buffer`` (see `_fill`), through
+        fsspec's session."""
+        options = dict(self.fs.kwargs)
+        headers = {
+            **options.pop("headers", {}),
+            "Range": f"bytes={start}-{stop - 1}",
+            "Accept-Encoding": "identity",  # a range of the bytes as stored, not of an encoding
+        }
+        if self._pinned.if_match:
+            headers["If-Match"] = self._pinned.if_match
+        session = await self.fs.set_session()
+        url = self.fs.encode_url(self.path)
+        async with session.get(url, headers=headers, **options) as response:
+            if response.status == 404:
+                raise FileNotFoundError(self.url)
+            if response.status == 412:
+                raise CubeChanged(self.url)
+            response.raise_for_status()
+            if response.headers.get("Content-Encoding", "identity") != "identity":
+                raise CorruptResponseError(
+                    f"cube: a range came {response.headers['Content-Encoding']}-encoded, "
+                    "though asked as stored",
+                    url=self.url,
+                )
+            size = self._answered(
+                start,
+                stop,
+                response.status,
+                response.headers.get("Content-Range"),
+                response.content_length,
+                response.headers.get("ETag"),
+            )
+            return await self._fill(start, stop, buffer, size, response.content.read)
+
+    async def _s3_get(self, start, stop, buffer):
+        """Bytes ``start`` to ``stop`` of an S3 object into ``buffer`` (see `_fill`), through
+        s3fs's botocore client (its retries and options)."""
+        bucket, key, version = self.fs.split_path(self.path)
+        extra = {"VersionId": version} if version else {}
+        if self._pinned.if_match:
+            extra["IfMatch"] = self._pinned.if_match
+        try:
+            answer = await self.fs._call_s3(
+                "get_object", Bucket=bucket, Key=key, Range=f"bytes={start}-{stop - 1}", **extra
+            )
+        except OSError as exc:  # s3fs's translation of botocore's error
+            status = getattr(exc.__cause__, "response", {}).get("ResponseMetadata", {})
+            if status.get("HTTPStatusCode") == 412:
+                raise CubeChanged(self.url) from exc
+            raise
+        body = answer["Body"]
+        try:
+            size = self._answered(
+                start,
+                stop,
+                answer["ResponseMetadata"]["HTTPStatusCode"],
+                answer.get("ContentRange"),
+                answer.get("ContentLength"),
+                answer.get("ETag"),
+            )
+            return await self._fill(start, stop, buffer, size, body.read)
+        finally:
+            body.close()
+
+
+class _Stopped(Exception):
+    """An interrupt (`KeyboardInterrupt`) carried out of fsspec's loop, which it would stop
+    if a task raised it there."""
 
 
 def _merged(defaults, options):
@@ -96,43 +263,6 @@ def _merged(defaults, options):
         else:
             merged[key] = value
     return merged
-
-
-def _coalesce(ranges):
-    """Merge ranges that touch: [(start, stop, [indices of the ranges within])], by start."""
-    merged = []
-    for index in sorted(range(len(ranges)), key=lambda i: ranges[i][0]):
-        offset, length = ranges[index]
-        if merged and merged[-1][1] == offset:
-            merged[-1][1] = offset + length
-            merged[-1][2].append(index)
-        else:
-            merged.append([offset, offset + length, [index]])
-    return merged
-
-
-def _is_http(fs):
-    from fsspec.implementations.http import HTTPFileSystem
-
-    return isinstance(fs, HTTPFileSystem)
-
-
-async def _http_range(fs, path, url, start, end):
-    """Bytes ``start`` to ``end`` of an HTTP file, as fsspec's ``cat_file`` fetches them (on
-    its loop, through its session), but refused, unread, when the answer is not that range:
-    a body longer than the range, or of unknown length without the status 206."""
-    options = dict(fs.kwargs)
-    headers = {**options.pop("headers", {}), "Range": f"bytes={start}-{end - 1}"}
-    session = await fs.set_session()
-    async with session.get(fs.encode_url(path), headers=headers, **options) as response:
-        if response.status == 404:
-            raise FileNotFoundError(url)
-        response.raise_for_status()
-        sent = response.content_length
-        if (sent is None and response.status != 206) or (sent or 0) > end - start:
-            length = "a body of unknown length" if sent is None else f"{sent:,} bytes"
-            raise ignores_ranges(url, f"HTTP {response.status} with {length}")
-        return await response.read()
 
 
 @contextlib.contextmanager

@@ -2,12 +2,20 @@
 
 A batch of cutouts is tens of thousands of range GETs of a few kB. Through
 s3fs each costs about a millisecond of CPU in botocore on one IO thread;
-through obstore (Rust's object_store) about 0.06 ms, and its connections
-are pooled and reused (``benchmarks/bench_ranges.py`` measures both).
-Ranges are fetched by ``get_ranges`` (ten at a time per call, touching
-ranges merged), several calls at once on threads of a shared pool (obstore
-releases the GIL while it waits), up to ``max_pool_connections`` requests in
-flight per read.
+through obstore (Rust's object_store) about a tenth of that, and its
+connections are pooled and reused (``benchmarks/bench_ranges.py`` measures
+both).
+
+Each range is one ``obstore.get`` (ranges that touch merged into one), its
+body streamed into the range's buffer and refused as soon as it runs past
+it: obstore refuses a whole-object answer, a ``Content-Range`` naming
+another range and a body without ``Content-Length`` from the headers, but
+would read a body longer than the range to its end (``get_ranges`` does, and
+takes no ``If-Match``). Later reads ask for the version the first one saw
+(``If-Match``). Up to ``max_pool_connections`` requests of a read are in
+flight, each on a thread of a shared pool that drains the read's list
+(obstore releases the GIL while it waits): blocking calls on threads cost
+about half the CPU of obstore's asyncio calls.
 
 The storage options are s3fs's, so that the same dictionary works whichever
 client reads: ``anon``, ``key``/``secret``/``token``, ``endpoint_url``
@@ -19,25 +27,36 @@ exists (s3fs reads profiles; obstore does not). Endpoints, regions and keys
 in ``AWS_*`` environment variables are honoured as botocore honours them.
 """
 
+import collections
+import contextvars
 import functools
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..exceptions import InvalidFileError, ServiceError
-from ..transport import server_of, unreachable
-from .source import check_piece, ignores_ranges
+from ..exceptions import CorruptResponseError, InvalidFileError, ServiceError
+from ..transport import CHUNK_BYTES, server_of, unreachable
+from .source import CubeChanged, Filling, Pinned, coalesced, ignores_ranges
 
 __all__ = ["S3Source", "obstore_config", "unreachable_store"]
 
 MAX_REQUESTS = 64  # range requests in flight per read, unless max_pool_connections says
 BUCKET_REGIONS = {"stpubdata": "us-east-1"}  # MAST's public bucket
-_PER_CALL = 10  # obstore's get_ranges fetches ten ranges at a time
-_THREADS = 64  # calls in flight in a process, all reads together
+_THREADS = 256  # requests in flight in a process, all reads together (a thread each)
 # How obstore says a range request was answered with the whole object (it refuses such
 # an answer from its headers, before reading the body).
 _NOT_PARTIAL = ("non-partial response", "NotPartial")
+# How it says an answer's headers do not describe the range asked (the names of
+# object_store's errors, in the message's debug part).
+_UNUSABLE = (
+    "UnexpectedRange",
+    "NoContentRange",
+    "ParseContentRange",
+    "InvalidContentRange",
+    "MissingContentLength",
+    "InvalidContentLength",
+)
 _OPTIONS = {
     "anon",
     "key",
@@ -126,72 +145,104 @@ class S3Source:
             settings = {**settings, "config": config}
         self._store = _store(bucket, json.dumps(settings, sort_keys=True))
         self._requests = settings["requests"]
+        self._pinned = Pinned(url)
         # Archive cubes do not change, so the URL and options name the version.
         self.version = (url, json.dumps(storage_options or {}, sort_keys=True, default=str))
 
     def head(self, length):
-        import obstore
-
-        def fetch():  # the body too: it can fail after the answer began
-            result = obstore.get(self._store, self.key, options={"range": (0, length)})
-            return bytes(result.bytes()), result.meta["size"]
-
-        return self._call(fetch)
+        buffer, size = self._get(0, length)
+        return bytes(buffer), size
 
     def read(self, offset, length):
-        buffer = bytearray(length)
-        self.read_into([(offset, length)], [memoryview(buffer)])
+        buffer = bytearray(max(0, min(length, self._pinned.size - offset)))  # to the end at most
+        if buffer:
+            self.read_into([(offset, len(buffer))], [memoryview(buffer)])
         return bytes(buffer)
 
     def read_into(self, ranges, buffers):
         """Fill each buffer with its range; up to ``max_pool_connections`` requests at once."""
-        import obstore
+        requests, scatter = coalesced(ranges, buffers)
+        pending = collections.deque(requests)
 
-        if not ranges:
-            return
-        calls = max(1, min(-(-len(ranges) // _PER_CALL), self._requests // _PER_CALL))
-        order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
-        shares = [order[i::calls] for i in range(calls)]
+        def drain():
+            while pending:
+                try:
+                    start, stop, buffer = pending.popleft()
+                except IndexError:  # another thread took the last
+                    return
+                try:
+                    self._get(start, stop, buffer)
+                except BaseException:
+                    pending.clear()  # what has not started never will
+                    raise
 
-        def fetch(share):
-            return self._call(
-                obstore.get_ranges,
-                self._store,
-                self.key,
-                starts=[ranges[i][0] for i in share],
-                lengths=[ranges[i][1] for i in share],
-                coalesce=0,  # only ranges that touch become one request
-            )
-
-        futures = [_threads().submit(fetch, share) for share in shares]
+        # Each worker in a copy of the caller's context: interrupt.check() there sees its call.
+        workers = [
+            _threads().submit(contextvars.copy_context().run, drain)
+            for _ in range(min(len(requests), self._requests))
+        ]
         try:
-            for share, future in zip(shares, futures, strict=True):
-                for index, piece in zip(share, future.result(), strict=True):
-                    offset, length = ranges[index]
-                    check_piece(piece, length, self.url, offset)
-                    buffers[index][:] = piece
-        finally:  # on an error or an interrupt, what has not started never will
-            for future in futures:
-                future.cancel()
+            for worker in workers:
+                worker.result()
+        finally:  # interrupted here: the workers stop after their current request
+            pending.clear()
+        scatter()
 
-    def _call(self, function, *args, **kwargs):
-        """One obstore call, its errors as the package's: a store that cannot be reached
-        is a `~astro_tesscut.ServiceError` (no cube can be read, so nothing is tried
-        after it), a missing or unreadable object this cube's
-        `~astro_tesscut.InvalidFileError`."""
-        import obstore.exceptions
+    def _get(self, start, stop, buffer=None):
+        """Bytes ``start`` to ``stop`` into ``buffer`` (on the first read, none: a new one,
+        cut at the object's end), in one GET of the version the first read saw.
 
+        Returns
+        -------
+        buffer : memoryview
+            What was read.
+        size : int
+            The object's size.
+        """
+        obstore = _obstore()
+        options = {"range": (start, stop)}
+        if self._pinned.if_match:
+            options["if_match"] = self._pinned.if_match
+        # obstore's errors as the package's (inline: a context manager costs a tenth of the
+        # CPU of a request, as threads wait for the GIL the longer).
         try:
-            return function(*args, **kwargs)
+            result = obstore.get(self._store, self.key, options=options)
+            meta = result.meta
+            self._pinned.see(meta["size"], meta["e_tag"])  # a store may ignore If-Match
+            if buffer is None:
+                first, last = result.range  # obstore refuses any other than asked
+                buffer = memoryview(bytearray(last - first))
+            filling = Filling(buffer, self.url, start)
+            # Every chunk but the last is at least this long (obstore's promise): the first
+            # is the whole answer, unless the answer is longer than the range.
+            least = min(len(buffer) + 1, CHUNK_BYTES)
+            for chunk in result.stream(min_chunk_size=least):
+                filling.take(chunk)
+                if len(chunk) < least:
+                    break
+            filling.finish()
         except (FileNotFoundError, obstore.exceptions.NotFoundError) as exc:
             raise InvalidFileError(f"cube: {self.url} does not exist") from exc
+        except obstore.exceptions.PreconditionError as exc:  # If-Match: another version
+            raise CubeChanged(self.url) from exc
         except (PermissionError, obstore.exceptions.BaseError) as exc:
-            if any(words in str(exc) for words in _NOT_PARTIAL):
-                raise ignores_ranges(self.url, "the whole object, not the range asked for") from exc
-            reason = unreachable(exc)
-            if reason is not None:
-                raise unreachable_store(exc, reason, self.url) from exc
-            raise InvalidFileError(f"cube: cannot read {self.url}: {_first_line(exc)}") from exc
+            raise self._unreadable(exc) from exc
+        return buffer, meta["size"]
+
+    def _unreadable(self, exc):
+        """The package's error for obstore's ``exc``: a store that cannot be reached is a
+        `~astro_tesscut.ServiceError` (no cube can be read, so nothing is tried after it),
+        an answer that is not the range asked a `~astro_tesscut.CorruptResponseError`
+        (the whole object: an `~astro_tesscut.InvalidFileError`, as the first read says),
+        anything else this cube's `~astro_tesscut.InvalidFileError`."""
+        if any(words in str(exc) for words in _NOT_PARTIAL):
+            return ignores_ranges(self.url, "the whole object, not the range asked for")
+        if any(words in str(exc) for words in _UNUSABLE):
+            return CorruptResponseError(f"cube: {_first_line(exc)}", url=self.url)
+        reason = unreachable(exc)
+        if reason is not None:
+            return unreachable_store(exc, reason, self.url)
+        return InvalidFileError(f"cube: cannot read {self.url}: {_first_line(exc)}")
 
 
 def unreachable_store(exc, reason, url):
@@ -211,6 +262,15 @@ def _first_line(error):
 
 
 @functools.cache
+def _obstore():
+    """obstore and its exceptions, imported once (it is optional: imported where used)."""
+    import obstore
+    import obstore.exceptions
+
+    return obstore
+
+
+@functools.cache
 def _store(bucket, settings):
     """One store (and so one pool of connections) per bucket and settings, per process."""
     from obstore.store import S3Store
@@ -221,5 +281,5 @@ def _store(bucket, settings):
 
 @functools.cache
 def _threads():
-    """Threads that wait on obstore's calls (it releases the GIL meanwhile)."""
+    """Threads that wait on obstore's calls, a request each (it releases the GIL meanwhile)."""
     return ThreadPoolExecutor(_THREADS, thread_name_prefix="astro_tesscut-s3")

@@ -12,7 +12,7 @@ import abc
 import numpy as np
 
 from ..backend import Fetched
-from ..exceptions import InvalidFileError
+from ..exceptions import CorruptResponseError, InvalidFileError
 from ..writers import MadeFiles
 from .cutout import cut
 from .offline import OfflineSectors
@@ -146,7 +146,7 @@ class CubeStore(OfflineSectors):
                 cube = self.cube(key, show_progress=show_progress)
                 # Whole, before any is kept: a cube that fails part way gives nothing.
                 files.extend(list(cut(cube, ra, dec, size, skip_off_cube=True)))
-            except InvalidFileError as exc:
+            except (InvalidFileError, CorruptResponseError) as exc:  # this cube's alone
                 failed.append(str(exc))
         no_data = []
         if failed:

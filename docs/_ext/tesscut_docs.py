@@ -403,7 +403,7 @@ def _bench_substitutions():
     short = {
         "s3fs, defaults (10 connections)": "s3fs",
         "s3fs, max_pool_connections=64": "s3fs64",
-        "astro_tesscut (get_ranges on threads)": "ours",
+        "astro_tesscut (bounded GETs, threads)": "ours",
     }
     for run in ranges["runs"]:
         latency = f"{run['latency_s'] * 1e3:g}ms"
