@@ -45,7 +45,7 @@ _LAZY = {
     "conf": ".config",
     "TessCut": ".core",
     "TessCutClass": ".core",
-    "batch_cutouts": ".archive.batch",
+    "batch_cutouts": ".batch",
 }
 
 

@@ -120,7 +120,7 @@ def _parse(argv):
     if hasattr(args, "target"):
         args.target = " ".join(args.target)
     if getattr(args, "anon", False):
-        from .archive.source import is_url
+        from .cube.source import is_url
 
         if not (args.archive and is_url(args.archive)):
             command.error(

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from astropy.utils.exceptions import AstropyDeprecationWarning
 
-from .backend import Fetched, open_backend
-from .cache import CutoutCache
+from .backends.base import Fetched, open_backend
+from .backends.cache import CutoutCache
+from .backends.service import MastService
 from .config import conf
 from .exceptions import (
     InvalidQueryError,
@@ -20,7 +21,6 @@ from .exceptions import (
 from .files import sweep_stale
 from .interrupt import stopping_on_interrupt
 from .resolver import Names, parse_resolver
-from .service import MastService
 from .sizes import parse_size
 from .targets import parse_radius, parse_sectors, parse_target
 from .writers import AsZip, InMemory, IntoDirectory
@@ -73,10 +73,10 @@ class TessCutClass:
         Directory of the cutout cache; ``conf.cache_dir`` by default.
     archive : str or path-like, optional
         Work from FFI cubes instead of the TESScut service: a directory of
-        cubes and/or FFIs (`~astro_tesscut.archive.local.LocalArchive`), or a
+        cubes and/or FFIs (`~astro_tesscut.backends.local.LocalArchive`), or a
         URL prefix of cubes named as MAST names them, such as
         ``"s3://stpubdata/tess/public/mast/"``
-        (`~astro_tesscut.archive.remote.RemoteArchive`). Sectors come from
+        (`~astro_tesscut.backends.remote.RemoteArchive`). Sectors come from
         TESS's pointing model, cutouts from the cubes, in TESScut's format.
         Every call is then offline (as with ``offline=True``): no request
         goes to MAST, names included.

@@ -149,7 +149,7 @@ class Names:
     """Object names to ICRS positions, for one client.
 
     Online, MAST's resolver through ``service`` (a
-    `~astro_tesscut.service.MastService`), asked once per name and
+    `~astro_tesscut.backends.service.MastService`), asked once per name and
     resolver; offline, `offline_position`.
     """
 

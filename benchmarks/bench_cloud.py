@@ -9,7 +9,7 @@ requests and bytes of every case.
 
 - One cold cutout, in a fresh process, timed from the import of each package
   to the file on disk: astrocut's ``cube_cut`` (``threads=1``, its default,
-  and ``threads=8``) against ours (`astro_tesscut.archive.cutout.cutouts` on
+  and ``threads=8``) against ours (`astro_tesscut.cube.cutout.cutouts` on
   the cube's URL, as ``cube_cut`` takes it, and the whole API:
   ``TessCutClass(archive=...).download_cutouts``).
 - ``--targets`` random targets on the cube with default options: our
@@ -57,7 +57,7 @@ print(time.perf_counter() - start)
 OURS_COLD = """
 import sys, time
 start = time.perf_counter()
-from astro_tesscut.archive.cutout import cutouts
+from astro_tesscut.cube.cutout import cutouts
 cutouts(sys.argv[1], sys.argv[2], size=(45, 35), output_dir=sys.argv[3],
         storage_options={"anon": True})
 print(time.perf_counter() - start)
@@ -265,7 +265,7 @@ def _cpu_seconds():
 
 
 def random_targets(cube, count):
-    from astro_tesscut.archive.cube import open_cube
+    from astro_tesscut.cube.ffi_cube import open_cube
 
     rng = np.random.default_rng(7)
     ra, dec = open_cube(cube).projection.pixel_to_world(

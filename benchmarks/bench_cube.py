@@ -31,7 +31,7 @@ if sys.argv[3] == "astrocut":
     from astrocut import CubeFactory
     CubeFactory().make_cube(files, output, sector=1, verbose=False)
 else:
-    from astro_tesscut.archive.build import build_cube
+    from astro_tesscut.cube.build import build_cube
     build_cube(files, output, sector=1, show_progress=False)
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds,

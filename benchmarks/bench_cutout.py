@@ -30,8 +30,8 @@ import sector_data
 from astropy.coordinates import SkyCoord
 from timing import timed
 
-from astro_tesscut.archive import cube as cube_module
-from astro_tesscut.archive.cutout import cutouts
+from astro_tesscut.cube import ffi_cube as cube_module
+from astro_tesscut.cube.cutout import cutouts
 
 FRAMES = 200
 

@@ -24,7 +24,7 @@ import tess_stars2px
 from astropy.coordinates import SkyCoord
 from timing import timed
 
-from astro_tesscut.archive.geometry import locate
+from astro_tesscut.sky.geometry import locate
 
 
 def random_sky(n, rng):

@@ -26,7 +26,7 @@ BUCKET, KEY = "stpubdata", "tess/public/mast/tess-s0001-4-2-cube.fits"
 
 def ranges_of(cube, count, seed=1):
     """Byte ranges of 35-column cutout rows at random places on the cube, as (start, stop)."""
-    from astro_tesscut.archive.cube import open_cube
+    from astro_tesscut.cube.ffi_cube import open_cube
 
     layout = open_cube(cube)
     rng = np.random.default_rng(seed)
@@ -103,7 +103,7 @@ def _store():
 def ours(ranges):
     """What astro_tesscut does: after the headers' read (which pins the object's ETag), a
     GET per range with If-Match, its body streamed and bounded, on threads."""
-    from astro_tesscut.archive.s3_source import S3Source, obstore_config
+    from astro_tesscut.cube.s3_source import S3Source, obstore_config
 
     source = S3Source(f"s3://{BUCKET}/{KEY}", obstore_config({"anon": True}))
     source.head(2880)

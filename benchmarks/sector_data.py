@@ -43,7 +43,7 @@ def ffis(count):
 def cube(count):
     """The cube of ``count`` real-size FFIs (sector 1, camera 4, CCD 2), built the first
     time it is asked for."""
-    from astro_tesscut.archive.build import build_cube
+    from astro_tesscut.cube.build import build_cube
 
     path = ROOT / f"cube-{count}" / "tess-s0001-4-2-cube.fits"
     if not path.exists():

@@ -109,7 +109,7 @@ def ffi_files(tmp_path_factory):
 @pytest.fixture(scope="session")
 def cube_file(ffi_files, tmp_path_factory):
     """Our cube of `ffi_files`, named as MAST names cubes."""
-    from astro_tesscut.archive.build import build_cube
+    from astro_tesscut.cube.build import build_cube
 
     path = tmp_path_factory.mktemp("cube") / "tess-s0001-4-2-cube.fits"
     return build_cube(ffi_files, path, show_progress=False)
@@ -128,7 +128,7 @@ def cube_archive(cube_file, tmp_path):
 def corner_cube_file(tmp_path_factory):
     """A cube of the first 40 x 50 pixels of the FFIs: its pixels start where MAST's
     whole-FFI cubes start, so the pointing model's guess of a cutout's rows holds."""
-    from astro_tesscut.archive.build import build_cube
+    from astro_tesscut.cube.build import build_cube
     from astro_tesscut.simulate import write_ffis
 
     region = {**FFI_REGION, "corner": (0, 0)}
@@ -163,7 +163,7 @@ def s3(cube_file, corner_cube_file):
     from moto.server import ThreadedMotoServer
     from s3_server import CountingProxy
 
-    from astro_tesscut.archive.cube import forget_cubes
+    from astro_tesscut.cube.ffi_cube import forget_cubes
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -222,7 +222,7 @@ def s3(cube_file, corner_cube_file):
 @pytest.fixture
 def proxy(s3):
     """The S3 server's counting proxy, its counts reset, with no cube opened in the process."""
-    from astro_tesscut.archive.cube import forget_cubes
+    from astro_tesscut.cube.ffi_cube import forget_cubes
 
     forget_cubes()
     s3.reset()

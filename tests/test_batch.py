@@ -15,11 +15,10 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from astro_tesscut import InvalidQueryError
-from astro_tesscut.archive import batch
-from astro_tesscut.archive.cube import open_cube
-from astro_tesscut.archive.cutout import cutout
-from astro_tesscut.archive.pointing import ffi_pixels
+from astro_tesscut import InvalidQueryError, batch
+from astro_tesscut.cube.cutout import cutout
+from astro_tesscut.cube.ffi_cube import open_cube
+from astro_tesscut.sky.pointing import ffi_pixels
 
 
 def pairs(counts):
@@ -91,7 +90,7 @@ def neighbours(cube_file, count, seed=5):
 def test_neighbours_read_together_give_the_files_of_single_cutouts(
     cube_archive, cube_file, tmp_path, monkeypatch
 ):
-    from astro_tesscut.archive.source import FileSource
+    from astro_tesscut.cube.source import FileSource
 
     reads = []
     real = FileSource.read_into

@@ -112,7 +112,7 @@ def test_cutout_from_an_archive_with_a_plot(mock_http, cube_archive, tmp_path, c
 
 
 def test_running_out_of_memory_is_one_line(cube_archive, tmp_path, capsys, monkeypatch):
-    from astro_tesscut.archive import cutout
+    from astro_tesscut.cube import cutout
 
     def exhausted(*args, **kwargs):
         raise MemoryError

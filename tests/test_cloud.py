@@ -23,8 +23,8 @@ from astropy.table import Table
 from conftest import ANON, CORNER, PI_MEN, PREFIX
 
 from astro_tesscut import NoResultsWarning, TessCutClass, batch_cutouts
-from astro_tesscut.archive.cube import forget_cubes, open_cube
-from astro_tesscut.archive.cutout import cutout
+from astro_tesscut.cube.cutout import cutout
+from astro_tesscut.cube.ffi_cube import forget_cubes, open_cube
 
 PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
 
@@ -62,7 +62,7 @@ def overlaps(spans):
 
 
 def test_a_cold_cutout_is_two_round_trips(proxy, corner_cube_file, monkeypatch):
-    from astro_tesscut.archive.s3_source import S3Source
+    from astro_tesscut.cube.s3_source import S3Source
 
     calls = count_reads(monkeypatch, S3Source)
     local = open_cube(corner_cube_file)
@@ -87,7 +87,7 @@ def test_a_cold_cutout_is_two_round_trips(proxy, corner_cube_file, monkeypatch):
 
 
 def test_a_wrong_guess_costs_one_more_round_trip(proxy, cube_file, monkeypatch):
-    from astro_tesscut.archive.s3_source import S3Source
+    from astro_tesscut.cube.s3_source import S3Source
 
     calls = count_reads(monkeypatch, S3Source)
     # This cube is a region far from the FFI's first pixel: the guess cannot hold.
@@ -206,7 +206,7 @@ def test_batch_on_a_dask_cluster_equals_serial_and_spreads_one_cube(
     proxy, cube_file, tmp_path, monkeypatch
 ):
     distributed = pytest.importorskip("distributed", reason="the cloud extra (dask) is missing")
-    from astro_tesscut.archive import batch
+    from astro_tesscut import batch
 
     monkeypatch.setattr(batch, "TASK_TARGETS", 1)  # a task per target: one cube, many tasks
     targets = batch_targets(cube_file)
@@ -302,7 +302,7 @@ def test_command_line_on_s3(proxy, tmp_path, capsys):
     ],
 )
 def test_s3fs_options_translate_to_obstore(options, config, monkeypatch):
-    from astro_tesscut.archive.s3_source import obstore_config
+    from astro_tesscut.cube.s3_source import obstore_config
 
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     settings = obstore_config(options)
@@ -312,7 +312,7 @@ def test_s3fs_options_translate_to_obstore(options, config, monkeypatch):
 
 
 def test_masts_bucket_is_read_in_its_region_whatever_the_environment(monkeypatch):
-    from astro_tesscut.archive import s3_source
+    from astro_tesscut.cube import s3_source
 
     made = []
     monkeypatch.setattr(s3_source, "_store", lambda bucket, settings: made.append(settings))
@@ -325,7 +325,7 @@ def test_masts_bucket_is_read_in_its_region_whatever_the_environment(monkeypatch
 
 
 def test_connection_limits_and_plain_http_where_asked(monkeypatch):
-    from astro_tesscut.archive.s3_source import obstore_config
+    from astro_tesscut.cube.s3_source import obstore_config
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
     settings = obstore_config({"anon": True, "config_kwargs": {"max_pool_connections": 20}})
@@ -343,8 +343,8 @@ def test_connection_limits_and_plain_http_where_asked(monkeypatch):
     ],
 )
 def test_options_only_s3fs_knows_leave_the_reading_to_s3fs(proxy, corner_cube_file, options):
-    from astro_tesscut.archive.fsspec_source import FsspecSource
-    from astro_tesscut.archive.s3_source import obstore_config
+    from astro_tesscut.cube.fsspec_source import FsspecSource
+    from astro_tesscut.cube.s3_source import obstore_config
 
     assert obstore_config(options) is None
     url = f"s3://stpubdata/{CORNER}{corner_cube_file.name}"
@@ -358,7 +358,7 @@ def test_options_only_s3fs_knows_leave_the_reading_to_s3fs(proxy, corner_cube_fi
 
 
 def test_a_profile_without_keys_leaves_the_reading_to_s3fs(monkeypatch, tmp_path):
-    from astro_tesscut.archive.s3_source import obstore_config
+    from astro_tesscut.cube.s3_source import obstore_config
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))

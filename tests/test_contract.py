@@ -18,7 +18,7 @@ from mast_mocks import TESSCUT
 from responses.matchers import query_param_matcher
 
 from astro_tesscut import InvalidQueryError, NoResultsWarning, TessCutClass
-from astro_tesscut.archive.cutout import cutout
+from astro_tesscut.cube.cutout import cutout
 
 PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
 NOWHERE = "10 20"  # in no FFI of sector 1

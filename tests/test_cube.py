@@ -5,8 +5,8 @@ import pytest
 from astropy.io import fits
 
 from astro_tesscut import InvalidFileError, InvalidQueryError
-from astro_tesscut.archive.build import build_cube
-from astro_tesscut.archive.cube import open_cube
+from astro_tesscut.cube.build import build_cube
+from astro_tesscut.cube.ffi_cube import open_cube
 
 
 def ffi_pixels(paths):

@@ -14,9 +14,8 @@ from conftest import FFI_REGION, PI_MEN
 from test_files import PIXEL_COLUMNS
 
 from astro_tesscut import InvalidQueryError
-from astro_tesscut.archive import cutout as cutout_module
-from astro_tesscut.archive.cube import open_cube
-from astro_tesscut.archive.cutout import (
+from astro_tesscut.cube import cutout as cutout_module
+from astro_tesscut.cube.cutout import (
     _gnomonic,
     _guessed_window,
     _residual,
@@ -29,8 +28,9 @@ from astro_tesscut.archive.cutout import (
     prepare_cube,
     side_pixels,
 )
-from astro_tesscut.archive.pointing import ffi_pixels, pointing_model
+from astro_tesscut.cube.ffi_cube import open_cube
 from astro_tesscut.sizes import parse_size
+from astro_tesscut.sky.pointing import ffi_pixels, pointing_model
 
 PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
 

@@ -22,7 +22,7 @@ from astro_tesscut import (
     TessCutClass,
     conf,
 )
-from astro_tesscut.service import MastService
+from astro_tesscut.backends.service import MastService
 from astro_tesscut.sizes import parse_size
 from astro_tesscut.targets import parse_target
 

@@ -10,10 +10,10 @@ from astropy.coordinates import SkyCoord
 from astropy.table import vstack
 from astropy.time import Time
 
-from astro_tesscut.archive import geometry
-from astro_tesscut.archive.geometry import locate
-from astro_tesscut.archive.pointing import FFI_CORNERS
 from astro_tesscut.exceptions import InvalidQueryError, InvalidQueryTypeError
+from astro_tesscut.sky import geometry
+from astro_tesscut.sky.geometry import locate
+from astro_tesscut.sky.pointing import FFI_CORNERS
 
 PI_MEN = SkyCoord(84.2911879979852, -80.4691197969941, unit="deg")
 
@@ -138,7 +138,7 @@ def beyond_edge(sector, camera, ccd, edge, distance, scinfo):
 
 
 def test_footprints_are_the_corner_pixels_where_tess_point_puts_them(scinfo):
-    from astro_tesscut.archive.pointing import footprints, pointing_model
+    from astro_tesscut.sky.pointing import footprints, pointing_model
 
     corners, normals = footprints()
     sectors = pointing_model().sectors
@@ -285,7 +285,7 @@ def test_nothing_found_gives_an_empty_table_with_the_same_columns():
 
 
 def test_the_pointing_model_is_built_once(monkeypatch):
-    from astro_tesscut.archive import pointing
+    from astro_tesscut.sky import pointing
 
     built = []
     real = pointing._model

@@ -32,10 +32,10 @@ from astro_tesscut import (
     batch_cutouts,
     conf,
 )
-from astro_tesscut.archive.cube import open_cube
-from astro_tesscut.archive.cutout import cutout
-from astro_tesscut.archive.local import LocalArchive
+from astro_tesscut.backends.local import LocalArchive
 from astro_tesscut.cli import main
+from astro_tesscut.cube.cutout import cutout
+from astro_tesscut.cube.ffi_cube import open_cube
 from astro_tesscut.fitslayout import walk
 from astro_tesscut.sizes import FFI_COLUMNS, FFI_ROWS, parse_size
 from astro_tesscut.targets import parse_target
@@ -55,7 +55,7 @@ CHILD = (
     + """
 import json, sys, warnings
 from astro_tesscut import TessCutClass
-from astro_tesscut.archive.cube import open_cube
+from astro_tesscut.cube.ffi_cube import open_cube
 
 archive, size, position, cubes = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 report = {}
@@ -204,7 +204,7 @@ def test_the_command_says_a_huge_size_in_one_line(mock_http, cube_archive, tmp_p
 def test_a_cutout_beyond_the_memory_budget_is_refused_before_any_read(
     cube_archive, cube_file, tmp_path, monkeypatch
 ):
-    from astro_tesscut.archive.cube import FFICube
+    from astro_tesscut.cube.ffi_cube import FFICube
 
     def no_reads(*args, **kwargs):
         raise AssertionError("pixels read for a cutout that was to be refused")

@@ -23,8 +23,8 @@ from mast_mocks import TESSCUT, mock_zip
 from synthetic import make_cutout_zip, make_tpf, make_tpf_file, make_zip, tpf_bytes
 
 from astro_tesscut import CorruptResponseError, TessCutClass, TessCutWarning, conf
-from astro_tesscut.archive.build import build_cube
-from astro_tesscut.cache import MANIFEST, CutoutCache
+from astro_tesscut.backends.cache import MANIFEST, CutoutCache
+from astro_tesscut.cube.build import build_cube
 from astro_tesscut.cutout_names import ANY_CUTOUT, ExpectedNames, cutout_name
 from astro_tesscut.files import owned_name, sweep_stale, temporary_path
 from astro_tesscut.fitslayout import walk
@@ -547,8 +547,8 @@ import sys, traceback
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from synthetic import PI_MEN_DEC, PI_MEN_RA, make_cutout_zip
-from astro_tesscut.cache import Cached, CutoutCache
-from astro_tesscut.service import MastService
+from astro_tesscut.backends.cache import Cached, CutoutCache
+from astro_tesscut.backends.service import MastService
 from astro_tesscut.sizes import parse_size
 from astro_tesscut.targets import parse_target
 from astro_tesscut.sizes import parse_size
@@ -761,7 +761,7 @@ def test_sweep_removes_only_what_dead_owners_left(tmp_path, live):
 def test_cache_sweeps_what_killed_processes_left(mock_http, client, tmp_path, live):
     cache_dir = tmp_path / "cache"
     killed(f"""
-        from astro_tesscut.cache import CutoutCache
+        from astro_tesscut.backends.cache import CutoutCache
         from astro_tesscut.writers import MadeFiles, received_in
         from synthetic import make_tpf_file
 
@@ -775,7 +775,7 @@ def test_cache_sweeps_what_killed_processes_left(mock_http, client, tmp_path, li
     stale += [cache_dir / ".incoming" / n for n in os.listdir(cache_dir / ".incoming")]
     assert sorted(p.suffix for p in stale) == [".part", ".staging"]
     process = live(f"""
-        from astro_tesscut.cache import CutoutCache
+        from astro_tesscut.backends.cache import CutoutCache
         from astro_tesscut.writers import MadeFiles
         from synthetic import make_tpf_file
 

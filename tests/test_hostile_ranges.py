@@ -24,7 +24,7 @@ import pytest
 from conftest import PEAK_MIB
 
 from astro_tesscut import CorruptResponseError, InvalidFileError
-from astro_tesscut.archive.cube import forget_cubes, open_cube
+from astro_tesscut.cube.ffi_cube import forget_cubes, open_cube
 
 HUGE = 256 << 20  # the whole file a server that ignores ranges sends: far more than is read
 ENDLESS = 16 << 30  # the most a body without end sends (it would take minutes)
@@ -193,7 +193,7 @@ CHILD = (
     PEAK_MIB
     + """
 import json, sys, time
-from astro_tesscut.archive.cube import open_cube
+from astro_tesscut.cube.ffi_cube import open_cube
 
 url, options, when = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 start = time.monotonic()

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from astro_tesscut import conf, interrupt
-from astro_tesscut.archive import pipeline
-from astro_tesscut.archive.cube import open_cube
+from astro_tesscut.cube import pipeline
+from astro_tesscut.cube.ffi_cube import open_cube
 from astro_tesscut.sizes import parse_size
 
 
@@ -123,7 +123,7 @@ def test_a_batch_stops_at_once(cube_file, cube_archive, tmp_path):
         "import numpy as np\n"
         "from astropy.table import Table\n"
         "from astro_tesscut import batch_cutouts\n"
-        "from astro_tesscut.archive.cube import open_cube\n"
+        "from astro_tesscut.cube.ffi_cube import open_cube\n"
         f"projection = open_cube({str(cube_file)!r}).projection\n"
         "rng = np.random.default_rng(1)\n"
         "x, y = rng.uniform(3, 47, 20000), rng.uniform(3, 37, 20000)\n"
@@ -191,7 +191,7 @@ def test_an_interrupt_reaches_the_threads_of_its_call_and_ends_with_it():
 
 def test_after_an_interrupted_call_the_next_cutouts_run(cube_file, cube_archive, monkeypatch):
     from astro_tesscut import TessCutClass
-    from astro_tesscut.archive import cutout
+    from astro_tesscut.cube import cutout
 
     client = TessCutClass(archive=cube_archive)
     position = open_cube(cube_file).projection.pixel_to_world(np.array([25.0]), np.array([20.0]))

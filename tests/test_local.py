@@ -10,8 +10,8 @@ from astropy.io import fits
 from conftest import PI_MEN, load_json
 
 from astro_tesscut import InvalidQueryError, NoResultsWarning, TessCutClass
-from astro_tesscut.archive import build
-from astro_tesscut.archive.cutout import cutout
+from astro_tesscut.cube import build
+from astro_tesscut.cube.cutout import cutout
 
 PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
 

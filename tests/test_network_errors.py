@@ -140,7 +140,7 @@ def test_an_http_archive_nobody_answers_at_is_not_a_missing_cube(closed_port):
 def test_a_missing_cube_on_a_reachable_s3_is_still_an_invalid_file(proxy):
     from conftest import ANON, PREFIX
 
-    from astro_tesscut.archive.cube import open_cube
+    from astro_tesscut.cube.ffi_cube import open_cube
 
     with pytest.raises(InvalidFileError, match="tess-s0009-1-1-cube.fits does not exist"):
         open_cube(PREFIX + "tess-s0009-1-1-cube.fits", ANON)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from astro_tesscut import InvalidQueryError, conf
-from astro_tesscut.archive import pipeline
+from astro_tesscut.cube import pipeline
 
 
 def test_results_come_in_order_with_work_ahead_on_threads():

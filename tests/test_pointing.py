@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tess_stars2px
 
-from astro_tesscut.archive import pointing
+from astro_tesscut.sky import pointing
 
 PI_MEN = (84.2911879979852, -80.4691197969941)
 
@@ -32,7 +32,7 @@ def test_the_model_read_from_source_is_tess_points_own(fresh_model):
 def test_placing_a_target_imports_neither_tess_point_nor_scipy():
     code = (
         "import sys\n"
-        "from astro_tesscut.archive.pointing import ffi_pixels\n"
+        "from astro_tesscut.sky.pointing import ffi_pixels\n"
         "column, row = ffi_pixels(84.2911879979852, -80.4691197969941, 1, 4, 2)\n"
         "assert 'tess_stars2px' not in sys.modules and 'scipy' not in sys.modules\n"
         "print(float(column[0]), float(row[0]))\n"

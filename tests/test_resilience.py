@@ -14,9 +14,9 @@ from astro_tesscut import (
     TessCutClass,
     conf,
 )
-from astro_tesscut.archive.geometry import cutout_radius
 from astro_tesscut.retries import RetryPolicy, parse_retry_after
 from astro_tesscut.sizes import parse_size
+from astro_tesscut.sky.geometry import cutout_radius
 
 SERVER = "https://mast.stsci.edu/tesscut/api/v0.1/"
 RA, DEC = "84.2911879979852", "-80.4691197969941"

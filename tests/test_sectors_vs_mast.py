@@ -40,8 +40,8 @@ from pathlib import Path
 import pytest
 from astropy.coordinates import SkyCoord
 
-from astro_tesscut.archive.geometry import locate
 from astro_tesscut.sizes import CutoutSize
+from astro_tesscut.sky.geometry import locate
 
 DATA = Path(__file__).parent / "data"
 PI_MEN_DEG = (84.2911879979852, -80.4691197969941)
@@ -108,7 +108,7 @@ def test_positions_on_collateral_pixels_are_listed_as_mast_lists_them(name, sect
     ],
 )
 def test_positions_on_an_image_outside_masts_footprint_are_not_listed(name, sector, camera, ccd):
-    from astro_tesscut.archive.pointing import ffi_pixels
+    from astro_tesscut.sky.pointing import ffi_pixels
 
     ra, dec = next((a[1], a[2]) for a in ANSWERS if a[0] == name)
     column, row = (value[0] for value in ffi_pixels(ra, dec, sector, camera, ccd))
@@ -135,8 +135,8 @@ def test_positions_on_an_image_outside_masts_footprint_are_not_listed(name, sect
 def test_cutouts_of_every_sector_look_sectors_up_within_the_half_diagonal(size, arcsec):
     from astropy.table import Table
 
-    from astro_tesscut.backend import Backend, Fetched
-    from astro_tesscut.per_sector import PerSector
+    from astro_tesscut.backends.base import Backend, Fetched
+    from astro_tesscut.backends.per_sector import PerSector
     from astro_tesscut.targets import parse_target
 
     asked = []
@@ -158,7 +158,7 @@ def position_off_the_first_column(pixels, sector=1, camera=4, ccd=2):
     """The sky position ``pixels`` left of the first column of an FFI, mid-way along it."""
     import numpy as np
 
-    from astro_tesscut.archive.pointing import pointing_model, sky_vectors
+    from astro_tesscut.sky.pointing import pointing_model, sky_vectors
 
     model = pointing_model()
     index = np.flatnonzero(model.sectors == sector)
@@ -169,8 +169,8 @@ def position_off_the_first_column(pixels, sector=1, camera=4, ccd=2):
 
 
 def test_an_archive_tries_the_cubes_a_large_cutout_reaches(cube_archive):
-    from astro_tesscut.archive.geometry import cutout_radius
-    from astro_tesscut.archive.local import LocalArchive
+    from astro_tesscut.backends.local import LocalArchive
+    from astro_tesscut.sky.geometry import cutout_radius
 
     store = LocalArchive(cube_archive)
     coord = SkyCoord(position_off_the_first_column(12).spherical)
@@ -213,7 +213,7 @@ def test_an_archive_tells_an_unobserved_sector_from_a_missing_one(cube_archive):
 def observed_sectors():
     """Pi Mensae's public sectors in the pointing model, as messages list them: 1, 4, 8,
     11-13..., then those planned or not public yet."""
-    from astro_tesscut.archive.geometry import sector_ranges
+    from astro_tesscut.sky.geometry import sector_ranges
 
     table = locate(PI_MEN)
     public = sorted(set(table["sector"][table["released"]].tolist()))

@@ -454,7 +454,7 @@ def _demo_stamp():
 
     package = Path(astro_tesscut.__file__).parent
     digest = hashlib.sha256()
-    for name in ("demo.py", "simulate.py", "plotting.py", "catalog.py", "archive/tpf.py"):
+    for name in ("demo.py", "simulate.py", "plotting.py", "catalog.py", "cube/tpf.py"):
         digest.update((package / name).read_bytes())
     return f"{astro_tesscut.__version__} frames={demo.FRAMES} {digest.hexdigest()}\n"
 
@@ -507,7 +507,9 @@ def _code_substitutions():
     """Constants of the offline engine that the pages quote."""
     import inspect
 
-    from astro_tesscut.archive import batch, build, geometry
+    from astro_tesscut import batch
+    from astro_tesscut.cube import build
+    from astro_tesscut.sky import geometry
 
     max_memory = inspect.signature(build.build_cube).parameters["max_memory"].default
     return {

@@ -72,7 +72,7 @@ PROJECTS = {
                 "py:class",
                 "io/fits/api/hdulists.html#astropy.io.fits.HDUList",
             ),
-            # astro_tesscut.archive.cutout.cutouts's docstring says `HDUList` for it.
+            # astro_tesscut.cube.cutout.cutouts's docstring says `HDUList` for it.
             "HDUList": ("py:class", "io/fits/api/hdulists.html#astropy.io.fits.HDUList"),
             "astropy.io.fits.Header": (
                 "py:class",

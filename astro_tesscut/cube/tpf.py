@@ -73,7 +73,7 @@ def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual,
 
     Parameters
     ----------
-    cube : `~astro_tesscut.archive.cube.FFICube`
+    cube : `~astro_tesscut.cube.ffi_cube.FFICube`
         The cube cut from.
     corner : (int, int)
         0-based CCD column and row of the cutout's first pixel.

@@ -1,6 +1,6 @@
 """What local and remote archives share: one FFI cube per sector, camera and CCD.
 
-A store is a backend (`~astro_tesscut.backend.Backend`): it answers which
+A store is a backend (`~astro_tesscut.backends.base.Backend`): it answers which
 sectors saw a target (TESS's pointing model), which of its cubes could hold
 it or part of its cutout (with a little slack for the edges), and cuts them;
 subclasses say which cubes they hold and how to open one, and keep where
@@ -11,11 +11,11 @@ import abc
 
 import numpy as np
 
-from ..backend import Fetched
+from ..cube.cutout import cut
 from ..exceptions import CorruptResponseError, InvalidFileError
 from ..writers import MadeFiles
-from .cutout import cut
-from .offline import OfflineSectors
+from .base import Fetched
+from .pointing_model import OfflineSectors
 
 __all__ = ["CubeStore", "cube_name"]
 
@@ -30,8 +30,8 @@ def cube_name(sector, camera, ccd):
 
 
 class CubeStore(OfflineSectors):
-    """Base of `~astro_tesscut.archive.local.LocalArchive` and
-    `~astro_tesscut.archive.remote.RemoteArchive`: a backend of FFI cubes."""
+    """Base of `~astro_tesscut.backends.local.LocalArchive` and
+    `~astro_tesscut.backends.remote.RemoteArchive`: a backend of FFI cubes."""
 
     storage_options = None  # fsspec options, for remote stores
 
@@ -41,7 +41,7 @@ class CubeStore(OfflineSectors):
 
     @abc.abstractmethod
     def cube(self, key, *, show_progress=False):
-        """The `~astro_tesscut.archive.cube.FFICube` of ``key``; raises
+        """The `~astro_tesscut.cube.ffi_cube.FFICube` of ``key``; raises
         `~astro_tesscut.InvalidFileError` when there is none."""
 
     @abc.abstractmethod
@@ -50,7 +50,7 @@ class CubeStore(OfflineSectors):
 
     def sectors(self, target, radius):
         """The pointing model's sector table of ``target`` (see
-        `~astro_tesscut.archive.offline.OfflineSectors`), with ``available`` when the
+        `~astro_tesscut.backends.pointing_model.OfflineSectors`), with ``available`` when the
         store knows what it holds."""
         table = super().sectors(target, radius)
         held = self.held()
@@ -75,7 +75,7 @@ class CubeStore(OfflineSectors):
             Only these sectors.
         radius_deg : float, optional
             Also the cubes a circle of this radius round a target reaches (a
-            cutout's `~astro_tesscut.archive.geometry.cutout_radius`), beyond the
+            cutout's `~astro_tesscut.sky.geometry.cutout_radius`), beyond the
             slack every target gets.
 
         Returns
@@ -89,8 +89,8 @@ class CubeStore(OfflineSectors):
             Float (k, 2): the target's 1-based FFI column and row on the cube, as
             the pointing model places it (a pixel or two from the cube's WCS).
         """
-        from .geometry import cube_hits
-        from .pointing import pointing_model
+        from ..sky.geometry import cube_hits
+        from ..sky.pointing import pointing_model
 
         held = self.held()
         if held is not None:
@@ -122,7 +122,7 @@ class CubeStore(OfflineSectors):
         self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
     ):
         """Every target pixel file of ``target`` the store can cut, handed to ``writer`` in
-        one go (see `~astro_tesscut.backend.Backend.cutouts`): from each cube the cutout
+        one go (see `~astro_tesscut.backends.base.Backend.cutouts`): from each cube the cutout
         reaches. The cubes it lacked, or could not use, are the reasons for no data (each
         cube's own: the others' files still come).
 
@@ -131,7 +131,7 @@ class CubeStore(OfflineSectors):
         ServiceError
             The store's server cannot be reached (no network, a wrong endpoint).
         """
-        from .geometry import cutout_radius
+        from ..sky.geometry import cutout_radius
 
         ra = np.atleast_1d(target.coord.icrs.ra.deg)
         dec = np.atleast_1d(target.coord.icrs.dec.deg)
@@ -163,7 +163,7 @@ class CubeStore(OfflineSectors):
     def _nothing_cut(self, target, sector, radius_deg, tried):
         """Why no cube gave a cutout, where none failed: the sector did not observe the
         target, the store lacks its cubes, or the target lies off the cubes tried."""
-        from .geometry import locate, sector_ranges
+        from ..sky.geometry import locate, sector_ranges
 
         if tried:
             names = ", ".join(cube_name(*key) for key in tried)

@@ -6,14 +6,14 @@ pixel files, in TESScut's format, handed to a `~astro_tesscut.writers.Writer`
 (memory, a directory, a zip) with the reasons for any sector without data.
 Four implementations exist:
 
-- MAST's TESScut service (`~astro_tesscut.service.MastService`), wrapped by
-  the verified cache (`~astro_tesscut.cache.Cached`) and per-sector
-  concurrency (`~astro_tesscut.per_sector.PerSector`);
-- a local archive of cubes and/or FFIs (`~astro_tesscut.archive.local.LocalArchive`);
+- MAST's TESScut service (`~astro_tesscut.backends.service.MastService`), wrapped by
+  the verified cache (`~astro_tesscut.backends.cache.Cached`) and per-sector
+  concurrency (`~astro_tesscut.backends.per_sector.PerSector`);
+- a local archive of cubes and/or FFIs (`~astro_tesscut.backends.local.LocalArchive`);
 - a remote archive of cubes under any fsspec URL
-  (`~astro_tesscut.archive.remote.RemoteArchive`);
+  (`~astro_tesscut.backends.remote.RemoteArchive`);
 - TESS's pointing model alone, for sectors offline
-  (`~astro_tesscut.archive.offline.OfflineSectors`).
+  (`~astro_tesscut.backends.pointing_model.OfflineSectors`).
 
 `open_backend` chooses among them from what the caller gave, once;
 `~astro_tesscut.TessCutClass` and `~astro_tesscut.batch_cutouts` both go
@@ -91,7 +91,7 @@ class Backend(abc.ABC):
 
         Returns
         -------
-        `~astro_tesscut.backend.Fetched`
+        `~astro_tesscut.backends.base.Fetched`
         """
 
     def __repr__(self):
@@ -128,15 +128,15 @@ def open_backend(archive=None, storage_options=None, *, offline=False, service=N
         fsspec options for a URL ``archive``.
     offline : bool, optional
         Without an archive: TESS's pointing model alone (sectors, no pixels).
-    service : `~astro_tesscut.service.MastService`, optional
+    service : `~astro_tesscut.backends.service.MastService`, optional
         The service client, when neither of the above.
-    cache : `~astro_tesscut.cache.CutoutCache`, optional
+    cache : `~astro_tesscut.backends.cache.CutoutCache`, optional
         Where the service's verified answers are kept.
     """
     if archive is not None:
         return open_archive(archive, storage_options)
     if offline:
-        from .archive.offline import OfflineSectors
+        from .pointing_model import OfflineSectors
 
         return OfflineSectors()
     from .cache import Cached, CutoutCache
@@ -148,12 +148,12 @@ def open_backend(archive=None, storage_options=None, *, offline=False, service=N
 
 def open_archive(archive, storage_options=None):
     """The cube store at ``archive``: a URL prefix of cubes, or a local directory."""
-    from .archive.source import is_url
+    from ..cube.source import is_url
 
     if is_url(archive):
-        from .archive.remote import RemoteArchive
+        from .remote import RemoteArchive
 
         return RemoteArchive(str(archive), storage_options=storage_options)
-    from .archive.local import LocalArchive
+    from .local import LocalArchive
 
     return LocalArchive(str(archive).removeprefix("file://"))

@@ -11,9 +11,9 @@ import hashlib
 import re
 from pathlib import Path
 
+from ..cube.cutout import prepare_cube
 from ..exceptions import InvalidFileError, InvalidQueryError
-from .cutout import prepare_cube
-from .store import CubeStore, cube_name
+from .cube_store import CubeStore, cube_name
 
 __all__ = ["LocalArchive"]
 
@@ -87,7 +87,7 @@ class LocalArchive(CubeStore):
 
     def _built_cube(self, key, ffis, show_progress):
         """The cube of these FFIs in the cube cache, built the first time it is asked for."""
-        from .build import build_cube
+        from ..cube.build import build_cube
 
         fingerprint = hashlib.sha256()
         for path in ffis:

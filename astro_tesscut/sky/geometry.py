@@ -109,7 +109,7 @@ def locate(coords, *, radius=None, sectors=None, now=None):
     Examples
     --------
     >>> from astropy.coordinates import SkyCoord
-    >>> from astro_tesscut.archive.geometry import locate
+    >>> from astro_tesscut.sky.geometry import locate
     >>> pi_men = SkyCoord(84.2911879979852, -80.4691197969941, unit="deg")
     >>> locate(pi_men, sectors=[1, 2, 3, 4])["sectorName"].tolist()
     ['tess-s0001-4-2', 'tess-s0004-4-3']

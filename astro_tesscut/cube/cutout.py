@@ -26,7 +26,7 @@ from ..exceptions import InvalidFileError, InvalidQueryError
 from ..files import cutout_from_bytes, write_files
 from ..sizes import ARCSEC_PER_UNIT, parse_size
 from ..targets import positions_of
-from .cube import FFICube, open_cube
+from .ffi_cube import FFICube, open_cube
 from .pipeline import ahead, check_room, holding, submit
 from .source import is_url
 from .tpf import tpf_bytes
@@ -46,7 +46,7 @@ def cutout(cube, coordinates, *, size=5, storage_options=None):
 
     Parameters
     ----------
-    cube : path-like, URL or `~astro_tesscut.archive.cube.FFICube`
+    cube : path-like, URL or `~astro_tesscut.cube.ffi_cube.FFICube`
         The cube (astrocut's or MAST's format): a path, or any fsspec URL
         such as ``s3://stpubdata/tess/public/mast/tess-s0001-4-2-cube.fits``.
     coordinates : str, `~astropy.coordinates.SkyCoord` or (ra, dec)
@@ -77,7 +77,7 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None, storage_options=None)
 
     Parameters
     ----------
-    cube : path-like, URL or `~astro_tesscut.archive.cube.FFICube`
+    cube : path-like, URL or `~astro_tesscut.cube.ffi_cube.FFICube`
         The cube, as for `cutout`.
     coordinates : `~astropy.coordinates.SkyCoord` (scalar or array), or one position
         The cutouts' centres.
@@ -110,7 +110,7 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None, storage_options=None)
 
 
 def prepare_cube(cube, storage_options=None, *, key=None):
-    """The `~astro_tesscut.archive.cube.FFICube` at ``cube`` (or ``cube`` itself), opened
+    """The `~astro_tesscut.cube.ffi_cube.FFICube` at ``cube`` (or ``cube`` itself), opened
     for cutting.
 
     For a URL, TESS's pointing model, which guesses the first cutout's rows,
@@ -125,7 +125,7 @@ def prepare_cube(cube, storage_options=None, *, key=None):
     if isinstance(cube, FFICube):
         return cube
     if is_url(cube):
-        from .pointing import pointing_model
+        from ..sky.pointing import pointing_model
 
         submit(pointing_model)
     opened = open_cube(cube, storage_options)
@@ -144,7 +144,7 @@ def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
 
     Parameters
     ----------
-    cube : path-like or `~astro_tesscut.archive.cube.FFICube`
+    cube : path-like or `~astro_tesscut.cube.ffi_cube.FFICube`
         The cube.
     ra, dec : `numpy.ndarray`
         1-d arrays of ICRS positions, degrees.
@@ -222,7 +222,7 @@ def cutout_windows(cube, ra, dec, size):
 
     Parameters
     ----------
-    cube : `~astro_tesscut.archive.cube.FFICube`
+    cube : `~astro_tesscut.cube.ffi_cube.FFICube`
         The cube; a first cutout of it reads its table along with the
         guessed rows of the first position (see the module docstring).
     ra, dec : `numpy.ndarray`
@@ -276,7 +276,7 @@ def _guessed_window(cube, ra, dec, size):
     cube is loaded or the model cannot say (a sector it does not know, a CCD it misses)."""
     if cube.loaded or cube.key is None or not cube.source.remote:
         return None
-    from .pointing import ffi_pixels, pointing_model
+    from ..sky.pointing import ffi_pixels, pointing_model
 
     sector, camera, ccd = cube.key
     if sector not in pointing_model().sectors or not (1 <= camera <= 4 and 1 <= ccd <= 4):

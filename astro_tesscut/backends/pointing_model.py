@@ -2,22 +2,22 @@
 
 What ``query_sectors(offline=True)`` answers without an archive, and what
 every archive of cubes answers its sector queries with
-(`~astro_tesscut.archive.store.CubeStore` builds on it).
+(`~astro_tesscut.backends.cube_store.CubeStore` builds on it).
 """
 
-from ..backend import Backend
 from ..exceptions import InvalidQueryError
+from .base import Backend
 
 __all__ = ["OfflineSectors"]
 
 
 class OfflineSectors(Backend):
-    """Sectors from TESS's pointing model (`~astro_tesscut.archive.geometry.locate`)."""
+    """Sectors from TESS's pointing model (`~astro_tesscut.sky.geometry.locate`)."""
 
     def sectors(self, target, radius):
-        """`~astro_tesscut.archive.geometry.locate`'s table for one target: the common
+        """`~astro_tesscut.sky.geometry.locate`'s table for one target: the common
         columns, then ``column``, ``row`` and ``released``."""
-        from .geometry import locate
+        from ..sky.geometry import locate
 
         table = locate(target.coord, radius=radius)
         table.remove_column("target")

@@ -16,16 +16,15 @@ import re
 import weakref
 from urllib.parse import urljoin, urlsplit
 
-from . import interrupt
-from ._version import __version__
-from .backend import SECTOR_COLUMNS, Backend, Fetched
-from .config import conf
-from .cutout_names import ExpectedNames
-from .exceptions import CorruptResponseError, InvalidQueryError, ServiceError
-from .files import no_data_message
-from .resolver import position_from_answer, resolver_params
-from .retries import RetryPolicy, parse_retry_after, retry
-from .transport import (
+from .. import interrupt
+from .._version import __version__
+from ..config import conf
+from ..cutout_names import ExpectedNames
+from ..exceptions import CorruptResponseError, InvalidQueryError, ServiceError
+from ..files import no_data_message
+from ..resolver import position_from_answer, resolver_params
+from ..retries import RetryPolicy, parse_retry_after, retry
+from ..transport import (
     ACCEPT_ENCODING,
     CHUNK_BYTES,
     NO_SUCH_NAME,
@@ -36,7 +35,8 @@ from .transport import (
     unreachable,
     watched_adapter,
 )
-from .writers import ZipAnswer
+from ..writers import ZipAnswer
+from .base import SECTOR_COLUMNS, Backend, Fetched
 
 __all__ = ["MastService"]
 
@@ -57,8 +57,8 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 class MastService(Backend):
     """MAST's TESScut service, reached through one `requests.Session`.
 
-    One request per call: `~astro_tesscut.per_sector.PerSector` splits a
-    target's sectors into requests, `~astro_tesscut.cache.Cached` keeps the
+    One request per call: `~astro_tesscut.backends.per_sector.PerSector` splits a
+    target's sectors into requests, `~astro_tesscut.backends.cache.Cached` keeps the
     verified answers.
 
     Parameters
@@ -148,7 +148,7 @@ class MastService(Backend):
 
     def sectors(self, target, radius):
         """The sectors that observed ``target``, as TESScut lists them (see
-        `Backend.sectors <astro_tesscut.backend.Backend.sectors>`).
+        `Backend.sectors <astro_tesscut.backends.base.Backend.sectors>`).
 
         ``radius`` (an `~astropy.coordinates.Angle`) widens the search around a
         fixed target; moving targets are looked up along their path.
@@ -174,10 +174,10 @@ class MastService(Backend):
         self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
     ):
         """One cutout request, its answer streamed into ``writer`` (see
-        `Backend.cutouts <astro_tesscut.backend.Backend.cutouts>`).
+        `Backend.cutouts <astro_tesscut.backends.base.Backend.cutouts>`).
 
         A zip is handed over once received; TESScut's JSON "no data" answer
-        becomes the reason in the `~astro_tesscut.backend.Fetched`.
+        becomes the reason in the `~astro_tesscut.backends.base.Fetched`.
         """
         try:
             with writer.incoming("tesscut.zip") as sink:

@@ -6,9 +6,9 @@ is needed, and the same layout works over HTTP or in a local directory.
 Cutouts read the cube's headers once and then only their own rows.
 """
 
+from ..cube.cutout import prepare_cube
 from ..exceptions import InvalidQueryError
-from .cutout import prepare_cube
-from .store import CubeStore, cube_name
+from .cube_store import CubeStore, cube_name
 
 __all__ = ["RemoteArchive"]
 

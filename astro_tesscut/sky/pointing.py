@@ -10,7 +10,7 @@ this reader does not know. tests/test_pointing.py checks that both give the
 same arrays.
 
 `ffi_pixels` maps positions to FFI pixels of one sector, camera and CCD;
-`~astro_tesscut.archive.geometry.locate` uses the same pieces for every sector, camera and CCD, and
+`~astro_tesscut.sky.geometry.locate` uses the same pieces for every sector, camera and CCD, and
 `footprints` (built with `sky_vectors`, the inverse map) for the outline of
 every FFI on the sky.
 """
@@ -127,7 +127,7 @@ def sky_vectors(column, row, model, sector, camera, ccd):
 
 def footprints():
     """Every FFI's outline on the sky, as MAST draws it (see
-    `~astro_tesscut.archive.geometry.locate`).
+    `~astro_tesscut.sky.geometry.locate`).
 
     Returns
     -------

@@ -7,11 +7,11 @@ a time, is faster and lets one sector fail without costing the others.
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .backend import Fetched, Wrapper
-from .config import conf
-from .exceptions import InvalidQueryError, PartialResultError, TessCutError
-from .interrupt import carrying
-from .progress import TransferProgress
+from ..config import conf
+from ..exceptions import InvalidQueryError, PartialResultError, TessCutError
+from ..interrupt import carrying
+from ..progress import TransferProgress
+from .base import Fetched, Wrapper
 
 __all__ = ["PerSector"]
 
@@ -35,7 +35,7 @@ class PerSector(Wrapper):
         else:
             from astropy.coordinates import Angle
 
-            from .archive.geometry import cutout_radius
+            from ..sky.geometry import cutout_radius
 
             # Every sector the cutout reaches, as one request for them all would give:
             # also those whose FFIs hold only its edge.

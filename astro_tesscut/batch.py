@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import InvalidQueryError, TessCutError
-from ..interrupt import carrying, stopping_on_interrupt
+from .exceptions import InvalidQueryError, TessCutError
+from .interrupt import carrying, stopping_on_interrupt
 
 __all__ = ["batch_cutouts"]
 
@@ -108,12 +108,12 @@ def batch_cutouts(
 def _batch(
     targets, size, archive, sectors, out_dir, client, storage_options, overwrite, show_progress
 ):
-    from ..backend import open_archive
-    from ..files import sweep_stale
-    from ..sizes import parse_size
-    from ..targets import parse_sectors
-    from .cutout import side_pixels
-    from .geometry import cutout_radius
+    from .backends.base import open_archive
+    from .cube.cutout import side_pixels
+    from .files import sweep_stale
+    from .sizes import parse_size
+    from .sky.geometry import cutout_radius
+    from .targets import parse_sectors
 
     ra, dec, names = _targets(targets)
     size, sectors = parse_size(size), parse_sectors(sectors, "sectors")
@@ -155,7 +155,7 @@ def _targets(targets):
     """ICRS RA and Dec arrays (degrees) and a name for each target."""
     from astropy.table import Table
 
-    from ..targets import is_sky_coordinate, positions_of, table_positions
+    from .targets import is_sky_coordinate, positions_of, table_positions
 
     if is_sky_coordinate(targets):
         ra, dec = positions_of(targets.reshape(-1) if not targets.isscalar else targets)
@@ -239,14 +239,14 @@ def _cut_task(task, *, size, out_dir, overwrite):
     """Cut one task's targets from its cube (runs on a worker).
 
     Targets come in groups of neighbours whose pixels are read together
-    (`~astro_tesscut.archive.cube.FFICube.read_rectangles`: rows they share,
+    (`~astro_tesscut.cube.ffi_cube.FFICube.read_rectangles`: rows they share,
     or nearly, are one request), several groups at once.
 
     Returns the task's rows (indices into the batch's pairs), and for each
     its status code, its file name ("" when none) and its error ("" when none).
     """
-    from .cutout import cut_name, cutout_windows, off_cube, prepare_cube
-    from .pipeline import ahead, check_room, holding
+    from .cube.cutout import cut_name, cutout_windows, off_cube, prepare_cube
+    from .cube.pipeline import ahead, check_room, holding
 
     key, location, storage_options, rows, ra, dec = task
     count = len(rows)
@@ -317,8 +317,8 @@ def _pixel_bytes(rectangles, frames):
 def _whole(path):
     """A regular file already there whose headers and data add up to its length (anything
     else, a FIFO or a link included, is not opened and is made again)."""
-    from ..files import open_regular
-    from ..fitslayout import FITSLayoutError, walk
+    from .files import open_regular
+    from .fitslayout import FITSLayoutError, walk
 
     try:
         with open_regular(path) as file:
@@ -330,8 +330,8 @@ def _whole(path):
 
 def _write_one(cube, ra, dec, window, pixels, out_dir):
     """Write one target's file from its pixels: (status, file name, error)."""
-    from ..writers import IntoDirectory, MadeFiles
-    from .cutout import cut_one
+    from .cube.cutout import cut_one
+    from .writers import IntoDirectory, MadeFiles
 
     try:
         name, data = cut_one(cube, float(ra), float(dec), window, pixels)

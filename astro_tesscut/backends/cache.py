@@ -46,11 +46,11 @@ import threading
 import warnings
 from pathlib import Path
 
-from .backend import Fetched, Wrapper
-from .config import conf
-from .exceptions import TessCutWarning
-from .files import open_regular, owned_name, sweep_stale
-from .writers import CachedFiles, Writer, received_in
+from ..config import conf
+from ..exceptions import TessCutWarning
+from ..files import open_regular, owned_name, sweep_stale
+from ..writers import CachedFiles, Writer, received_in
+from .base import Fetched, Wrapper
 
 __all__ = ["Cached", "CutoutCache"]
 

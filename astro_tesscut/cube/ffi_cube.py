@@ -276,9 +276,9 @@ class FFICube:
 
     @functools.cached_property
     def projection(self):
-        """The WCS of the FFI at `wcs_row` as a `~astro_tesscut.archive.sip.TanSip` (numpy
+        """The WCS of the FFI at `wcs_row` as a `~astro_tesscut.sky.sip.TanSip` (numpy
         only: what cutouts are placed with, without importing astropy.wcs)."""
-        from .sip import TanSip
+        from ..sky.sip import TanSip
 
         return TanSip(dict(self.wcs_cards), name=self.name)
 

@@ -1,1 +1,0 @@
-"""The local backend: offline sector geometry, FFI cubes and cutouts."""
