@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .files import load_cutout, write_atomically
+
 __all__ = [
     "ImagePlot",
     "LightCurvePlot",
@@ -24,6 +26,11 @@ __all__ = [
 TIME_LABEL = "Time (BTJD = BJD - 2457000, days)"
 # Within this of the target, a catalog star is the target itself.
 _SAME_STAR_ARCSEC = 2.0
+# A TESS CCD's science pixels, 1-based CCD columns and rows; the rest is collateral.
+_SCIENCE_COLUMNS = (45, 2092)
+_SCIENCE_ROWS = (1, 2048)
+# The first title line of a figure of synthetic pixels (SIMDATA = T).
+_SYNTHETIC = "SYNTHETIC DATA, NOT TESS"
 
 
 class ImagePlot(NamedTuple):
@@ -58,6 +65,11 @@ class LightCurvePlot(NamedTuple):
 def plot_cutout(tpf, frame=0, ax=None, *, percentiles=(5, 92), stretch="linear", cmap=None):
     """Show one cadence on axes of CCD columns and rows.
 
+    Pixels off the CCD (NaN) and on its collateral pixels (outside CCD columns
+    45 to 2092 and rows 1 to 2048) are masked: left out of the colour scale and
+    drawn hatched grey. A figure of synthetic pixels (``SIMDATA = T`` in the
+    primary header) says so in its title.
+
     Parameters
     ----------
     tpf : `~astropy.io.fits.HDUList` or path
@@ -66,9 +78,10 @@ def plot_cutout(tpf, frame=0, ax=None, *, percentiles=(5, 92), stretch="linear",
         Index of the cadence (row of the PIXELS table); negative counts
         from the end.
     ax : `~matplotlib.axes.Axes`, optional
-        Where to draw; a new figure when `None`.
+        Where to draw; when `None`, a new figure shaped to the image.
     percentiles : (float, float), optional
-        The colour scale runs between these percentiles of the finite pixels.
+        The colour scale runs between these percentiles of the finite
+        science pixels.
     stretch : {'linear', 'sqrt', 'log', 'asinh'}, optional
         How values between them map to colours.
     cmap : str or `~matplotlib.colors.Colormap`, optional
@@ -77,30 +90,32 @@ def plot_cutout(tpf, frame=0, ax=None, *, percentiles=(5, 92), stretch="linear",
     Returns
     -------
     `ImagePlot`
+        Its ``image`` holds the cadence as a masked array.
+
+    Raises
+    ------
+    ValueError
+        The cadence has no finite science pixel.
     """
     hdul = _as_hdulist(tpf)
     image, time, unit = _cadence(hdul, frame)
     ny, nx = image.shape
     origin = _ccd_origin(hdul)
     if origin is None:
-        extent, xlabel, ylabel = None, "Cutout column (pixel)", "Cutout row (pixel)"
+        column, row = 0, 0
+        xlabel, ylabel = "Cutout column (pixel)", "Cutout row (pixel)"
     else:
         column, row = origin
-        extent = (column - 0.5, column + nx - 0.5, row - 0.5, row + ny - 0.5)
         xlabel, ylabel = "CCD column", "CCD row"
-    figure, ax = _figure_and_axes(ax)
-    shown = ax.imshow(
-        image,
-        origin="lower",
-        norm=_norm(image, percentiles, stretch),
-        cmap=cmap,
-        extent=extent,
-        interpolation="nearest",
-    )
-    colorbar = figure.colorbar(shown, ax=ax, label=f"Flux ({unit})")
+    if ax is None:
+        figure, ax = _image_figure(image.shape)
+    else:
+        figure = ax.figure
+    extent = (column - 0.5, column + nx - 0.5, row - 0.5, row + ny - 0.5)
+    shown, colorbar = _show(figure, ax, image, extent, unit, percentiles, stretch, cmap)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(_title(hdul, time, frame))
+    ax.set_title(_image_title(hdul, time, frame))
     return ImagePlot(figure, ax, shown, colorbar)
 
 
@@ -122,9 +137,11 @@ def plot_cutout_sky(
     Parameters
     ----------
     tpf, frame, percentiles, stretch, cmap
-        As for `plot_cutout`.
+        As for `plot_cutout`, which masks the same pixels and says the same of
+        synthetic ones.
     ax : `~astropy.visualization.wcsaxes.WCSAxes`, optional
-        Axes made with ``projection=wcs``; a new figure when `None`.
+        Axes made with ``projection=wcs``; when `None`, a new figure shaped to
+        the image.
     stars : `~astropy.table.Table` or `~astropy.coordinates.SkyCoord`, optional
         Stars to mark in orange: a Table with ``ra`` and ``dec`` in degrees
         (such as `~astro_tesscut.TessCutClass.query_tic` returns), sized by
@@ -147,33 +164,37 @@ def plot_cutout_sky(
         The file has no celestial WCS, or ``ax`` is not a WCSAxes.
     """
     from astropy.coordinates import SkyCoord
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
 
     hdul = _as_hdulist(tpf)
     wcs = _celestial_wcs(hdul)
     image, time, unit = _cadence(hdul, frame)
     if ax is None:
-        import matplotlib.pyplot as plt
-
-        figure = plt.figure(layout="constrained")
-        ax = figure.add_subplot(projection=wcs)
+        figure, ax = _image_figure(image.shape, projection=wcs)
     elif not hasattr(ax, "coords"):
         raise ValueError("ax: must be a WCSAxes, made with projection=wcs")
     else:
         figure = ax.figure
-    shown = ax.imshow(
-        image,
-        origin="lower",
-        norm=_norm(image, percentiles, stretch),
-        cmap=cmap,
-        interpolation="nearest",
-    )
-    colorbar = figure.colorbar(shown, ax=ax, label=f"Flux ({unit})")
+    ny, nx = image.shape
+    extent = (-0.5, nx - 0.5, -0.5, ny - 0.5)
+    shown, colorbar = _show(figure, ax, image, extent, unit, percentiles, stretch, cmap)
     ax.coords[0].set_axislabel("Right ascension (ICRS)")
     ax.coords[1].set_axislabel("Declination (ICRS)")
+    # Each coordinate labelled below or left, on the side its grid lines cross most,
+    # so that no label lies on top, under the title, whatever the cutout's rotation.
+    scale = np.abs(wcs.pixel_scale_matrix)
+    ra_across = scale[0, 0] * scale[1, 1] >= scale[0, 1] * scale[1, 0]
+    for index, side in zip((0, 1) if ra_across else (1, 0), "bl", strict=True):
+        ax.coords[index].set_ticklabel_position(side)
+        ax.coords[index].set_axislabel_position(side)
+        ax.coords[index].set_ticklabel(exclude_overlapping=True)
     ax.coords.grid(color="white", alpha=0.5, linestyle="dotted")
-    ax.set_title(_title(hdul, time, frame))
-    ax.set_xlim(-0.5, image.shape[1] - 0.5)
-    ax.set_ylim(-0.5, image.shape[0] - 0.5)
+    # Room for a tick label at a top corner, which matplotlib does not know of.
+    tick_size = FontProperties(size=rcParams["ytick.labelsize"]).get_size_in_points()
+    ax.set_title(_image_title(hdul, time, frame), pad=rcParams["axes.titlepad"] + tick_size)
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
 
     if target is None:
         header = hdul[0].header
@@ -219,6 +240,8 @@ def plot_cutout_sky(
 def plot_lightcurve(tpf, ax=None, *, aperture=None):
     """Plot the flux summed in an aperture against time, without flagged cadences.
 
+    A figure of synthetic pixels (``SIMDATA = T``) says so in its title.
+
     Parameters
     ----------
     tpf : `~astropy.io.fits.HDUList` or path
@@ -259,8 +282,11 @@ def plot_lightcurve(tpf, ax=None, *, aperture=None):
     ax.set_ylabel(f"Summed flux ({_flux_unit(hdul)})")
     header = hdul[0].header
     ax.set_title(
-        f"Sector {header.get('SECTOR', '?')}: {int(aperture.sum())}-pixel aperture, "
-        f"{int(flagged.sum())} flagged cadences left out"
+        _title(
+            hdul,
+            f"Sector {header.get('SECTOR', '?')}: {int(aperture.sum())}-pixel aperture, "
+            f"{int(flagged.sum())} flagged cadences left out",
+        )
     )
     return LightCurvePlot(figure, ax, points, aperture)
 
@@ -304,8 +330,6 @@ def save_figure(figure, path, *, replace=False, dpi=100):
     FileExistsError
         ``path`` exists and ``replace`` is False.
     """
-    from .files import write_atomically
-
     return write_atomically(
         path, lambda tmp: figure.savefig(tmp, format="png", dpi=dpi), replace=replace
     )
@@ -313,8 +337,6 @@ def save_figure(figure, path, *, replace=False, dpi=100):
 
 def _as_hdulist(tpf):
     from astropy.io import fits
-
-    from .files import load_cutout
 
     hdul = tpf if isinstance(tpf, fits.HDUList) else load_cutout(tpf)
     names = [hdu.name for hdu in hdul]
@@ -324,7 +346,8 @@ def _as_hdulist(tpf):
 
 
 def _cadence(hdul, frame):
-    """One cadence's image (float, NaN where off the CCD), its time, and the flux unit."""
+    """One cadence's image, masked off the CCD (NaN) and on collateral pixels, its time, and
+    the flux unit."""
     pixels = hdul["PIXELS"].data
     count = len(pixels)
     if isinstance(frame, bool | np.bool_) or not isinstance(frame, numbers.Integral):
@@ -335,11 +358,26 @@ def _cadence(hdul, frame):
             f"(0 to {count - 1}, or negative from the end)"
         )
     image = np.asarray(pixels["FLUX"][frame], dtype=float)
-    if not np.isfinite(image).any():
+    good = np.isfinite(image) & _science_pixels(hdul, image.shape)
+    if not good.any():
         raise ValueError(
-            f"frame: cadence {frame} has no finite pixel (the cutout lies off the CCD)"
+            f"frame: cadence {frame} has no finite science pixel (the cutout lies off the "
+            "CCD or on its collateral pixels)"
         )
-    return image, float(pixels["TIME"][frame]), _flux_unit(hdul)
+    return np.ma.masked_array(image, mask=~good), float(pixels["TIME"][frame]), _flux_unit(hdul)
+
+
+def _science_pixels(hdul, shape):
+    """Which pixels of an image of ``shape`` are a CCD's science pixels; all of them when
+    the file does not say where on the CCD it lies."""
+    origin = _ccd_origin(hdul)
+    if origin is None:
+        return np.ones(shape, dtype=bool)
+    column = origin[0] + np.arange(shape[1])
+    row = origin[1] + np.arange(shape[0])
+    in_columns = (column >= _SCIENCE_COLUMNS[0]) & (column <= _SCIENCE_COLUMNS[1])
+    in_rows = (row >= _SCIENCE_ROWS[0]) & (row <= _SCIENCE_ROWS[1])
+    return in_rows[:, None] & in_columns[None, :]
 
 
 def _flux_unit(hdul):
@@ -347,7 +385,38 @@ def _flux_unit(hdul):
     return columns["FLUX"].unit or "e-/s"
 
 
-def _norm(image, percentiles, stretch):
+def _show(figure, ax, image, extent, unit, percentiles, stretch, cmap):
+    """Draw the masked ``image`` over a grey hatched background (in no colour map) that its
+    masked pixels, left transparent, let through; return the image and its colour bar."""
+    from matplotlib.patches import Rectangle
+
+    shown = ax.imshow(
+        image,
+        origin="lower",
+        norm=_norm(image.compressed(), percentiles, stretch),
+        cmap=cmap,
+        extent=extent,
+        interpolation="nearest",
+    )
+    if np.ma.is_masked(image):
+        x0, x1, y0, y1 = extent
+        ax.add_patch(
+            Rectangle(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                facecolor="0.85",
+                edgecolor="0.55",
+                hatch="//",
+                linewidth=0,
+                zorder=-1,
+            )
+        )
+    colorbar = figure.colorbar(shown, ax=ax, label=f"Flux ({unit})")
+    return shown, colorbar
+
+
+def _norm(values, percentiles, stretch):
     from astropy import visualization
 
     stretches = {
@@ -362,7 +431,7 @@ def _norm(image, percentiles, stretch):
     if not 0 <= low < high <= 100:
         raise ValueError(f"percentiles: need 0 <= low < high <= 100, got {percentiles!r}")
     return visualization.ImageNormalize(
-        image,
+        values,
         interval=visualization.AsymmetricPercentileInterval(low, high),
         stretch=stretches[stretch](),
     )
@@ -467,9 +536,32 @@ def _figure_and_axes(ax):
     return figure, figure.add_subplot()
 
 
-def _title(hdul, time, frame):
+def _image_figure(shape, projection=None):
+    """A new figure and axes for an image of ``shape``, sized so that however wide or tall
+    the image, it fills the axes and leaves room for the title, labels and colour bar."""
+    import matplotlib.pyplot as plt
+
+    ny, nx = shape
+    scale = min(4.5 / nx, 3.6 / ny)  # inches per pixel
+    width, height = max(nx * scale + 2.4, 4.4), ny * scale + 1.8
+    # Constrained layout that knows the axes keep the image's aspect: without it, the room
+    # left for the title is measured from axes the aspect has not yet shrunk.
+    figure = plt.figure(layout="compressed", figsize=(width, height))
+    return figure, figure.add_subplot(projection=projection)
+
+
+def _image_title(hdul, time, frame):
     header = hdul[0].header
-    return (
+    return _title(
+        hdul,
         f"TESS sector {header.get('SECTOR', '?')}, camera {header.get('CAMERA', '?')}, "
-        f"CCD {header.get('CCD', '?')}\nBTJD {time:.4f} (cadence {frame})"
+        f"CCD {header.get('CCD', '?')}",
+        f"BTJD {time:.4f} (cadence {frame})",
     )
+
+
+def _title(hdul, *lines):
+    """The title ``lines``, headed by a warning when the file's pixels are synthetic."""
+    if hdul[0].header.get("SIMDATA") is True:
+        lines = (_SYNTHETIC, *lines)
+    return "\n".join(lines)

@@ -62,7 +62,10 @@ def make_tpf(
     shape : (ny, nx)
         Rows and columns of the cutout.
     corner : (column, row)
-        CCD column and row of the cutout's first pixel.
+        CCD column and row (1-based) of the cutout's first pixel. Pixels it
+        puts outside the science pixels (CCD columns 45 to 2092, rows 1 to
+        2048) are collateral: 0 in FLUX and FLUX_ERR, 1 in the aperture, as
+        TESScut serves them.
     stars : list of (ra, dec, flux), optional
         Stars drawn as Gaussian PSFs; by default one of 5000 e-/s at (ra, dec).
     off_ccd_columns : int, optional
@@ -82,6 +85,9 @@ def make_tpf(
         x, y = wcs.wcs_world2pix([[star_ra, star_dec]], 0)[0]
         scene += star_flux / (2 * np.pi) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0)
     flux = (scene + rng.normal(0, 2, (n_cadences, ny, nx))).astype(np.float32)
+    column, row = corner[0] + np.arange(nx), corner[1] + np.arange(ny)
+    science = ((row >= 1) & (row <= 2048))[:, None] & ((column >= 45) & (column <= 2092))
+    flux[:, ~science] = 0
     flux[:, :, :off_ccd_columns] = np.nan
     error = np.sqrt(np.abs(flux)).astype(np.float32)
     on_ccd = np.ones((ny, nx), dtype=np.int32)
