@@ -5,6 +5,7 @@
 """
 
 import importlib
+import sys
 
 from ._version import __version__ as __version__
 from .exceptions import (
@@ -34,6 +35,8 @@ __all__ = [
     "TessCutClass",
     "TessCutError",
     "TessCutWarning",
+    "Tesscut",
+    "TesscutClass",
     "batch_cutouts",
     "conf",
 ]
@@ -47,15 +50,21 @@ _LAZY = {
     "TessCutClass": ".core",
     "batch_cutouts": ".batch",
 }
+# astroquery's spellings (``from astroquery.mast import Tesscut``), the same objects,
+# so that changing the import line is enough.
+_ALIASES = {"Tesscut": "TessCut", "TesscutClass": "TessCutClass"}
 
 
 def __getattr__(name):
-    if name not in _LAZY:
+    if name in _ALIASES:
+        value = getattr(sys.modules[__name__], _ALIASES[name])
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_ALIASES})

@@ -9,9 +9,10 @@ read noise and a little pointing jitter from cadence to cadence.
 
 The files say plainly that they are not TESS data: their primary header has
 ``ORIGIN = 'astro_tesscut.simulate'``, ``SIMDATA = T`` and ``SIMNOTE``, a
-sentence saying so. SIMDATA and SIMNOTE travel into cubes built from them
-and into every cutout of those cubes (the cube builder itself sets ORIGIN to
-MAST's).
+sentence saying so. All three travel into cubes built from them (the cube
+builder sets ORIGIN to MAST's only for FFIs without SIMDATA) and into every
+cutout of those cubes, whose ``CREATOR = 'astro_tesscut TargetPixelFile'``
+is what lets lightkurve read them as TESS target pixel files.
 """
 
 from pathlib import Path

@@ -10,6 +10,8 @@ of sectors and the ``small_body`` spelling.
 """
 
 import os
+import subprocess
+import sys
 
 import pytest
 import responses
@@ -85,6 +87,41 @@ def assert_one_sector(table):
     assert isinstance(table, Table)
     assert len(table) == 1
     assert list(table[0]) == ["tess-s0001-1-3", 1, 1, 3]
+
+
+# astroquery's names: only the import line changes.
+
+
+def test_astroquery_names_are_the_same_objects():
+    import astro_tesscut
+    from astro_tesscut import TessCut, Tesscut, TessCutClass, TesscutClass
+
+    assert Tesscut is TessCut
+    assert TesscutClass is TessCutClass
+    assert isinstance(Tesscut, TesscutClass)
+    assert {"Tesscut", "TesscutClass"} <= set(astro_tesscut.__all__)
+    assert {"Tesscut", "TesscutClass"} <= set(dir(astro_tesscut))
+
+
+def test_astroquery_names_load_lazily():
+    code = (
+        "import sys, astro_tesscut; "
+        "print('astro_tesscut.core' in sys.modules); "
+        "from astro_tesscut import Tesscut, TesscutClass, TessCut; "
+        "print('astro_tesscut.core' in sys.modules, Tesscut is TessCut)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "True", "True"]
+
+
+def test_astroquery_import_line_is_the_only_change(mock_http):
+    # from astroquery.mast import Tesscut
+    from astro_tesscut import Tesscut
+
+    mock_sector_list(mock_http, {**SECTOR_POSITION, "radius": "0.0"})
+    assert_one_sector(Tesscut.get_sectors(coordinates=SECTOR_COORD))
 
 
 # astroquery 0.4.11: test_tesscut_get_sector

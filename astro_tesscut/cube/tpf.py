@@ -19,7 +19,17 @@ import numpy as np
 from .._version import __version__
 from ..fitslayout import BLOCK
 
-__all__ = ["tpf_bytes"]
+__all__ = ["CREATOR", "tpf_bytes"]
+
+# What made the file: this package, and what it is, a target pixel file. Readers
+# tell products apart by CREATOR: lightkurve's `detect_filetype` takes a file with
+# TELESCOP = 'TESS' and "TargetPixel" in CREATOR for a TESS target pixel file (as
+# SPOC's '... TargetPixelExporterPipelineModule'); without that it takes only
+# files whose ORIGIN names STScI, as TESScut's and astrocut's ('astrocut',
+# 'STScI/MAST') are. Our cutouts keep the cube's ORIGIN, which for synthetic
+# pixels is 'astro_tesscut.simulate' (with SIMDATA = T and SIMNOTE): no claim
+# that they come from MAST.
+CREATOR = "astro_tesscut TargetPixelFile"
 
 _IMAGE_COLUMNS = ("RAW_CNTS", "FLUX", "FLUX_ERR", "FLUX_BKG", "FLUX_BKG_ERR")
 # Keywords of the FFI that gave the WCS worth keeping in the PIXELS header.
@@ -153,7 +163,7 @@ def _primary_cards(cube):
             cards.setdefault(keyword, card)
     start, stop = _number(cards.get("TSTART")), _number(cards.get("TSTOP"))
     updates = [
-        ("CREATOR", "astro_tesscut", "software used to produce this file"),
+        ("CREATOR", CREATOR, "software and product that made this file"),
         ("PROCVER", __version__, "software version"),
         ("FFI_TYPE", "SPOC", "the FFI type used to make the cutouts"),
         ("TIMEREF", "SOLARSYSTEM", "barycentric correction applied to times"),
