@@ -32,6 +32,28 @@ MAST's polygon and the pointing model agree by 1.5 pixels or more:
 - ``mast_footprint_edge_*.json``: on an FFI's image, 2.8 to 4.2 pixels from
   its first row or last column, but outside MAST's footprint, whose edges are
   straight on the sky: MAST does not list that FFI.
+
+The same polygons are what `locate` tests for sectors 1-80
+(astro_tesscut/data/tess_ffi_footprints.ecsv), so these answers are now MAST's
+polygon test itself; the model's polygons answer for the later sectors.
+
+Two targets near the edge of an FFI of sector 10:
+
+- ``mast_sector_notebook_tic_261105201.json``: TESScut's answer for TIC
+  261105201 at the TIC's position (82.8273670408244, -79.0087723001529), both
+  printed in MAST's notebook "Cutout of the TESS FFIs using Astrocut and
+  Astroquery" (spacetelescope/mast_notebooks,
+  notebooks/TESS/beginner_tesscut_astroquery/beginner_tesscut_astroquery.ipynb,
+  commit 0490cf1, executed 2025-09-10): 35 rows, of which astropy printed the
+  first and last 10. Sector 10 is not among them: the target lies 8.2 pixels
+  outside MAST's footprint of sector 10, camera 4, CCD 1 (and off the FFI, at
+  column -1.4, by the model).
+- WASP-107 (188.38685041666665, -10.146173611111111, that is 12h33m32.84s
+  -10d08m46.2s, as public analysis scripts of its TESS data give it with TIC
+  429302040 and Gaia DR3 3578638842054261248): on the image of sector 10,
+  camera 1, CCD 4 (row 6.1 by the model), but 2.9 pixels outside MAST's
+  footprint, so not listed for a position alone; a cutout round it reaches
+  that FFI.
 """
 
 import json
@@ -120,6 +142,68 @@ def test_positions_on_an_image_outside_masts_footprint_are_not_listed(name, sect
     assert (camera, ccd) not in [(int(r["camera"]), int(r["ccd"])) for r in table]
 
 
+TIC_261105201 = SkyCoord(82.8273670408244, -79.0087723001529, unit="deg")
+WASP_107 = SkyCoord(188.38685041666665, -10.146173611111111, unit="deg")
+
+
+def outside_masts_footprint_px(coord, sector, camera, ccd):
+    """How far (pixels of 21 arcsec) ``coord`` lies outside MAST's footprint of an FFI:
+    the largest distance beyond one of its edges' great circles."""
+    import numpy as np
+
+    from astro_tesscut.sky.geometry import mast_footprints
+
+    table = mast_footprints()
+    (row,) = table[
+        (table["sector"] == sector) & (table["camera"] == camera) & (table["ccd"] == ccd)
+    ]
+    vertices = SkyCoord(
+        [row[f"ra{i}"] for i in range(1, 5)], [row[f"dec{i}"] for i in range(1, 5)], unit="deg"
+    ).cartesian.xyz.value.T
+    normals = np.cross(vertices, np.roll(vertices, -1, axis=0))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    normals *= np.sign(normals @ vertices.sum(axis=0))[:, None]
+    sines = normals @ coord.cartesian.xyz.value
+    return float(-np.degrees(np.arcsin(sines.min())) * 3600 / 21)
+
+
+def test_tic_261105201_is_not_in_sector_10_as_tesscut_answered():
+    answer = json.loads((DATA / "mast_sector_notebook_tic_261105201.json").read_text())
+    shown = mast_answer("mast_sector_notebook_tic_261105201.json")
+    table = locate(TIC_261105201, sectors=range(1, 96))
+    ours = [tuple(int(v) for v in row) for row in table["sector", "camera", "ccd"]]
+    assert len(ours) == answer["rows"] == 35
+    assert ours[:10] == shown[:10]
+    assert ours[-10:] == shown[-10:]
+    assert 10 not in table["sector"]
+    # MAST's footprint of sector 10, camera 4, CCD 1 stops 8.2 pixels short of it; the
+    # model puts it left of the FFI's first column.
+    assert outside_masts_footprint_px(TIC_261105201, 10, 4, 1) == pytest.approx(8.2, abs=0.1)
+    from astro_tesscut.sky.pointing import ffi_pixels
+
+    column, _ = ffi_pixels(TIC_261105201.ra.deg, TIC_261105201.dec.deg, 10, 4, 1)
+    assert column[0] == pytest.approx(-1.4, abs=0.1)
+    # Which footprints answered: MAST's to sector 80, the model's after.
+    assert table["footprint"].tolist() == ["MAST" if s <= 80 else "model" for s in table["sector"]]
+    # A radius of 9 pixels reaches it.
+    near = locate(TIC_261105201, radius=9 * 21 / 3600, sectors=[10])
+    assert [(int(r["camera"]), int(r["ccd"]), r["footprint"]) for r in near] == [(4, 1, "MAST")]
+
+
+def test_wasp_107_is_listed_in_sector_10_for_a_cutout_not_for_its_position():
+    from astro_tesscut.sky.pointing import ffi_pixels
+
+    column, row = (v[0] for v in ffi_pixels(WASP_107.ra.deg, WASP_107.dec.deg, 10, 1, 4))
+    assert 45 < column < 2092  # on the image
+    assert row == pytest.approx(6.1, abs=0.1)
+    assert outside_masts_footprint_px(WASP_107, 10, 1, 4) == pytest.approx(2.9, abs=0.1)
+    assert len(locate(WASP_107, sectors=[10])) == 0
+    for size, listed in [(CutoutSize(x=3, y=3), False), (CutoutSize(x=31, y=31), True)]:
+        table = locate(WASP_107, radius=size.radius_deg(), sectors=[10])
+        found = [(int(r["camera"]), int(r["ccd"]), r["footprint"]) for r in table]
+        assert found == ([(1, 4, "MAST")] if listed else []), size
+
+
 # A cutout reaches the sectors of the FFIs its rectangle touches, as one TESScut request
 # for all of them returns them: sectors are looked up within its half-diagonal.
 
@@ -129,27 +213,28 @@ def test_positions_on_an_image_outside_masts_footprint_are_not_listed(name, sect
     [
         (CutoutSize(x=35, y=45), 57.0 / 2 * 21),  # hypot(35, 45) = 57.0 px
         (CutoutSize(x=3.0, y=4.0, units="arcmin"), 2.5 * 60),
-        (CutoutSize(x=0.03, y=0.04, units="d"), 0.025 * 3600),
+        (CutoutSize(x=0.03, y=0.04, units="deg"), 0.025 * 3600),
     ],
 )
 def test_cutouts_of_every_sector_look_sectors_up_within_the_half_diagonal(size, arcsec):
     from astropy.table import Table
 
-    from astro_tesscut.backends.base import Backend, Fetched
+    from astro_tesscut.backends.base import Backend, Fetched, Request
     from astro_tesscut.backends.per_sector import PerSector
     from astro_tesscut.targets import parse_target
 
     asked = []
 
     class Service(Backend):
-        def sectors(self, target, radius):
+        def sector_table(self, target, radius):
             asked.append(radius)
             return Table({"sector": [1, 4]})
 
-        def cutouts(self, target, size, sector, writer, **kwargs):
-            return Fetched(no_data=[f"sector {sector}"])
+        def cutouts(self, request, writer):
+            return Fetched(no_data=[f"sector {request.sector}"])
 
-    fetched = PerSector(Service()).cutouts(parse_target(coordinates=PI_MEN), size, None, None)
+    request = Request(parse_target(coordinates=PI_MEN), size)
+    fetched = PerSector(Service()).cutouts(request, None)
     assert fetched.no_data == ["sector 1", "sector 4"]
     assert [radius.to_value("arcsec") for radius in asked] == pytest.approx([arcsec], rel=1e-3)
 
@@ -170,15 +255,14 @@ def position_off_the_first_column(pixels, sector=1, camera=4, ccd=2):
 
 def test_an_archive_tries_the_cubes_a_large_cutout_reaches(cube_archive):
     from astro_tesscut.backends.local import LocalArchive
-    from astro_tesscut.sky.geometry import cutout_radius
 
     store = LocalArchive(cube_archive)
     coord = SkyCoord(position_off_the_first_column(12).spherical)
     ra, dec = [coord.ra.deg], [coord.dec.deg]
     assert len(locate(coord, sectors=[1])) == 0  # off the FFI, and off any other
-    small = store.candidates(ra, dec, [1], radius_deg=cutout_radius(CutoutSize(x=5, y=5)))
+    small = store.candidates(ra, dec, [1], radius_deg=CutoutSize(x=5, y=5).radius_deg())
     assert small[0].tolist() == []
-    large = store.candidates(ra, dec, [1], radius_deg=cutout_radius(CutoutSize(x=45, y=45)))
+    large = store.candidates(ra, dec, [1], radius_deg=CutoutSize(x=45, y=45).radius_deg())
     assert large[0].tolist() == [[1, 4, 2]]
 
 

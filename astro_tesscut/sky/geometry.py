@@ -2,29 +2,35 @@
 
 tess-point (``tess_stars2px``) holds the spacecraft pointing of every sector
 and the focal-plane geometry of the cameras, but maps one target at a time
-in Python loops. `locate` evaluates the same model (`.pointing`) with numpy
-for many targets, every sector, camera and CCD at once, and draws each FFI's
-footprint on the sky as MAST does (see `locate`'s notes).
+in Python loops. `locate` evaluates the same model (``astro_tesscut.sky.pointing``) with numpy
+for many targets, every sector, camera and CCD at once. Each FFI's footprint
+on the sky is MAST's own polygon where the package carries it
+(``data/tess_ffi_footprints.ecsv``), and elsewhere is drawn from the model as
+MAST draws it (see `locate`'s notes).
 """
 
+import functools
 import numbers
+import threading
+from importlib.resources import files
 
 import numpy as np
-from astropy import units as u
-from astropy.coordinates import BaseCoordinateFrame, SkyCoord
-from astropy.table import Table
-from astropy.time import Time
 
 from ..exceptions import InvalidQueryError, InvalidQueryTypeError
 from ..targets import parse_radius
 from .pointing import focal_plane, footprints, pixels_on_ccds, pointing_model, unit_vectors
 
-__all__ = ["cube_hits", "cutout_radius", "locate", "sector_ranges"]
+__all__ = ["cube_hits", "locate", "mast_footprints", "sector_ranges"]
 
-# The pixel scale MAST's footprint search turns cutout sizes into angles with (astrocut's
-# TessFootprintCutout.ARCSEC_PER_PX); the optics make it 19.5 to 21 arcsec across a camera.
-ARCSEC_PER_PIXEL = 21.0
-_ARCSEC_PER_UNIT = {"px": ARCSEC_PER_PIXEL, "arcsec": 1.0, "arcmin": 60.0, "d": 3600.0}
+# MAST's footprints of the SPOC FFIs (their s_region polygons), made and refreshed by
+# benchmarks/make_footprints.py: sector, camera, ccd, then ra1 dec1 ... ra4 dec4 (deg).
+FOOTPRINTS_FILE = "tess_ffi_footprints.ecsv"
+_FOOTPRINT_COLUMNS = ["sector", "camera", "ccd"] + [
+    f"{axis}{index}" for index in range(1, 5) for axis in ("ra", "dec")
+]
+# What the ``footprint`` column of `locate` says answered: MAST's polygon, or the model's.
+FROM_MAST, FROM_MODEL = "MAST", "model"
+
 SECTOR_HALF_LENGTH_DAYS = 13.7  # from the middle of a sector (tess-point's midtime) to its end
 # From the end of a sector to its FFIs at MAST: in every dated snapshot of TESScut's answers
 # a sector was served 35 to 44 days after it ended. No table of MAST's release dates is
@@ -42,8 +48,10 @@ _CHUNK = 2000  # targets at a time: 2000 x 135 sectors x 4 cameras x 3 floats is
 def locate(coords, *, radius=None, sectors=None, now=None):
     """Find the sectors, cameras and CCDs whose FFIs hold each position.
 
-    Offline and vectorised: tess-point's pointing and focal-plane model,
-    evaluated for every target, sector, camera and CCD at once.
+    Offline and vectorised: MAST's FFI footprints where the package carries
+    them, tess-point's pointing and focal-plane model for the other sectors
+    and for the pixel position, evaluated for every target, sector, camera and
+    CCD at once.
 
     Parameters
     ----------
@@ -69,8 +77,10 @@ def locate(coords, *, radius=None, sectors=None, now=None):
         ``sector``, ``camera``, ``ccd``, ``column`` and ``row`` (1-based FFI
         pixel coordinates of the target, collateral pixels included) and
         ``released`` (`False` while the sector's FFIs may not be public yet:
-        until 45 days after its end). Empty, with the same columns, when no
-        FFI holds any of the positions.
+        until 45 days after its end) and ``footprint``, whose footprint
+        answered: ``"MAST"`` (MAST's own polygon, `mast_footprints`) or
+        ``"model"`` (drawn from the pointing model, for sectors without one).
+        Empty, with the same columns, when no FFI holds any of the positions.
 
     Raises
     ------
@@ -82,19 +92,23 @@ def locate(coords, *, radius=None, sectors=None, now=None):
 
     Notes
     -----
-    MAST's rule, with tess-point's geometry. TESScut finds the sectors of a
-    position in the footprints of the FFIs in MAST's archive (CAOM's
+    MAST's rule, with MAST's footprints where known. TESScut finds the sectors
+    of a position in the footprints of the FFIs in MAST's archive (CAOM's
     ``s_region``; astrocut's ``footprint_cutout`` reads the same polygons from
     MAST's footprint file and tests them with ``contains_point`` or, for an
     area, ``intersects_poly``). Each footprint is a spherical quadrilateral:
-    great circles through the sky positions of the centres of the FFI's four
+    great circles through four vertices. For every (sector, camera, CCD) in
+    `mast_footprints` (sectors 1-80 as shipped) the vertices are MAST's, so
+    the answer is MAST's polygon test itself. For the others they are the
+    sky positions, by tess-point's model, of the centres of the FFI's four
     corner pixels, (1, 1), (2136, 1), (2136, 2078) and (1, 2078), collateral
-    pixels included. Checked against MAST's polygons for sectors 1-80 (the
-    1,280 footprints astrocut's tests held, September 2024): their corners fall
-    on those pixels to within the model's ~1 pixel, and over 20,000 random
-    positions this footprint, drawn with tess-point's model, disagrees with
-    MAST's on 0.12% of the FFIs found (0.64% for the whole image as a
-    rectangle of pixels; any margin added only makes it worse).
+    pixels included, where MAST's vertices lie: for sectors 1-80 nearly all
+    of MAST's vertices fall on those pixels to within a pixel or two (a few
+    reach further, up to 108 pixels for one corner of sector 1, camera 2,
+    CCD 1), and over 20,000 random positions the model's footprint disagrees
+    with MAST's on 0.12% of the FFIs found (0.64% for the whole image as a
+    rectangle of pixels; any margin added only makes it worse). The pixel
+    ``column`` and ``row`` always come from the model.
 
     So a target on the collateral pixels is found (Pi Mensae in sector 35,
     column 2114.5), unlike with tess-point's science pixels (columns 45 to
@@ -117,11 +131,13 @@ def locate(coords, *, radius=None, sectors=None, now=None):
     ra, dec = _parse_coords(coords)
     radius_deg = parse_radius(radius).deg
     now = _parse_now(now)
-    model, edges = _taken(_parse_sectors(sectors, pointing_model().sectors))
+    model, edges, from_mast = _taken(_parse_sectors(sectors, pointing_model().sectors))
     target, sector, camera, ccd, column, row = (
         np.concatenate(part)
         for part in zip(*_chunks(ra, dec, model, edges, radius_deg), strict=True)
     )
+    from astropy.table import Table
+
     return Table(
         {
             "target": target,
@@ -132,20 +148,9 @@ def locate(coords, *, radius=None, sectors=None, now=None):
             "column": column,
             "row": row,
             "released": _released(model.midtimes, now)[sector],
+            "footprint": np.where(from_mast[sector, camera, ccd], FROM_MAST, FROM_MODEL),
         }
     )
-
-
-def cutout_radius(size):
-    """The angle from a cutout's centre to its corners, in degrees.
-
-    A cutout of ``size`` (a `~astro_tesscut.sizes.CutoutSize`) overlaps every
-    FFI that a circle of this radius round its centre reaches, and perhaps a
-    few more (the circle holds the rectangle): the radius for finding which
-    sectors a cutout falls on, as TESScut does with the cutout's own
-    rectangle. Pixels count as ``ARCSEC_PER_PIXEL``.
-    """
-    return float(np.hypot(size.x, size.y)) / 2 * _ARCSEC_PER_UNIT[size.units] / 3600
 
 
 def cube_hits(ra, dec, *, radius_deg=0.0, sectors=None, released_only=False):
@@ -177,8 +182,8 @@ def cube_hits(ra, dec, *, radius_deg=0.0, sectors=None, released_only=False):
     model = pointing_model()
     index = _parse_sectors(sectors, model.sectors)
     if released_only:
-        index = index[_released(model.midtimes[index], Time.now())]
-    model, edges = _taken(index)
+        index = index[_released(model.midtimes[index], _parse_now(None))]
+    model, edges, _ = _taken(index)
     parts = [
         (
             target,
@@ -200,18 +205,109 @@ def _taken(index):
     """The pointing model and the footprints of the sectors at ``index`` only.
 
     The footprints as `_reaches` takes them: the corners and inward edge normals of
-    `.pointing.footprints`, and the normals of the planes that bound the span of each
-    edge (through the edge's axis and its first or its last corner, facing the edge).
+    MAST's polygons where `mast_footprints` has them, of `.pointing.footprints`
+    elsewhere, and the normals of the planes that bound the span of each edge (through
+    the edge's axis and its first or its last corner, facing the edge). Returns the
+    model, those four (S, 4, 4, 4, 3) arrays and, (S, 4, 4), whether each is MAST's.
     """
-    corners, normals = (part[index] for part in footprints())
+    model = pointing_model()
+    corners, normals, from_mast = (
+        part[index] for part in _mast_vectors().merged(model.sectors, *footprints())
+    )
     following = np.roll(corners, -1, axis=-2)
     axis = np.cross(corners, following)
-    return pointing_model().take(index), (
-        corners,
-        normals,
-        np.cross(axis, corners),
-        np.cross(following, axis),
+    return (
+        model.take(index),
+        (corners, normals, np.cross(axis, corners), np.cross(following, axis)),
+        from_mast,
     )
+
+
+def mast_footprints():
+    """MAST's footprints of the SPOC FFIs that the package carries, as a Table.
+
+    One row per FFI, ``sector``, ``camera``, ``ccd`` and the four vertices of
+    its ``s_region`` polygon, ``ra1``, ``dec1`` ... ``ra4``, ``dec4`` (ICRS
+    degrees), in order round it; the table's ``meta`` says where and when
+    they were taken from (``benchmarks/make_footprints.py`` makes the file
+    and refreshes it from MAST's footprint cache). `locate` and `cube_hits`
+    use these polygons for every FFI listed and the pointing model's
+    elsewhere.
+    """
+    from astropy.table import Table
+
+    return Table.read(files("astro_tesscut") / "data" / FOOTPRINTS_FILE, format="ascii.ecsv")
+
+
+class _MastVectors:
+    """`mast_footprints` as unit vectors, laid out like `.pointing.footprints`.
+
+    ``sectors`` (M,) ascending; ``corners`` and ``normals`` (M, 4, 4, 4, 3), by sector,
+    camera, CCD and vertex (the inward normal of the great circle from each vertex to
+    the next); ``known`` (M, 4, 4), which FFIs the table lists.
+    """
+
+    def __init__(self, sector, camera, ccd, vertices):
+        self.sectors = np.unique(sector)
+        row = np.searchsorted(self.sectors, sector)
+        count = len(self.sectors)
+        self.known = np.zeros((count, 4, 4), dtype=bool)
+        self.known[row, camera - 1, ccd - 1] = True
+        ra, dec = vertices[:, 0::2], vertices[:, 1::2]
+        vectors = np.stack(unit_vectors(ra, dec), axis=-1)  # (k, 4, 3)
+        normals = np.cross(vectors, np.roll(vectors, -1, axis=-2))
+        normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
+        # The vertices may go round either way: the normals are turned to face inwards.
+        inward = np.sign(np.einsum("kej,kj->ke", normals, vectors.sum(axis=-2)))
+        self.corners = np.zeros((count, 4, 4, 4, 3))
+        self.normals = np.zeros((count, 4, 4, 4, 3))
+        self.corners[row, camera - 1, ccd - 1] = vectors
+        self.normals[row, camera - 1, ccd - 1] = normals * inward[..., None]
+
+    def merged(self, sectors, corners, normals):
+        """The model's footprints (`.pointing.footprints` of ``sectors``) with MAST's put in
+        where known: corners, normals and (S, 4, 4) whether each is MAST's. Remembered for
+        the last model's arrays, so that a call costs nothing."""
+        memo = getattr(self, "_memo", None)
+        if memo is not None and memo[0] is corners:
+            return memo[1]
+        from_mast = np.zeros((len(sectors), 4, 4), dtype=bool)
+        merged = (corners, normals, from_mast)
+        if len(self.sectors):
+            row = np.minimum(np.searchsorted(self.sectors, sectors), len(self.sectors) - 1)
+            from_mast = self.known[row] & (self.sectors[row] == sectors)[:, None, None]
+            chosen = from_mast[..., None, None]
+            merged = (
+                np.where(chosen, self.corners[row], corners),
+                np.where(chosen, self.normals[row], normals),
+                from_mast,
+            )
+        self._memo = (corners, merged)
+        return merged
+
+
+def _mast_vectors():
+    """The footprint file as `_MastVectors`, read once per process."""
+    with _READING:
+        return _read_mast_vectors()
+
+
+_READING = threading.Lock()
+
+
+@functools.cache
+def _read_mast_vectors():
+    """Read the ECSV file's data rows with numpy (a millisecond; astropy's reader takes ten
+    times that): after its ``#`` header, one line of column names, then numbers only."""
+    text = (files("astro_tesscut") / "data" / FOOTPRINTS_FILE).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines or lines[0].split() != _FOOTPRINT_COLUMNS:
+        raise ValueError(
+            f"astro_tesscut/data/{FOOTPRINTS_FILE}: columns must be {' '.join(_FOOTPRINT_COLUMNS)}"
+        )
+    data = np.loadtxt(lines[1:], ndmin=2).reshape(-1, len(_FOOTPRINT_COLUMNS))
+    sector, camera, ccd = data[:, :3].astype(int).T
+    return _MastVectors(sector, camera, ccd, data[:, 3:])
 
 
 def _chunks(ra, dec, model, edges, radius_deg):
@@ -234,7 +330,7 @@ def _released(midtimes, now):
 def _hits(ra, dec, model, radius_deg, edges):
     """Every (target, sector, camera, CCD) whose footprint a target's circle reaches.
 
-    ``edges`` are `.pointing.footprints` for the sectors of ``model``. Returns
+    ``edges`` are the footprints of the sectors of ``model`` (`_taken`). Returns
     target, sector (index into ``model``), camera and CCD (0-based) and the
     pixel column and row, as arrays in that sort order.
     """
@@ -246,7 +342,8 @@ def _hits(ra, dec, model, radius_deg, edges):
 
     # Levine_FPG.star_in_fov widened by the radius, with the angles compared as
     # sines and tangents; never behind a camera, where its optics mean nothing. Every
-    # footprint lies within it (its corners are less than 12.4 deg off the camera's axes).
+    # footprint lies within it, the model's and MAST's (their corners are less than 12.4 deg
+    # off the camera's axes; tests/test_geometry.py checks both).
     min_latitude = np.radians(max(_FOV_MIN_LATITUDE_DEG - radius_deg, 0.0))
     max_tan = np.tan(np.radians(min(_FOV_HALF_WIDTH_DEG + radius_deg, 90.0)))
     in_view = (
@@ -308,6 +405,9 @@ def _sector_names(sectors):
 
 def _parse_coords(coords):
     """Flattened ICRS RA and Dec in degrees."""
+    from astropy import units as u
+    from astropy.coordinates import BaseCoordinateFrame, SkyCoord
+
     if not isinstance(coords, SkyCoord | BaseCoordinateFrame):
         raise InvalidQueryTypeError(
             f"coords: must be a SkyCoord (one position or an array of them), got "
@@ -355,7 +455,7 @@ def _parse_sectors(sectors, known):
 def sector_ranges(values):
     """Integers as sorted runs: ``1-134 and 1751``."""
     runs = []
-    for number in sorted(int(value) for value in values):
+    for number in sorted({int(value) for value in values}):
         if runs and number == runs[-1][1] + 1:
             runs[-1][1] = number
         else:
@@ -365,6 +465,8 @@ def sector_ranges(values):
 
 
 def _parse_now(now):
+    from astropy.time import Time
+
     if now is None:
         return Time.now()
     if not isinstance(now, Time):
