@@ -9,8 +9,9 @@ targets; a few cubes at a time take turns, so that each worker reads a
 cube's headers and table once (they are cached per process) and no cube
 waits for another to finish. Only a bounded number of tasks is in flight,
 on local threads or on the cluster, so memory does not grow with the
-targets beyond the returned table. In a task, groups of neighbours are read
-together: the runs of a cube row they share, or nearly, are one request.
+targets beyond the returned table. A task is cut as one target is
+(`~astro_tesscut.cube.cutout.cut_many`): groups of neighbours read together,
+the runs of a cube row they share, or nearly, one request.
 
 Each file is written under a temporary name and renamed. A finished file
 that is whole is not made again, so a killed run resumes where it stopped;
@@ -25,21 +26,23 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends.open import open_archive
+from .cube.cutout import cut_many, prepare_cube
 from .exceptions import InvalidQueryError, TessCutError
+from .files import open_regular, sweep_stale
+from .fitslayout import FITSLayoutError, walk
 from .interrupt import carrying, stopping_on_interrupt
+from .sizes import PIXEL_SCALE, parse_size
+from .targets import is_sky_coordinate, parse_sectors, positions_of, table_positions
+from .transport import one_line
+from .writers import IntoDirectory, MadeFiles
 
 __all__ = ["batch_cutouts"]
 
 TASK_TARGETS = 64  # most targets in one task: small enough to spread a hot cube
 OPEN_CUBES = 4  # cubes whose tasks are interleaved at any time
-GROUP_TARGETS = 16  # most neighbouring targets whose pixels are read together
-GROUP_BYTES = 64 * 2**20  # and most pixel bytes they hold
-# Within a cube row, runs of pixels at most this far apart are one request:
-# fetching a gap this small costs less than a request does.
-MERGE_GAP = 32 * 1024
 _TASKS_PER_THREAD = 2  # tasks in flight per worker thread (one running, one queued)
 _LOCAL_THREADS = 4  # tasks at once without a cluster
-_PIXEL_SCALE_ARCSEC = 21.0  # near enough to order targets in bands a cutout high
 _COLUMNS = ("target", "sector", "camera", "ccd", "path", "status", "error")
 _STATUSES = np.array(["written", "skipped", "error"])
 WRITTEN, SKIPPED, ERROR = range(3)
@@ -108,13 +111,6 @@ def batch_cutouts(
 def _batch(
     targets, size, archive, sectors, out_dir, client, storage_options, overwrite, show_progress
 ):
-    from .backends.base import open_archive
-    from .cube.cutout import side_pixels
-    from .files import sweep_stale
-    from .sizes import parse_size
-    from .sky.geometry import cutout_radius
-    from .targets import parse_sectors
-
     ra, dec, names = _targets(targets)
     size, sectors = parse_size(size), parse_sectors(sectors, "sectors")
     if not isinstance(overwrite, bool):
@@ -124,10 +120,10 @@ def _batch(
         raise InvalidQueryError(f"out_dir: {str(out_dir)!r} exists and is not a directory")
     store = open_archive(archive, storage_options)
     # Every cube a cutout reaches, not only those its centre falls on.
-    keys, order, pixels = store.candidates(ra, dec, sectors, radius_deg=cutout_radius(size))
+    keys, order, pixels = store.candidates(ra, dec, sectors, radius_deg=size.radius_deg())
     # Each cube's targets in bands of rows a cutout high, along the columns in each: so
     # that a task's and a group's targets are neighbours, whose reads can merge.
-    band = np.floor(pixels[:, 1] / side_pixels(size.y, size.units, _PIXEL_SCALE_ARCSEC))
+    band = np.floor(pixels[:, 1] / size.pixels_at(PIXEL_SCALE)[1])
     spatial = np.lexsort((pixels[:, 0], band, keys[:, 2], keys[:, 1], keys[:, 0]))
     keys, order = keys[spatial], order[spatial]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -154,8 +150,6 @@ def _batch(
 def _targets(targets):
     """ICRS RA and Dec arrays (degrees) and a name for each target."""
     from astropy.table import Table
-
-    from .targets import is_sky_coordinate, positions_of, table_positions
 
     if is_sky_coordinate(targets):
         ra, dec = positions_of(targets.reshape(-1) if not targets.isscalar else targets)
@@ -236,109 +230,53 @@ def _run(function, tasks, client):
 
 
 def _cut_task(task, *, size, out_dir, overwrite):
-    """Cut one task's targets from its cube (runs on a worker).
-
-    Targets come in groups of neighbours whose pixels are read together
-    (`~astro_tesscut.cube.ffi_cube.FFICube.read_rectangles`: rows they share,
-    or nearly, are one request), several groups at once.
+    """Cut one task's targets from its cube (runs on a worker), as one target is cut
+    (`~astro_tesscut.cube.cutout.cut_many`).
 
     Returns the task's rows (indices into the batch's pairs), and for each
     its status code, its file name ("" when none) and its error ("" when none).
     """
-    from .cube.cutout import cut_name, cutout_windows, off_cube, prepare_cube
-    from .cube.pipeline import ahead, check_room, holding
-
     key, location, storage_options, rows, ra, dec = task
     count = len(rows)
     statuses = np.full(count, ERROR, np.uint8)
     files, errors = [""] * count, [""] * count
+    out_dir = Path(out_dir)
+
+    def keep(name, data):
+        IntoDirectory(out_dir).take(MadeFiles([(name, data)]))
+        return name
+
     try:
         cube = prepare_cube(location, storage_options, key=key)
-        windows = cutout_windows(cube, ra, dec, size).tolist()
-    except (TessCutError, OSError, ValueError) as exc:
-        return rows, statuses, files, [" ".join(str(exc).split())] * count
-
-    wanted = []
-    for i, window in enumerate(windows):
-        column, column_stop, row, row_stop = window
-        try:
-            check_room(column_stop - column, row_stop - row, cube.frames, cube.sector_name)
-        except InvalidQueryError as exc:
-            errors[i] = str(exc)
-            continue
-        if off_cube(cube, window):
-            errors[i] = f"({ra[i]}, {dec[i]}) lies off {cube.sector_name}"
-        elif not overwrite and _whole(Path(out_dir) / cut_name(cube, ra[i], dec[i], window)):
-            statuses[i], files[i] = SKIPPED, cut_name(cube, ra[i], dec[i], window)
-        else:
-            wanted.append(i)
-
-    def cut_group(group):
-        rectangles = [(w[2], w[3], w[0], w[1]) for w in (windows[i] for i in group)]
-        with holding(_pixel_bytes(rectangles, cube.frames)):
-            try:
-                blocks = cube.read_rectangles(rectangles, gap=MERGE_GAP)
-            except (TessCutError, OSError, ValueError) as exc:
-                return [(ERROR, "", " ".join(str(exc).split()))] * len(group)
-            return [
-                _write_one(cube, ra[i], dec[i], windows[i], block, out_dir)
-                for i, block in zip(group, blocks, strict=True)
-            ]
-
-    groups = _groups(wanted, windows, cube.frames)
-    for group, results in zip(
-        groups, ahead(cut_group, groups, remote=cube.source.remote), strict=True
-    ):
-        for i, (status, name, error) in zip(group, results, strict=True):
-            statuses[i], files[i], errors[i] = status, name, error
+        outcomes = cut_many(
+            cube,
+            ra,
+            dec,
+            size,
+            keep=keep,
+            done=None if overwrite else (lambda name: _whole(out_dir / name)),
+        )
+        for outcome in outcomes:
+            i = outcome.index
+            if outcome.error is not None:
+                errors[i] = one_line(str(outcome.error))
+            else:
+                statuses[i] = SKIPPED if outcome.skipped else WRITTEN
+                files[i] = outcome.name
+    except (TessCutError, OSError, ValueError) as exc:  # the cube could not be used
+        return rows, statuses, files, [one_line(str(exc))] * count
     return rows, statuses, files, errors
-
-
-def _groups(indices, windows, frames):
-    """Consecutive targets (neighbours, as the batch orders them) read together: at most
-    GROUP_TARGETS of them and GROUP_BYTES of pixels."""
-    groups, size = [], 0
-    for i in indices:
-        column, column_stop, row, row_stop = windows[i]
-        nbytes = _pixel_bytes([(row, row_stop, column, column_stop)], frames)
-        if not groups or len(groups[-1]) == GROUP_TARGETS or size + nbytes > GROUP_BYTES:
-            groups.append([])
-            size = 0
-        groups[-1].append(i)
-        size += nbytes
-    return groups
-
-
-def _pixel_bytes(rectangles, frames):
-    """Bytes of the pixels (and uncertainties) of rectangles of a cube of ``frames``."""
-    return sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in rectangles) * frames * 8
 
 
 def _whole(path):
     """A regular file already there whose headers and data add up to its length (anything
     else, a FIFO or a link included, is not opened and is made again)."""
-    from .files import open_regular
-    from .fitslayout import FITSLayoutError, walk
-
     try:
         with open_regular(path) as file:
             walk(file, name=path.name)
         return True
     except (FITSLayoutError, OSError):
         return False  # missing, broken or not a file: make it again
-
-
-def _write_one(cube, ra, dec, window, pixels, out_dir):
-    """Write one target's file from its pixels: (status, file name, error)."""
-    from .cube.cutout import cut_one
-    from .writers import IntoDirectory, MadeFiles
-
-    try:
-        name, data = cut_one(cube, float(ra), float(dec), window, pixels)
-        IntoDirectory(out_dir).take(MadeFiles([(name, data)]))
-    except (TessCutError, OSError, ValueError) as exc:
-        return ERROR, "", " ".join(str(exc).split())
-    return WRITTEN, name, ""
 
 
 def _table(done, keys, order, names, out_dir):

@@ -10,6 +10,7 @@ stdout holds only results.
 """
 
 import argparse
+import contextlib
 import difflib
 import os
 import re
@@ -18,6 +19,16 @@ import threading
 import time
 import warnings
 from pathlib import Path
+
+from . import core, demo, plotting
+from .catalog import bundled_cone
+from .config import conf
+from .cube.source import is_url
+from .exceptions import InvalidQueryError, NoResultsWarning, ServiceError, TessCutError
+from .files import load_cutout
+from .sizes import PIXEL_SCALE
+from .sky.geometry import mast_footprints, sector_ranges
+from .targets import parse_coordinates, parse_radius
 
 __all__ = ["main", "run"]
 
@@ -30,7 +41,6 @@ _EPILOG = (
     "exit codes: 0 done; 1 failed (service, file, disk); 2 bad arguments; "
     "3 nothing observed the target or no data; 130 interrupted"
 )
-_PIXEL_ARCSEC = 21.0  # TESS's pixel scale
 _MAX_MAG = 14  # sky plots mark stars brighter than this
 _STAR_SOURCES = {
     "demo": "the stars the demo drew (bundled TIC rows and synthetic field stars)",
@@ -73,8 +83,6 @@ def main(argv=None):
     raises it with code 0.
     """
     args = _parse(argv)
-    from .exceptions import InvalidQueryError, NoResultsWarning, TessCutError
-
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", NoResultsWarning)
@@ -119,15 +127,12 @@ def _parse(argv):
         command.error(_unrecognized(args, unknown, [parser, command]))
     if hasattr(args, "target"):
         args.target = " ".join(args.target)
-    if getattr(args, "anon", False):
-        from .cube.source import is_url
-
-        if not (args.archive and is_url(args.archive)):
-            command.error(
-                "argument --anon: reads a URL --archive (such as "
-                "s3://stpubdata/tess/public/mast/) without credentials; give one, or leave "
-                "--anon out"
-            )
+    if getattr(args, "anon", False) and not (args.archive and is_url(args.archive)):
+        command.error(
+            "argument --anon: reads a URL --archive (such as "
+            "s3://stpubdata/tess/public/mast/) without credentials; give one, or leave "
+            "--anon out"
+        )
     return args
 
 
@@ -279,27 +284,30 @@ def _add_offline(parser):
     )
 
 
-def _client(args, *, pixels=False):
-    """The client: online, or on ``--archive`` (or, for pixels ``--offline``, conf.archive,
-    else the demo's synthetic sector, which a note on stderr says)."""
-    from .config import conf
-    from .core import TessCutClass
+def _client(args):
+    """The client: of ``--archive``, or online (and then offline for calls with
+    ``--offline``)."""
+    if not args.archive:
+        return core.TessCutClass()
+    return core.TessCutClass(
+        archive=args.archive, storage_options={"anon": True} if args.anon else None
+    )
 
-    archive = args.archive
-    if pixels and args.offline and not archive:
-        archive = conf.archive
-        if not archive:
-            from .demo import CAMERA, CCD, SECTOR, demo_archive
 
-            archive = demo_archive()
-            _note(
-                f"--offline cuts from the demo's synthetic sector (sector {SECTOR}, camera "
-                f"{CAMERA}, CCD {CCD} around Pi Mensae): the pixels are not TESS data; set "
-                "astro_tesscut.conf.archive or give --archive for real FFIs"
-            )
-    if not archive:
-        return TessCutClass()
-    return TessCutClass(archive=archive, storage_options={"anon": True} if args.anon else None)
+@contextlib.contextmanager
+def _offline_archive(args):
+    """Where ``--offline`` cuts from: conf.archive, or else, for the block, the demo's
+    synthetic sector, which a note on stderr says."""
+    if not args.offline or conf.archive:
+        yield
+        return
+    _note(
+        f"--offline cuts from the demo's synthetic sector (sector {demo.SECTOR}, camera "
+        f"{demo.CAMERA}, CCD {demo.CCD} around Pi Mensae): the pixels are not TESS data; set "
+        "astro_tesscut.conf.archive or give --archive for real FFIs"
+    )
+    with conf.set_temp("archive", str(demo.demo_archive())):
+        yield
 
 
 def _target(args):
@@ -308,8 +316,6 @@ def _target(args):
     Words that all look like parts of a position are one, and a mistake in them is
     reported as such rather than sent to a name resolver.
     """
-    from .exceptions import InvalidQueryError
-    from .targets import parse_coordinates
 
     words = args.target.split()
     try:
@@ -327,8 +333,6 @@ def _check_ra(text):
     """Reject an RA outside [0, 360) deg (0h to 24h), as a Dec outside [-90, 90] is."""
     from astropy import units as u
     from astropy.coordinates import Angle
-
-    from .exceptions import InvalidQueryError
 
     words = text.replace(",", " ").split()
     if len(words) != 2:
@@ -353,9 +357,6 @@ def _radius(text):
         return None
     from astropy import units as u
 
-    from .exceptions import InvalidQueryError
-    from .targets import parse_radius
-
     try:
         radius = parse_radius(text)
     except InvalidQueryError:
@@ -376,8 +377,6 @@ def _radius(text):
 
 
 def _size(text):
-    from .exceptions import InvalidQueryError
-
     parts = text.lower().split("x")
     try:
         numbers = [int(part) for part in parts]
@@ -402,17 +401,25 @@ def _sectors(args):
             "column, row: the target's 1-based FFI pixel, collateral columns included "
             "(science pixels: columns 45-2092, rows 1-2048)"
         )
+    if "footprint" in table.colnames:
+        print(
+            "footprint: whose outline of the FFI answered, MAST's (sectors "
+            f"{sector_ranges(mast_footprints()['sector'])}) or TESS's pointing model's"
+        )
     return EXIT_OK
 
 
 def _cutout(args):
-    from .files import load_cutout
-
     target, size = _target(args), _size(args.size)
-    client = _client(args, pixels=True)
-    paths = client.download_cutouts(
-        size=size, sector=args.sector, path=args.out, cache=not args.no_cache, **target
-    )
+    with _offline_archive(args):
+        paths = _client(args).download_cutouts(
+            size=size,
+            sector=args.sector,
+            path=args.out,
+            cache=not args.no_cache,
+            offline=args.offline,
+            **target,
+        )
     offline, notes, kept = bool(args.offline or args.archive), [], []
     for path in map(Path, paths["Local Path"]):
         print(path)
@@ -433,8 +440,6 @@ def _cutout(args):
 
 
 def _plot(args):
-    from .exceptions import InvalidQueryError
-    from .files import load_cutout
 
     if args.kind == "lightcurve" and args.frame is not None:
         raise InvalidQueryError(
@@ -472,8 +477,6 @@ def _plot(args):
 def _plot_names(paths, kind, frame, out):
     """{file: PNG to draw it into}: ``<stem>_<kind>[_cadence<frame>].png`` beside the file or
     in the ``out`` directory, or ``out`` itself when it names a PNG."""
-    from .exceptions import InvalidQueryError
-
     paths = list(dict.fromkeys(paths))
     if out is not None and out.lower().endswith(".png"):
         if len(paths) > 1:
@@ -509,18 +512,16 @@ def _draw(tpf, png, kind, frame, stars, offline, force):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import plot_cutout, plot_cutout_sky, plot_lightcurve, save_figure
-
     note = None
     if kind == "pixels":
-        plot = plot_cutout(tpf, frame=frame)
+        plot = plotting.plot_cutout(tpf, frame=frame)
     elif kind == "lightcurve":
-        plot = plot_lightcurve(tpf)
+        plot = plotting.plot_lightcurve(tpf)
     else:
         catalogue, note = _sky_stars(tpf, stars, offline)
-        plot = plot_cutout_sky(tpf, frame=frame, stars=catalogue, max_mag=_MAX_MAG)
+        plot = plotting.plot_cutout_sky(tpf, frame=frame, stars=catalogue, max_mag=_MAX_MAG)
     try:
-        save_figure(plot.figure, png, replace=force)
+        plotting.save_figure(plot.figure, png, replace=force)
     finally:
         plt.close(plot.figure)
     return note
@@ -532,10 +533,8 @@ def _sky_stars(tpf, source, offline):
     ``source`` is ``auto`` (the demo's stars for the demo's files; else none offline, the
     TIC from MAST online), ``tic``, ``bundled`` or ``none``.
     """
-    from .demo import demo_stars, is_demo_file
-
     if source == "auto":
-        if is_demo_file(tpf[0].header):
+        if demo.is_demo_file(tpf[0].header):
             source = "demo"
         elif offline:
             return None, (
@@ -547,10 +546,8 @@ def _sky_stars(tpf, source, offline):
     if source == "none":
         return None, "sky plots mark no stars (--stars none)"
     if source == "demo":
-        stars = demo_stars()
+        stars = demo.demo_stars()
     else:
-        from .catalog import bundled_cone
-
         centre, radius = _cone(tpf)
         stars = bundled_cone(centre, radius) if source == "bundled" else _tic(centre, radius)
     return stars, f"sky plots mark stars brighter than Tmag {_MAX_MAG} from {_STAR_SOURCES[source]}"
@@ -572,26 +569,22 @@ def _cone(tpf):
     aperture = tpf["APERTURE"].header
     half_diagonal = math.hypot(aperture["NAXIS1"], aperture["NAXIS2"]) / 2 + 1  # a pixel more
     centre = SkyCoord(header["RA_OBJ"], header["DEC_OBJ"], unit="deg")
-    return centre, half_diagonal * _PIXEL_ARCSEC * u.arcsec
+    return centre, half_diagonal * PIXEL_SCALE * u.arcsec
 
 
 def _tic(centre, radius):
-    from .core import TessCutClass
-    from .exceptions import NoResultsWarning, ServiceError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoResultsWarning)  # an empty cone marks no star
-            return TessCutClass().query_tic(coordinates=centre, radius=radius)
+            return core.TessCutClass().query_tic(coordinates=centre, radius=radius)
     except ServiceError as exc:
         exc.add_note("--stars bundled or none plots without MAST")
         raise
 
 
 def _demo(args):
-    from .demo import run_demo
-
-    run_demo(args.out, frames=args.frames)
+    demo.run_demo(args.out, frames=args.frames)
     return EXIT_OK
 
 

@@ -6,21 +6,18 @@ from pathlib import Path
 
 from astropy.utils.exceptions import AstropyDeprecationWarning
 
-from .backends.base import Fetched, open_backend
-from .backends.cache import CutoutCache
-from .backends.service import MastService
+from .backends.base import Request
 from .config import conf
 from .exceptions import (
     InvalidQueryError,
     InvalidQueryTypeError,
     NoResultsWarning,
-    PartialResultError,
-    TessCutError,
     TessCutWarning,
 )
 from .files import sweep_stale
 from .interrupt import stopping_on_interrupt
-from .resolver import Names, parse_resolver
+from .resolver import parse_resolver
+from .session import archive_session, offline_session, online_session
 from .sizes import parse_size
 from .targets import parse_radius, parse_sectors, parse_target
 from .writers import AsZip, InMemory, IntoDirectory
@@ -73,10 +70,8 @@ class TessCutClass:
         Directory of the cutout cache; ``conf.cache_dir`` by default.
     archive : str or path-like, optional
         Work from FFI cubes instead of the TESScut service: a directory of
-        cubes and/or FFIs (`~astro_tesscut.backends.local.LocalArchive`), or a
-        URL prefix of cubes named as MAST names them, such as
-        ``"s3://stpubdata/tess/public/mast/"``
-        (`~astro_tesscut.backends.remote.RemoteArchive`). Sectors come from
+        cubes and/or FFIs, or a URL prefix of cubes named as MAST names
+        them, such as ``"s3://stpubdata/tess/public/mast/"``. Sectors come from
         TESS's pointing model, cutouts from the cubes, in TESScut's format.
         Every call is then offline (as with ``offline=True``): no request
         goes to MAST, names included.
@@ -110,21 +105,17 @@ class TessCutClass:
         archive=None,
         storage_options=None,
     ):
-        self._service = MastService(server=server, resolver_server=resolver_server, timeout=timeout)
-        self._cache = CutoutCache(cache_dir)
-        self._names = Names(self._service)
-        self._always_offline = archive is not None
-        # The backends this client answers with, chosen once: for pixels, and for sector
-        # queries made offline (the same one when an archive is given).
-        self._backend, self._offline_backend = (
-            open_backend(
-                archive, storage_options, offline=offline, service=self._service, cache=self._cache
+        # What this client works with, chosen once (see astro_tesscut.session).
+        if archive is None:
+            self._session = online_session(
+                server=server, resolver_server=resolver_server, timeout=timeout, cache_dir=cache_dir
             )
-            for offline in (False, True)
-        )
+        else:
+            self._session = archive_session(archive, storage_options)
+        self._offline_session = None  # for calls with offline=True: made on the first
 
     def __repr__(self):
-        return f"<TessCutClass {self._backend!r}>"
+        return f"<TessCutClass {self._session.cutouts_cached or self._session.sectors!r}>"
 
     @_interruptible
     def query_sectors(
@@ -280,17 +271,14 @@ class TessCutClass:
             ``objType``, ``distance``). Empty, with a
             `~astro_tesscut.NoResultsWarning`, when the cone holds no entry.
         """
-        from .catalog import query_bundled_tic, query_tic
-
         target, resolver = _check_target(
             coordinates, objectname, object_name, False, None, resolver
         )
         radius = parse_radius("5 arcmin" if radius is None else radius)
         if radius.deg == 0:
             raise InvalidQueryError("radius: must be larger than zero for a cone search")
-        offline = self._offline(offline)
-        coord = self._resolved(target, resolver, offline).coord
-        return (query_bundled_tic if offline else query_tic)(coord, radius)
+        session = self._session_for(offline)
+        return session.tic(self._resolved(target, session, resolver).coord, radius)
 
     @_interruptible
     def get_cutouts(
@@ -358,11 +346,11 @@ class TessCutClass:
         )
         size, sectors = parse_size(size), parse_sectors(sector)
         use_cache = _flag(cache, "cache", default=conf.cache)
-        _flag(show_progress, "show_progress")
-        offline = self._offline(offline)
-        backend = self._pixel_backend(offline)
-        target = self._ready(target, backend, resolver, offline)
-        return self._cutouts(backend, target, size, sectors, InMemory(), use_cache, show_progress)
+        show_progress = _flag(show_progress, "show_progress")
+        session = self._session_for(offline)
+        backend = session.cutter(cache=use_cache)
+        target = self._ready(target, backend, session, resolver)
+        return self._cutouts(backend, Request(target, size, sectors, show_progress), InMemory())
 
     @_interruptible
     def download_cutouts(
@@ -428,12 +416,12 @@ class TessCutClass:
         size, sectors = parse_size(size), parse_sectors(sector)
         inflate = _flag(inflate, "inflate")
         use_cache = _flag(cache, "cache", default=conf.cache)
-        _flag(show_progress, "show_progress")
+        show_progress = _flag(show_progress, "show_progress")
         verbose = _flag(verbose, "verbose")
         directory = _output_directory(path)
-        offline = self._offline(offline)
-        backend = self._pixel_backend(offline)
-        target = self._ready(target, backend, resolver, offline)
+        session = self._session_for(offline)
+        backend = session.cutter(cache=use_cache)
+        target = self._ready(target, backend, session, resolver)
         directory.mkdir(parents=True, exist_ok=True)
         sweep_stale(directory)  # what a killed run of ours left
         writer = (
@@ -441,82 +429,62 @@ class TessCutClass:
             if inflate
             else AsZip(directory, f"tesscut_{target.label}_{size.label}")
         )
-        paths = [
-            str(p)
-            for p in self._cutouts(backend, target, size, sectors, writer, use_cache, show_progress)
-        ]
+        request = Request(target, size, sectors, show_progress)
+        paths = [str(p) for p in self._cutouts(backend, request, writer)]
         if verbose:
             for written in paths:
                 print(written)
         return Table([paths], names=["Local Path"], dtype=[str])
 
     def clear_cache(self):
-        """Remove every cutout from this client's on-disk cache."""
-        self._cache.clear()
+        """Remove every cutout from this client's on-disk cache (a client of an archive has
+        none)."""
+        if self._session.cache is not None:
+            self._session.cache.clear()
 
-    def _offline(self, offline):
-        """Whether a call with ``offline`` sends nothing anywhere: as asked, or always with an
-        archive."""
-        return _flag(offline, "offline") or self._always_offline
-
-    def _pixel_backend(self, offline):
-        """The backend that cuts for a call: this client's, or offline without an archive,
-        that of ``conf.archive``."""
-        if not offline or self._always_offline:
-            return self._backend
-        if not conf.archive:
-            raise InvalidQueryError(
-                "offline: cutouts offline are cut from FFI cubes or FFIs on disk: give "
-                "TessCutClass(archive=...) a directory of them (or a URL of cubes), or set "
-                "conf.archive; offline=True alone finds sectors only"
-            )
-        return open_backend(conf.archive, offline=True)
+    def _session_for(self, offline):
+        """The session a call with ``offline`` works in: this client's, or for an offline
+        call of an online client the offline one (cutting from ``conf.archive``, read
+        now)."""
+        if not _flag(offline, "offline") or self._session.offline:
+            return self._session
+        archive = conf.archive or None
+        if self._offline_session is None or self._offline_session.archive != archive:
+            self._offline_session = offline_session(archive)
+        return self._offline_session
 
     def _sectors(self, target, radius, resolver, offline):
         """The sector table of a checked target; warn when nothing observed it."""
-        offline = self._offline(offline)
-        backend = self._offline_backend if offline else self._backend
-        target = self._ready(target, backend, resolver, offline)
-        table = backend.sectors(target, radius)
+        session = self._session_for(offline)
+        target = self._ready(target, session.sectors, session, resolver)
+        table = session.sectors.sector_table(target, radius)
         if not len(table):
             warnings.warn(
                 f"no TESS sector observed {target.description}", NoResultsWarning, stacklevel=4
             )
         return table
 
-    def _resolved(self, target, resolver, offline):
-        """``target`` with its position: its name looked up once per resolver, or offline."""
+    @staticmethod
+    def _resolved(target, session, resolver):
+        """``target`` with its position: its name looked up where ``session`` looks names up."""
         if not target.needs_resolving:
             return target
-        return target.at(self._names.position(target.name, resolver=resolver, offline=offline))
+        return target.at(session.names.position(target.name, resolver=resolver))
 
-    def _ready(self, target, backend, resolver, offline):
+    def _ready(self, target, backend, session, resolver):
         """``target`` with its position, once ``backend`` is known to answer for it."""
         if target.moving and not backend.moving_targets:
             raise InvalidQueryError(
                 "moving_target: offline, sectors and cutouts are for fixed positions only; a "
                 "moving target's path needs the TESScut service"
             )
-        return self._resolved(target, resolver, offline)
+        return self._resolved(target, session, resolver)
 
-    def _cutouts(self, backend, target, size, sectors, writer, use_cache, show_progress):
-        """Ask ``backend`` for the cutouts of a checked request, one request per sector of
-        ``sectors`` (`None`: every sector, as the backend fetches them); warn of sectors
-        without data."""
-        fetched, failures = Fetched(), {}
-        for sector in sectors or (None,):
-            try:
-                fetched = fetched.merged(
-                    backend.cutouts(
-                        target, size, sector, writer, cache=use_cache, show_progress=show_progress
-                    )
-                )
-            except TessCutError as exc:  # as PerSector: one sector's failure keeps the others
-                if sectors is None or len(sectors) == 1 or isinstance(exc, InvalidQueryError):
-                    raise
-                failures[sector] = exc
-        if failures:
-            raise PartialResultError(fetched.results, failures)
+    @staticmethod
+    def _cutouts(backend, request, writer):
+        """Ask ``backend`` for the cutouts of a checked request; warn of sectors without
+        data."""
+        fetched = backend.cutouts(request, writer)
         if fetched.no_data:
             warnings.warn(
                 f"no cutout data: {'; '.join(fetched.no_data)}", NoResultsWarning, stacklevel=4

@@ -18,6 +18,12 @@ import shutil
 import time
 from pathlib import Path
 
+from . import plotting
+from .catalog import bundled_cone, bundled_position, bundled_stars
+from .core import TessCutClass
+from .files import load_cutout
+from .simulate import ffi_wcs, write_ffis
+
 __all__ = ["demo_archive", "demo_stars", "is_demo_file", "run_demo"]
 
 SECTOR, CAMERA, CCD = 1, 4, 2
@@ -73,9 +79,6 @@ def demo_stars():
     from astropy import units as u
     from astropy.table import Table
 
-    from .catalog import bundled_stars
-    from .simulate import ffi_wcs
-
     tic = bundled_stars()
     rng = np.random.default_rng(261136679)
     rows, columns = REGION_SHAPE
@@ -113,8 +116,6 @@ def is_demo_file(header):
 
 def _write_sector(directory, frames, show_progress):
     from tqdm.auto import tqdm
-
-    from .simulate import write_ffis
 
     stars = [(row["ra"], row["dec"], _flux(row["Tmag"])) for row in demo_stars()]
     with tqdm(total=frames, desc="demo FFIs", disable=None if show_progress else True) as bar:
@@ -164,10 +165,6 @@ def run_demo(out, *, frames=FRAMES, show_progress=True, echo=print):
     from astropy import units as u
     from astropy.coordinates import SkyCoord
 
-    from .catalog import bundled_cone, bundled_position
-    from .core import TessCutClass
-    from .plotting import plot_cutout, plot_cutout_sky, plot_lightcurve, save_figure
-
     start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -196,20 +193,18 @@ def run_demo(out, *, frames=FRAMES, show_progress=True, echo=print):
     )["Local Path"]
     echo(f"\n3. 35 x 45 pixel cutout of sector {SECTOR}, in TESScut's format:\n   {path}")
 
-    from .files import load_cutout
-
     tpf = load_cutout(path)
     figures = {
-        "cutout_png": (plot_cutout(tpf, frame=0, percentiles=(5, 92)), "cutout.png"),
+        "cutout_png": (plotting.plot_cutout(tpf, frame=0, percentiles=(5, 92)), "cutout.png"),
         "sky_png": (
-            plot_cutout_sky(tpf, frame=0, stars=demo_stars(), max_mag=14),
+            plotting.plot_cutout_sky(tpf, frame=0, stars=demo_stars(), max_mag=14),
             "cutout_sky.png",
         ),
-        "lightcurve_png": (plot_lightcurve(tpf), "lightcurve.png"),
+        "lightcurve_png": (plotting.plot_lightcurve(tpf), "lightcurve.png"),
     }
     written = {"tpf": Path(path)}
     for key, (plot, name) in figures.items():
-        written[key] = save_figure(plot.figure, out / name, replace=True)  # the demo's own
+        written[key] = plotting.save_figure(plot.figure, out / name, replace=True)  # the demo's own
         plt.close(plot.figure)
     echo("\n4. Plots of the first image (CCD pixels; the sky: target red, orange the stars")
     echo("   brighter than Tmag 14 that the demo drew, TIC and synthetic) and the light curve:")

@@ -29,6 +29,7 @@ import zlib
 from functools import partial
 from pathlib import Path, PurePosixPath
 
+from .config import conf
 from .cutout_names import ANY_CUTOUT
 from .exceptions import CorruptResponseError
 from .fitslayout import FITSLayoutError, walk
@@ -473,8 +474,6 @@ def _alive(pid):
 
 @contextlib.contextmanager
 def _open_zip(payload):
-    from .config import conf
-
     try:
         zipped = zipfile.ZipFile(payload)
     except zipfile.BadZipFile as exc:

@@ -12,6 +12,7 @@ an error at once: no request is ever sent.
 
 import math
 
+from .catalog import bundled_names, bundled_position
 from .exceptions import (
     CorruptResponseError,
     InvalidQueryError,
@@ -21,7 +22,8 @@ from .exceptions import (
 
 __all__ = [
     "RESOLVERS",
-    "Names",
+    "OfflineNames",
+    "OnlineNames",
     "offline_position",
     "parse_resolver",
     "position_from_answer",
@@ -132,8 +134,6 @@ def offline_position(name):
     InvalidQueryError
         The bundled rows do not know ``name``.
     """
-    from .catalog import bundled_names, bundled_position
-
     position = bundled_position(name)
     if position is None:
         raise InvalidQueryError(
@@ -145,37 +145,44 @@ def offline_position(name):
     return position
 
 
-class Names:
-    """Object names to ICRS positions, for one client.
-
-    Online, MAST's resolver through ``service`` (a
-    `~astro_tesscut.backends.service.MastService`), asked once per name and
-    resolver; offline, `offline_position`.
-    """
+class OnlineNames:
+    """Object names to ICRS positions through MAST's resolver, asked by ``service`` (a
+    `~astro_tesscut.backends.service.MastService`) once per name and resolver."""
 
     def __init__(self, service):
         self._service = service
         self._known = {}  # (name, resolver) -> SkyCoord
 
-    def position(self, name, *, resolver=None, offline=False):
-        """The position of ``name``: from ``resolver`` (`None`: SANTA's order), or offline.
+    def position(self, name, *, resolver=None):
+        """The position of ``name``, from ``resolver`` (`None`: SANTA's own order).
 
         Raises
         ------
-        InvalidQueryError
-            Offline, a ``resolver`` was asked for (only MAST's resolver has
-            them), or the bundled rows do not know ``name``.
         ResolverError
             MAST's resolver knows no position for ``name``.
         """
-        if offline:
-            if resolver is not None:
-                raise InvalidQueryError(
-                    f"resolver: offline, names are looked up in the TIC rows bundled with the "
-                    f"package, not by {resolver}; leave resolver out, or give coordinates"
-                )
-            return offline_position(name)
         key = (name, resolver)
         if key not in self._known:
             self._known[key] = self._service.resolve(name, resolver)
         return self._known[key]
+
+
+class OfflineNames:
+    """Object names to ICRS positions from the TIC rows bundled with the package alone
+    (`offline_position`): nothing is sent anywhere."""
+
+    def position(self, name, *, resolver=None):
+        """The position of ``name`` in the bundled rows.
+
+        Raises
+        ------
+        InvalidQueryError
+            A ``resolver`` was asked for (only MAST's resolver has them), or the
+            bundled rows do not know ``name``.
+        """
+        if resolver is not None:
+            raise InvalidQueryError(
+                f"resolver: offline, names are looked up in the TIC rows bundled with the "
+                f"package, not by {resolver}; leave resolver out, or give coordinates"
+            )
+        return offline_position(name)

@@ -1,4 +1,5 @@
-"""Checking cutout sizes and turning them into the service's ``x``, ``y``, ``units``."""
+"""Cutout sizes: checking them, and what a size means (pixels at a scale, a radius on the
+sky, the service's ``x``, ``y``, ``units``), decided here alone."""
 
 import math
 import numbers
@@ -9,23 +10,30 @@ import numpy as np
 from .exceptions import InvalidQueryError, InvalidQueryTypeError
 from .targets import is_quantity, magnitude
 
-__all__ = ["ARCSEC_PER_UNIT", "FFI_COLUMNS", "FFI_ROWS", "CutoutSize", "parse_size"]
+__all__ = [
+    "FFI_COLUMNS",
+    "FFI_ROWS",
+    "LEAST_PIXEL_SCALE",
+    "PIXEL_SCALE",
+    "CutoutSize",
+    "parse_size",
+]
 
 # A whole TESS FFI, collateral pixels included: no cutout, from any backend, is larger.
 FFI_COLUMNS, FFI_ROWS = 2136, 2078
-# TESS's pixel scale: 21 arcsec at most, 19.5 at least, across a camera.
-_ARCSEC_PER_PIXEL = 21.0
-_LEAST_ARCSEC_PER_PIXEL = 19.5
-# Arcseconds in each angular unit, by the service's name for it.
-ARCSEC_PER_UNIT = {"arcsec": 1.0, "arcmin": 60.0, "d": 3600.0}
+#: TESS's pixel scale, arcsec a pixel: 21 at the centre of a camera (astrocut's figure) ...
+PIXEL_SCALE = 21.0
+#: ... and 19.5 at least, towards its corners.
+LEAST_PIXEL_SCALE = 19.5
+# Arcseconds in each unit a size may have.
+_ARCSEC = {"arcsec": 1.0, "arcmin": 60.0, "deg": 3600.0}
+# The units' names in TESScut's requests.
+_WIRE = {"px": "px", "arcsec": "arcsec", "arcmin": "arcmin", "deg": "d"}
 _ALLOWED = (
     f"a cutout is at most a whole FFI: 1 to {FFI_ROWS} rows (ny) and 1 to {FFI_COLUMNS} "
-    f"columns (nx), or angles up to {FFI_ROWS * _ARCSEC_PER_PIXEL / 3600:.1f} by "
-    f"{FFI_COLUMNS * _ARCSEC_PER_PIXEL / 3600:.1f} deg ({_ARCSEC_PER_PIXEL:g} arcsec per pixel)"
+    f"columns (nx), or angles up to {FFI_ROWS * PIXEL_SCALE / 3600:.1f} by "
+    f"{FFI_COLUMNS * PIXEL_SCALE / 3600:.1f} deg ({PIXEL_SCALE:g} arcsec per pixel)"
 )
-
-# The angular units TESScut understands, by the name it gives them.
-_SERVICE_ANGLE_UNITS = {"arcsec": "arcsec", "arcmin": "arcmin", "d": "deg"}
 
 _SIZE_FORMS = (
     "give a number of pixels (10), a (ny, nx) pair ((45, 35)), or a Quantity in "
@@ -37,8 +45,8 @@ _SIZE_FORMS = (
 class CutoutSize:
     """A checked cutout size: ``x`` CCD columns by ``y`` CCD rows, in ``units``.
 
-    ``units`` is the service's name for the unit: ``"px"``, ``"arcsec"``,
-    ``"arcmin"`` or ``"d"`` (degrees). Pixel sizes are `int`.
+    ``units`` is ``"px"``, ``"arcsec"``, ``"arcmin"`` or ``"deg"``. Pixel sizes
+    are `int`.
     """
 
     x: float
@@ -46,8 +54,24 @@ class CutoutSize:
     units: str = "px"
 
     def params(self):
-        """The size as TESScut query parameters."""
-        return {"x": str(self.x), "y": str(self.y), "units": self.units}
+        """The size as TESScut query parameters (which spell degrees ``d``)."""
+        return {"x": str(self.x), "y": str(self.y), "units": _WIRE[self.units]}
+
+    def pixels_at(self, scale):
+        """The sides in pixels, ``(nx, ny)`` (floats for angles), at ``scale`` arcsec a
+        pixel: one figure, or one along the columns and one along the rows."""
+        if self.units == "px":
+            return self.x, self.y
+        x_scale, y_scale = (scale, scale) if np.ndim(scale) == 0 else scale
+        unit = _ARCSEC[self.units]
+        return self.x * unit / x_scale, self.y * unit / y_scale
+
+    def radius_deg(self):
+        """The angle from the cutout's centre to its corners, degrees (pixels at
+        `PIXEL_SCALE`): a circle of this radius holds the cutout, so every FFI it
+        reaches may hold part of it."""
+        arcsec = PIXEL_SCALE if self.units == "px" else _ARCSEC[self.units]
+        return float(np.hypot(self.x, self.y)) / 2 * arcsec / 3600
 
     def pixel_bounds(self):
         """The fewest and most columns, then rows, a window of this size spans on a TESS CCD:
@@ -57,21 +81,17 @@ class CutoutSize:
         it may have a pixel more or less than its size; an angle spans 19.5 to
         21 arcsec a pixel.
         """
-        if self.units == "px":
-            return tuple((max(n - 1, 1), n + 1) for n in (self.x, self.y))
-        arcsec = [side * ARCSEC_PER_UNIT[self.units] for side in (self.x, self.y)]
+        fewest, most = self.pixels_at(PIXEL_SCALE), self.pixels_at(LEAST_PIXEL_SCALE)
         return tuple(
-            (
-                max(math.floor(side / _ARCSEC_PER_PIXEL) - 1, 1),
-                math.ceil(side / _LEAST_ARCSEC_PER_PIXEL) + 1,
-            )
-            for side in arcsec
+            (max(math.floor(low) - 1, 1), math.ceil(high) + 1)
+            for low, high in zip(fewest, most, strict=True)
         )
 
     @property
     def label(self):
-        """``"35x45"`` for pixels, ``"2.0x2.0arcmin"`` for angles (as in file names)."""
-        suffix = "" if self.units == "px" else self.units
+        """``"35x45"`` for pixels, ``"2.0x2.0arcmin"`` for angles (as in file names; the
+        service's spelling of the unit)."""
+        suffix = "" if self.units == "px" else _WIRE[self.units]
         return f"{self.x}x{self.y}{suffix}"
 
 
@@ -134,7 +154,7 @@ def _check_angles_within_an_ffi(ny, nx):
     from astropy import units as u
 
     # Compared in the sides' own unit: converting a huge angle to another could overflow.
-    limits = [n * _ARCSEC_PER_PIXEL * u.arcsec for n in (FFI_ROWS, FFI_COLUMNS)]
+    limits = [n * PIXEL_SCALE * u.arcsec for n in (FFI_ROWS, FFI_COLUMNS)]
     if ny.value > limits[0].to_value(ny.unit) or nx.value > limits[1].to_value(nx.unit):
         raise InvalidQueryError(f"size: ({ny}, {nx}) is out of range; {_ALLOWED}")
 
@@ -217,8 +237,8 @@ def _angular_size(nx, ny):
     from astropy import units as u
 
     # Keep the user's unit when the service knows it, so sizes travel exactly.
-    for name, unit in _SERVICE_ANGLE_UNITS.items():
-        if nx.unit == u.Unit(unit) and ny.unit == u.Unit(unit):
+    for name in _ARCSEC:
+        if nx.unit == u.Unit(name) and ny.unit == u.Unit(name):
             return CutoutSize(x=float(nx.value), y=float(ny.value), units=name)
     return CutoutSize(
         x=float(nx.to_value(u.arcsec)), y=float(ny.to_value(u.arcsec)), units="arcsec"

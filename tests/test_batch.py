@@ -70,14 +70,6 @@ def test_a_bounded_number_of_tasks_is_in_flight():
     assert max(most) <= batch._LOCAL_THREADS * batch._TASKS_PER_THREAD
 
 
-def test_groups_hold_neighbours_up_to_a_count_and_a_size(monkeypatch):
-    monkeypatch.setattr(batch, "GROUP_TARGETS", 3)
-    windows = [(0, 10, 0, 10)] * 7
-    assert batch._groups(range(7), windows, frames=1) == [[0, 1, 2], [3, 4, 5], [6]]
-    monkeypatch.setattr(batch, "GROUP_BYTES", 10 * 10 * 8 * 2)  # two windows' pixels
-    assert batch._groups([0, 2, 4, 6], windows, frames=1) == [[0, 2], [4, 6]]
-
-
 def neighbours(cube_file, count, seed=5):
     """Targets crowded on the small test cube, so that their cutouts overlap."""
     rng = np.random.default_rng(seed)

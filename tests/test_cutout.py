@@ -26,7 +26,6 @@ from astro_tesscut.cube.cutout import (
     cutouts,
     off_cube,
     prepare_cube,
-    side_pixels,
 )
 from astro_tesscut.cube.ffi_cube import open_cube
 from astro_tesscut.sizes import parse_size
@@ -86,7 +85,8 @@ def test_tesscut_layout(cube_file, ffi_files):
     assert primary["RA_OBJ"] == PI_MEN[0]
     assert primary["DEC_OBJ"] == PI_MEN[1]
     assert (primary["SECTOR"], primary["CAMERA"], primary["CCD"]) == (1, 4, 2)
-    assert primary["CREATOR"] == "astro_tesscut"
+    # "TargetPixelFile" in CREATOR is how lightkurve knows the file (tests/test_lightkurve.py).
+    assert primary["CREATOR"] == "astro_tesscut TargetPixelFile"
     assert hdul["APERTURE"].data.dtype.kind == "i"
     assert hdul["APERTURE"].data.all()
 
@@ -226,13 +226,6 @@ def test_column_wcs_of_an_oblong_cutout_is_tangent_at_its_centre(cube_file, ny, 
     yy, xx = np.mgrid[:ny, :nx]
     truth = cube.wcs.pixel_to_world(xx + column0, yy + row0)
     assert linear.pixel_to_world(xx, yy).separation(truth).max() < 0.01 * 21 * u.arcsec
-
-
-def test_angular_sizes_in_degrees_arcmin_and_arcsec():
-    assert side_pixels(0.05, "d", 20.0) == 9.0
-    assert side_pixels(3.0, "arcmin", 20.0) == 9.0
-    assert side_pixels(180.0, "arcsec", 20.0) == 9.0
-    assert side_pixels(9, "px", 20.0) == 9
 
 
 def test_a_size_in_degrees_cuts_as_the_same_angle_in_arcmin(cube_file):
@@ -525,7 +518,7 @@ def test_cut_leaves_out_what_misses_the_cube_when_asked(cube_file):
         list(cut(cube_file, ra, dec, parse_size(5)))
 
 
-def test_several_targets_are_made_ahead_on_threads_one_is_not(cube_file, monkeypatch):
+def test_several_groups_are_made_ahead_on_threads_one_is_not(cube_file, monkeypatch):
     calls = []
 
     def recording_ahead(function, items, *, remote=False):
@@ -534,8 +527,10 @@ def test_several_targets_are_made_ahead_on_threads_one_is_not(cube_file, monkeyp
 
     monkeypatch.setattr(cutout_module, "ahead", recording_ahead)
     cutout(cube_file, PI_MEN_TEXT)
-    assert calls == []
     two = SkyCoord([PI_MEN[0], 84.257651], [PI_MEN[1], -80.46656], unit="deg")
+    assert len(cutouts(cube_file, two)) == 2
+    assert calls == []  # one target, or two neighbours read together: one group
+    monkeypatch.setattr(cutout_module, "GROUP_TARGETS", 1)
     assert len(cutouts(cube_file, two)) == 2
     assert calls == [False]  # a local cube: as many threads as the CPU warrants
     cube = open_cube(cube_file)
@@ -587,3 +582,11 @@ def test_the_first_cutout_reads_the_guessed_window_with_the_table(cube_file, mon
     cutout_windows(cube, np.array([PI_MEN[0], 84.3]), np.array([PI_MEN[1], -80.5]), size)
     assert guessed == [(cube, PI_MEN[0], PI_MEN[1], size)]  # the first position's
     assert prefetched == [(1, 2, 3, 4)]
+
+
+def test_groups_hold_neighbours_up_to_a_count_and_a_size(monkeypatch):
+    monkeypatch.setattr(cutout_module, "GROUP_TARGETS", 3)
+    windows = [(0, 10, 0, 10)] * 7
+    assert cutout_module._groups(range(7), windows, frames=1) == [[0, 1, 2], [3, 4, 5], [6]]
+    monkeypatch.setattr(cutout_module, "GROUP_BYTES", 10 * 10 * 8 * 2)  # two windows' pixels
+    assert cutout_module._groups([0, 2, 4, 6], windows, frames=1) == [[0, 2], [4, 6]]

@@ -158,7 +158,7 @@ def test_sizes_beyond_a_whole_ffi_are_refused(size):
 
 def test_a_whole_ffi_is_the_largest_size():
     assert parse_size((FFI_ROWS, FFI_COLUMNS)).params() == {"x": "2136", "y": "2078", "units": "px"}
-    assert parse_size(12 * u.deg).units == "d"
+    assert parse_size(12 * u.deg).units == "deg"
     assert parse_size((43638 * u.arcsec, 1 * u.arcmin)).y == 43638.0  # 2078 x 21 arcsec
 
 

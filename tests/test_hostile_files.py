@@ -292,9 +292,9 @@ def test_names_of_another_sector_are_refused():
 
 
 def request(**params):
-    """The URL and parameters the client sends for a 10 x 10 cutout of sector 1, or with
-    ``params`` changed."""
-    return URL, {**CUTOUT, "sector": "1", **params}
+    """The identity of the request the client sends for a 10 x 10 cutout of sector 1, or with
+    ``params`` changed: its URL and parameters."""
+    return {"url": URL, "params": dict(sorted({**CUTOUT, "sector": "1", **params}.items()))}
 
 
 def mock_sector(mock_http, sector, name, data):
@@ -309,9 +309,9 @@ def test_entry_records_the_request_and_each_file_digest(mock_http, client, tmp_p
     mock_sector(mock_http, 1, GOOD_NAME, GOOD)
     client.get_cutouts(coordinates=COORDS, size=10, sector=1)
     (entry,) = entries(tmp_path / "cache")
-    assert entry.name == CutoutCache.key(*request())
+    assert entry.name == CutoutCache.key(request())
     manifest = json.loads((entry / MANIFEST).read_text())
-    assert manifest["request"] == {"url": URL, "params": request()[1]}
+    assert manifest["request"] == request()
     assert manifest["files"] == {GOOD_NAME: hashlib.sha256(GOOD).hexdigest()}
     assert files_in(entry) == {GOOD_NAME: GOOD, MANIFEST: (entry / MANIFEST).read_bytes()}
 
@@ -372,7 +372,7 @@ def test_a_tampered_entry_is_discarded_and_fetched_again(mock_http, client, tmp_
 
 
 def test_a_planted_entry_is_never_served(mock_http, client, tmp_path):
-    entry = tmp_path / "cache" / CutoutCache.key(*request())
+    entry = tmp_path / "cache" / CutoutCache.key(request())
     plant_entry(entry)
     mock_sector(mock_http, 1, GOOD_NAME, GOOD)
     (hdul,) = client.get_cutouts(coordinates=COORDS, size=10, sector=1)
@@ -386,7 +386,7 @@ def test_another_requests_entry_is_never_served(mock_http, client, tmp_path, out
     client.get_cutouts(coordinates=COORDS, size=10, sector=1)
     (entry,) = entries(tmp_path / "cache")
     # Sector 1's entry, whole and with its manifest, put where sector 4's would be.
-    entry.rename(entry.with_name(CutoutCache.key(*request(sector="4"))))
+    entry.rename(entry.with_name(CutoutCache.key(request(sector="4"))))
     name4, data4 = make_tpf_file(sector=4, camera=4, ccd=3, shape=(10, 10), n_cadences=5)
     mock_sector(mock_http, 4, name4, data4)
     paths = client.download_cutouts(coordinates=COORDS, size=10, sector=4, path=out)
@@ -547,6 +547,7 @@ import sys, traceback
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from synthetic import PI_MEN_DEC, PI_MEN_RA, make_cutout_zip
+from astro_tesscut.backends.base import Request
 from astro_tesscut.backends.cache import Cached, CutoutCache
 from astro_tesscut.backends.service import MastService
 from astro_tesscut.sizes import parse_size
@@ -578,7 +579,7 @@ for n in range(int(sys.argv[4])):
     # A miss, then the same request again: a hit, unless the entry was cleared meanwhile.
     for writer in (InMemory(), IntoDirectory(out / str(n))):
         try:
-            assert len(backend.cutouts(TARGET, SIZE, 1, writer).results) == 1
+            assert len(backend.cutouts(Request(TARGET, SIZE, (1,)), writer).results) == 1
         except Exception:
             failures += 1
             traceback.print_exc()
@@ -768,7 +769,7 @@ def test_cache_sweeps_what_killed_processes_left(mock_http, client, tmp_path, li
         cache = CutoutCache({str(cache_dir)!r})
         with received_in(cache.incoming(), "tesscut.zip") as sink:
             sink.write(b"half a zip")
-            with cache.store("http://x/astrocut", {{}}, MadeFiles([make_tpf_file()])):
+            with cache.store({{"url": "http://x/astrocut"}}, MadeFiles([make_tpf_file()])):
                 die()
     """)
     stale = [cache_dir / n for n in new_names(cache_dir, [".incoming"])]
@@ -780,7 +781,7 @@ def test_cache_sweeps_what_killed_processes_left(mock_http, client, tmp_path, li
         from synthetic import make_tpf_file
 
         cache = CutoutCache({str(cache_dir)!r})
-        with cache.store("http://y/astrocut", {{}}, MadeFiles([make_tpf_file()])):
+        with cache.store({{"url": "http://y/astrocut"}}, MadeFiles([make_tpf_file()])):
             print("ready", flush=True)
             sys.stdin.read()
     """)
@@ -798,7 +799,7 @@ def test_cache_sweeps_what_killed_processes_left(mock_http, client, tmp_path, li
     process.communicate(timeout=60)
     assert process.returncode == 0
     (entry,) = entries(cache_dir)  # the live process finished its entry
-    assert entry.name == CutoutCache.key("http://y/astrocut", {})
+    assert entry.name == CutoutCache.key({"url": "http://y/astrocut"})
 
 
 def test_build_cube_sweeps_killed_builds(ffi_files, tmp_path):

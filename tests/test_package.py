@@ -34,11 +34,11 @@ def test_module_level_instance():
 
 def test_settings_come_from_astropy_config():
     client = TessCutClass()
-    assert client._service.server == "https://mast.stsci.edu/tesscut/api/v0.1/"
+    assert client._session.sectors.server == "https://mast.stsci.edu/tesscut/api/v0.1/"
     with conf.set_temp("server", "http://127.0.0.1:9/tesscut"), conf.set_temp("timeout", 7):
-        assert client._service.server == "http://127.0.0.1:9/tesscut/"
-        assert client._service.timeout == 7.0
-    assert TessCutClass(timeout=3, server="http://x/")._service.timeout == 3.0
+        assert client._session.sectors.server == "http://127.0.0.1:9/tesscut/"
+        assert client._session.sectors.timeout == 7.0
+    assert TessCutClass(timeout=3, server="http://x/")._session.sectors.timeout == 3.0
 
 
 def test_config_and_cache_dirs_are_isolated():
@@ -53,8 +53,8 @@ def test_config_and_cache_dirs_are_isolated():
 
 def test_one_session_with_a_clear_user_agent():
     client = TessCutClass()
-    session = client._service.session
-    assert session is client._service.session
+    session = client._session.sectors.session
+    assert session is client._session.sectors.session
     agent = session.headers["User-Agent"]
     assert agent.startswith(f"astro_tesscut/{astro_tesscut.__version__} ")
     assert "python-requests/" in agent

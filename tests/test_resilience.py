@@ -16,7 +16,6 @@ from astro_tesscut import (
 )
 from astro_tesscut.retries import RetryPolicy, parse_retry_after
 from astro_tesscut.sizes import parse_size
-from astro_tesscut.sky.geometry import cutout_radius
 
 SERVER = "https://mast.stsci.edu/tesscut/api/v0.1/"
 RA, DEC = "84.2911879979852", "-80.4691197969941"
@@ -34,7 +33,7 @@ def sector_zip(sector):
 
 
 # A cutout without a sector looks its sectors up within its half-diagonal (10 x 10 px).
-CUTOUT_RADIUS = str(cutout_radius(parse_size(10)))
+CUTOUT_RADIUS = str(parse_size(10).radius_deg())
 
 
 def mock_sector_list(rsps):

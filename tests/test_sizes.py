@@ -21,7 +21,7 @@ from astro_tesscut.sizes import CutoutSize, parse_size
         ([45, 35] * u.pixel, CutoutSize(35, 45, "px")),
         (2 * u.arcmin, CutoutSize(2.0, 2.0, "arcmin")),
         ([30, 60] * u.arcsec, CutoutSize(60.0, 30.0, "arcsec")),
-        (0.1 * u.deg, CutoutSize(0.1, 0.1, "d")),
+        (0.1 * u.deg, CutoutSize(0.1, 0.1, "deg")),
         ((1 * u.arcmin, 30 * u.arcsec), CutoutSize(30.0, 60.0, "arcsec")),
         (1 * u.mas, CutoutSize(0.001, 0.001, "arcsec")),
     ],
@@ -114,3 +114,23 @@ def test_a_whole_ffi_is_the_largest_size(given):
 def test_a_side_longer_than_an_ffi_is_refused(given):
     with pytest.raises(InvalidQueryError, match=r"^size: .* is out of range"):
         parse_size(given)
+
+
+def test_sides_in_pixels_at_a_scale():
+    assert CutoutSize(0.05, 0.05, "deg").pixels_at(20.0) == (9.0, 9.0)
+    assert CutoutSize(3.0, 1.5, "arcmin").pixels_at((20.0, 10.0)) == (9.0, 9.0)
+    assert CutoutSize(180.0, 90.0, "arcsec").pixels_at(20.0) == (9.0, 4.5)
+    assert CutoutSize(9, 7, "px").pixels_at(20.0) == (9, 7)
+
+
+def test_the_radius_that_holds_a_cutout():
+    assert CutoutSize(3, 4, "px").radius_deg() == pytest.approx(2.5 * 21 / 3600)
+    assert CutoutSize(30.0, 40.0, "arcsec").radius_deg() == pytest.approx(25 / 3600)
+    assert CutoutSize(0.3, 0.4, "deg").radius_deg() == pytest.approx(0.25)
+
+
+def test_degrees_are_the_services_d_on_the_wire_only():
+    size = parse_size(0.1 * u.deg)
+    assert size.units == "deg"
+    assert size.params() == {"x": "0.1", "y": "0.1", "units": "d"}
+    assert size.label == "0.1x0.1d"

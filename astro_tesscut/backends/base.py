@@ -1,31 +1,69 @@
-"""One interface for every way of getting pixels, and the one place that picks which.
+"""The interface every way of getting pixels implements. It imports no implementation.
 
 A `Backend` answers two questions about a target, in one shape whichever it
-is: which sectors, cameras and CCDs observed it (a Table), and its target
-pixel files, in TESScut's format, handed to a `~astro_tesscut.writers.Writer`
-(memory, a directory, a zip) with the reasons for any sector without data.
-Four implementations exist:
+is: which sectors, cameras and CCDs observed it (`Backend.sector_table`),
+and its target pixel files in TESScut's format for a `Request`
+(`Backend.cutouts`), handed to a `~astro_tesscut.writers.Writer` (memory, a
+directory, a zip) together with the reasons for any sector without data
+(`Fetched`). A `Wrapper` is a backend around another that changes how it
+fetches: the verified cache, per-sector concurrency.
 
-- MAST's TESScut service (`~astro_tesscut.backends.service.MastService`), wrapped by
-  the verified cache (`~astro_tesscut.backends.cache.Cached`) and per-sector
-  concurrency (`~astro_tesscut.backends.per_sector.PerSector`);
-- a local archive of cubes and/or FFIs (`~astro_tesscut.backends.local.LocalArchive`);
-- a remote archive of cubes under any fsspec URL
-  (`~astro_tesscut.backends.remote.RemoteArchive`);
-- TESS's pointing model alone, for sectors offline
-  (`~astro_tesscut.backends.pointing_model.OfflineSectors`).
-
-`open_backend` chooses among them from what the caller gave, once;
-`~astro_tesscut.TessCutClass` and `~astro_tesscut.batch_cutouts` both go
-through it.
+The implementations: MAST's TESScut service
+(`~astro_tesscut.backends.service.MastService`, wrapped by
+`~astro_tesscut.backends.cache.Cached` and
+`~astro_tesscut.backends.per_sector.PerSector`), archives of FFI cubes on
+disk or under a URL (`~astro_tesscut.backends.local.LocalArchive`,
+`~astro_tesscut.backends.remote.RemoteArchive`), and TESS's pointing model,
+for sectors alone (`~astro_tesscut.backends.pointing_model.PointingModel`).
+Which one answers is decided once, in `astro_tesscut.backends.open`.
 """
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-__all__ = ["Backend", "Fetched", "Wrapper", "open_archive", "open_backend"]
+__all__ = ["SECTOR_COLUMNS", "Backend", "Fetched", "Request", "Wrapper"]
 
+#: The columns every sector table starts with, in this order.
 SECTOR_COLUMNS = ("sectorName", "sector", "camera", "ccd")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request for cutouts, checked.
+
+    Attributes
+    ----------
+    target : `~astro_tesscut.targets.Target`
+        Resolved: a position, or a moving target where the backend follows them.
+    size : `~astro_tesscut.sizes.CutoutSize`
+        The cutouts' size.
+    sectors : tuple of int or None
+        These sectors, or (`None`) every sector that observed the target.
+    show_progress : bool
+        Show progress bars (only ever on a terminal).
+    progress : `~astro_tesscut.progress.TransferProgress` or None
+        The bar a wrapper opened for a run of requests, which transfers count into.
+    """
+
+    target: object
+    size: object
+    sectors: tuple | None = None
+    show_progress: bool = False
+    progress: object = None
+
+    @property
+    def sector(self):
+        """The one sector asked for, or `None` for every sector; several are an error, for a
+        backend that takes one at most (`~astro_tesscut.backends.per_sector.PerSector`
+        splits them)."""
+        if self.sectors is None:
+            return None
+        (sector,) = self.sectors
+        return sector
+
+    def of(self, sector, **changes):
+        """This request for ``sector`` alone (`None`: every sector), with ``changes``."""
+        return replace(self, sectors=None if sector is None else (sector,), **changes)
 
 
 @dataclass
@@ -47,7 +85,7 @@ class Backend(abc.ABC):
     moving_targets = False
 
     @abc.abstractmethod
-    def sectors(self, target, radius):
+    def sector_table(self, target, radius):
         """The sectors, cameras and CCDs whose FFIs hold ``target``.
 
         Parameters
@@ -66,41 +104,34 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def cutouts(
-        self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
-    ):
-        """Cut ``target`` out of the FFIs of ``sector`` (every sector: `None`) and hand the
-        target pixel files to ``writer``.
+    def cutouts(self, request, writer):
+        """Cut the target pixel files of ``request`` and hand them to ``writer``.
 
         Parameters
         ----------
-        target : `~astro_tesscut.targets.Target`
-            Resolved.
-        size : `~astro_tesscut.sizes.CutoutSize`
-            The cutouts' size.
-        sector : int or None
-            One sector, or every sector that observed the target.
+        request : `Request`
+            What to cut.
         writer : `~astro_tesscut.writers.Writer`
             Where the files go; each answer is taken whole or not at all.
-        cache : bool, optional
-            Reuse and keep verified answers where the backend caches them.
-        show_progress : bool, optional
-            Show progress bars (only ever on a terminal).
-        progress : `~astro_tesscut.progress.TransferProgress`, optional
-            The bar of a run of requests a wrapper opened, to count bytes in.
 
         Returns
         -------
-        `~astro_tesscut.backends.base.Fetched`
+        `Fetched`
         """
 
+    def cache_identity(self, request):
+        """What identifies the answer to ``request`` for the verified cache (a JSON-able
+        dict), or `None`: the answers of this backend are not cached (the default:
+        files made from cubes at hand cost less to make again than to keep)."""
+        return None
+
     def __repr__(self):
-        return f"<{type(self).__name__}>"
+        return type(self).__name__
 
 
 class Wrapper(Backend):
-    """A backend around another (``inner``), changing how it fetches cutouts: what it
-    does not change (the sectors, what it can do), it asks ``inner``."""
+    """A backend around another (``inner``), changing how it fetches cutouts; what it does
+    not change (the sectors, what it can do and cache), it asks ``inner``."""
 
     def __init__(self, inner):
         self.inner = inner
@@ -109,51 +140,11 @@ class Wrapper(Backend):
     def moving_targets(self):
         return self.inner.moving_targets
 
+    def sector_table(self, target, radius):
+        return self.inner.sector_table(target, radius)
+
+    def cache_identity(self, request):
+        return self.inner.cache_identity(request)
+
     def __repr__(self):
-        return repr(self.inner)
-
-    def sectors(self, target, radius):
-        return self.inner.sectors(target, radius)
-
-
-def open_backend(archive=None, storage_options=None, *, offline=False, service=None, cache=None):
-    """The backend for what a caller gave: an archive, the pointing model, or the service.
-
-    Parameters
-    ----------
-    archive : str or path-like, optional
-        A directory of FFI cubes and/or FFIs, or a URL prefix of cubes
-        (``s3://stpubdata/tess/public/mast/``): `open_archive`.
-    storage_options : dict, optional
-        fsspec options for a URL ``archive``.
-    offline : bool, optional
-        Without an archive: TESS's pointing model alone (sectors, no pixels).
-    service : `~astro_tesscut.backends.service.MastService`, optional
-        The service client, when neither of the above.
-    cache : `~astro_tesscut.backends.cache.CutoutCache`, optional
-        Where the service's verified answers are kept.
-    """
-    if archive is not None:
-        return open_archive(archive, storage_options)
-    if offline:
-        from .pointing_model import OfflineSectors
-
-        return OfflineSectors()
-    from .cache import Cached, CutoutCache
-    from .per_sector import PerSector
-    from .service import MastService
-
-    return PerSector(Cached(service or MastService(), cache or CutoutCache()))
-
-
-def open_archive(archive, storage_options=None):
-    """The cube store at ``archive``: a URL prefix of cubes, or a local directory."""
-    from ..cube.source import is_url
-
-    if is_url(archive):
-        from .remote import RemoteArchive
-
-        return RemoteArchive(str(archive), storage_options=storage_options)
-    from .local import LocalArchive
-
-    return LocalArchive(str(archive).removeprefix("file://"))
+        return f"{type(self).__name__}({self.inner!r})"

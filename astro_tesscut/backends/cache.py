@@ -1,8 +1,8 @@
 """An on-disk cache of verified cutouts, safe to share between processes.
 
-Each entry is a directory named by a hash of the request (server, endpoint,
-position, size, units, sector) holding the target pixel files of the answer
-and a manifest, ``manifest.json``::
+Each entry is a directory named by a hash of the request (its identity, as
+the backend gives it: for the service, the URL and query parameters) holding
+the target pixel files of the answer and a manifest, ``manifest.json``::
 
     {"format": 1,
      "request": {"url": "https://.../astrocut", "params": {"dec": "...", ...}},
@@ -68,47 +68,46 @@ _once_lock = threading.Lock()
 
 
 class Cached(Wrapper):
-    """The service, with its verified answers kept in a `CutoutCache` and reused.
+    """A backend (``inner``) with its verified answers kept in a `CutoutCache` and reused.
 
     A request the cache holds costs nothing; one it misses is fetched into the
-    cache (verified on the way in) and handed on from there. Calls with
-    ``cache=False``, and writers that keep the service's zip as it came,
-    bypass it.
+    cache (verified on the way in) and handed on from there. Requests the
+    backend gives no identity for (`~astro_tesscut.backends.base.Backend.cache_identity`),
+    and writers that keep the service's zip as it came, bypass it.
     """
 
-    def __init__(self, service, cache):
-        super().__init__(service)
+    def __init__(self, inner, cache):
+        super().__init__(inner)
         self.cache = cache
 
-    def cutouts(
-        self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
-    ):
-        if not (cache and writer.cacheable and self.cache.ready()):
-            return self.inner.cutouts(target, size, sector, writer, progress=progress)
-        url, params = self.inner.cutout_request(target, size, sector)
-        found = self.cache.lookup(url, params)
+    def __repr__(self):
+        return f"Cached({self.inner!r}, {str(self.cache.directory)!r})"
+
+    def cutouts(self, request, writer):
+        identity = self.inner.cache_identity(request)
+        if identity is None or not writer.cacheable or not self.cache.ready():
+            return self.inner.cutouts(request, writer)
+        found = self.cache.lookup(identity)
         if found is not None:
             try:
-                return Fetched(writer.take(CachedFiles(found), sector=sector))
+                return Fetched(writer.take(CachedFiles(found), sector=request.sector))
             except FileNotFoundError:
                 if all(path.exists() for path in found):
                     raise
                 # Another process cleared the entry after it was found: fetch it again.
-        return self.inner.cutouts(
-            target, size, sector, _Entry(self.cache, url, params, writer), progress=progress
-        )
+        return self.inner.cutouts(request, _Entry(self.cache, identity, writer))
 
 
 class _Entry(Writer):
-    """A writer into the cache entry of request ``url``, ``params``, which hands the files on
+    """A writer into the cache entry of the request ``identity``, which hands the files on
     to ``writer`` from the entry's staging directory, before anyone else can see (and clear)
     them."""
 
-    def __init__(self, cache, url, params, writer):
-        self.cache, self.url, self.params, self.writer = cache, url, params, writer
+    def __init__(self, cache, identity, writer):
+        self.cache, self.identity, self.writer = cache, identity, writer
 
     def take(self, files, *, sector=None):
-        with self.cache.store(self.url, self.params, files) as paths:
+        with self.cache.store(self.identity, files) as paths:
             return self.writer.take(CachedFiles(paths), sector=sector)
 
     def incoming(self, name):
@@ -134,10 +133,9 @@ class CutoutCache:
         return Path(get_cache_dir()) / "astro_tesscut" / "cutouts"
 
     @staticmethod
-    def key(url, params):
-        """The entry name of a request: a hash of its URL and sorted parameters."""
-        request = json.dumps([url, sorted(params.items())])
-        return hashlib.sha256(request.encode()).hexdigest()[:32]
+    def key(identity):
+        """The entry name of a request: a hash of its identity."""
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
     def ready(self):
         """Whether the cache can be used: its directory exists (made, private to the user,
@@ -160,31 +158,29 @@ class CutoutCache:
             )
         return False
 
-    def lookup(self, url, params):
-        """The files of the entry of request ``url``, ``params``, or `None`.
+    def lookup(self, identity):
+        """The files of the entry of the request ``identity``, or `None`.
 
         `None` is a miss, or an entry that failed its checks (another request's,
         a file missing, changed, added or not a regular file, not the user's),
         which is discarded.
         """
-        entry = self.directory / self.key(url, params)
+        entry = self.directory / self.key(identity)
         if not os.path.lexists(entry):
             return None
-        paths = _verified(entry, _request(url, params))
+        paths = _verified(entry, _recorded(identity))
         if paths is None:
             self._discard(entry)
         return paths
 
     @contextlib.contextmanager
-    def store(self, url, params, files):
-        """Make the entry of request ``url``, ``params`` of an answer's files.
+    def store(self, identity, files):
+        """Make the entry of the request ``identity`` of an answer's files.
 
         Parameters
         ----------
-        url : str
-            The request's URL.
-        params : dict of str
-            Its query parameters.
+        identity : dict
+            What identifies the request (JSON-able).
         files : `~astro_tesscut.writers.FileSet`
             The answer; each file is verified on the way in.
 
@@ -197,20 +193,20 @@ class CutoutCache:
             entry is already there).
         """
         self._sweep_once()
-        key = self.key(url, params)
+        key = self.key(identity)
         staging = self.directory / owned_name(key, ".staging")
         staging.mkdir(mode=_PRIVATE, parents=True)
         try:
             paths = files.into_directory(staging)
             manifest = {
                 "format": _FORMAT,
-                "request": _request(url, params),
+                "request": _recorded(identity),
                 "files": {path.name: _sha256(path) for path in paths},
             }
             with open(staging / MANIFEST, "x") as file:
                 json.dump(manifest, file, indent=1)
             yield paths
-            self._install(staging, key, url, params)
+            self._install(staging, key, identity)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -237,13 +233,13 @@ class CutoutCache:
                 self._discard(entry)
         _sweep(directory)
 
-    def _install(self, staging, key, url, params):
+    def _install(self, staging, key, identity):
         entry = self.directory / key
         try:
             os.rename(staging, entry)
         except OSError:
             # Another process stored this entry first: keep theirs, unless it is bad.
-            if self.lookup(url, params) is None:
+            if self.lookup(identity) is None:
                 # A third may have won meanwhile; the answer is handed on already.
                 with contextlib.suppress(OSError):
                     os.rename(staging, entry)
@@ -274,9 +270,10 @@ def _sweep(directory):
     sweep_stale(directory / ".incoming")
 
 
-def _request(url, params):
-    """A request as its manifest records it (through JSON, to compare like with like)."""
-    return json.loads(json.dumps({"url": url, "params": dict(sorted(params.items()))}))
+def _recorded(identity):
+    """A request's identity as its manifest records it (through JSON, to compare like with
+    like)."""
+    return json.loads(json.dumps(identity, sort_keys=True))
 
 
 def _unusable(directory):

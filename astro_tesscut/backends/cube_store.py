@@ -1,10 +1,10 @@
 """What local and remote archives share: one FFI cube per sector, camera and CCD.
 
 A store is a backend (`~astro_tesscut.backends.base.Backend`): it answers which
-sectors saw a target (TESS's pointing model), which of its cubes could hold
-it or part of its cutout (with a little slack for the edges), and cuts them;
-subclasses say which cubes they hold and how to open one, and keep where
-they are in ``directory`` (a path) or ``url``.
+sectors saw a target (from the TESS pointing model it holds), which of its
+cubes could hold it or part of its cutout (with a little slack for the
+edges), and cuts them; subclasses say where they are, which cubes they hold
+and how to open one.
 """
 
 import abc
@@ -13,9 +13,11 @@ import numpy as np
 
 from ..cube.cutout import cut
 from ..exceptions import CorruptResponseError, InvalidFileError
+from ..sky.geometry import cube_hits, locate, sector_ranges
+from ..sky.pointing import pointing_model
 from ..writers import MadeFiles
-from .base import Fetched
-from .pointing_model import OfflineSectors
+from .base import Backend, Fetched
+from .pointing_model import PointingModel
 
 __all__ = ["CubeStore", "cube_name"]
 
@@ -29,11 +31,17 @@ def cube_name(sector, camera, ccd):
     return f"tess-s{sector:04d}-{camera}-{ccd}-cube.fits"
 
 
-class CubeStore(OfflineSectors):
+class CubeStore(Backend):
     """Base of `~astro_tesscut.backends.local.LocalArchive` and
     `~astro_tesscut.backends.remote.RemoteArchive`: a backend of FFI cubes."""
 
     storage_options = None  # fsspec options, for remote stores
+    finder = PointingModel()  # which sectors saw a target
+
+    @property
+    @abc.abstractmethod
+    def where(self):
+        """The store's directory or URL, as messages name it."""
 
     @abc.abstractmethod
     def held(self):
@@ -48,21 +56,16 @@ class CubeStore(OfflineSectors):
     def location(self, key):
         """Where a worker opens the cube of ``key`` (a path or URL)."""
 
-    def sectors(self, target, radius):
+    def sector_table(self, target, radius):
         """The pointing model's sector table of ``target`` (see
-        `~astro_tesscut.backends.pointing_model.OfflineSectors`), with ``available`` when the
+        `~astro_tesscut.backends.pointing_model.PointingModel`), with ``available`` when the
         store knows what it holds."""
-        table = super().sectors(target, radius)
+        table = self.finder.sector_table(target, radius)
         held = self.held()
         if held is not None:
             keys = zip(table["sector"], table["camera"], table["ccd"], strict=True)
             table["available"] = [key in held for key in keys]
         return table
-
-    @property
-    def where(self):
-        """The store's directory or URL, as messages name it."""
-        return str(getattr(self, "url", None) or self.directory)
 
     def candidates(self, ra, dec, sectors=None, *, radius_deg=0.0):
         """Which of this store's cubes could hold each of many targets.
@@ -75,7 +78,7 @@ class CubeStore(OfflineSectors):
             Only these sectors.
         radius_deg : float, optional
             Also the cubes a circle of this radius round a target reaches (a
-            cutout's `~astro_tesscut.sky.geometry.cutout_radius`), beyond the
+            cutout's `~astro_tesscut.sizes.CutoutSize.radius_deg`), beyond the
             slack every target gets.
 
         Returns
@@ -89,8 +92,6 @@ class CubeStore(OfflineSectors):
             Float (k, 2): the target's 1-based FFI column and row on the cube, as
             the pointing model places it (a pixel or two from the cube's WCS).
         """
-        from ..sky.geometry import cube_hits
-        from ..sky.pointing import pointing_model
 
         held = self.held()
         if held is not None:
@@ -118,36 +119,32 @@ class CubeStore(OfflineSectors):
         order = np.lexsort((target, keys[:, 2], keys[:, 1], keys[:, 0]))
         return keys[order], target[order], pixels[order]
 
-    def cutouts(
-        self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
-    ):
-        """Every target pixel file of ``target`` the store can cut, handed to ``writer`` in
+    def cutouts(self, request, writer):
+        """Every target pixel file of the request the store can cut, handed to ``writer`` in
         one go (see `~astro_tesscut.backends.base.Backend.cutouts`): from each cube the cutout
-        reaches. The cubes it lacked, or could not use, are the reasons for no data (each
-        cube's own: the others' files still come).
+        reaches, in the sectors asked. The cubes it lacked, or could not use, are the reasons
+        for no data (each cube's own: the others' files still come).
 
         Raises
         ------
         ServiceError
             The store's server cannot be reached (no network, a wrong endpoint).
         """
-        from ..sky.geometry import cutout_radius
-
+        target, size = request.target, request.size
         ra = np.atleast_1d(target.coord.icrs.ra.deg)
         dec = np.atleast_1d(target.coord.icrs.dec.deg)
-        radius = cutout_radius(size)
-        keys, _, _ = self.candidates(
-            ra, dec, None if sector is None else [sector], radius_deg=radius
-        )
+        keys, _, _ = self.candidates(ra, dec, request.sectors, radius_deg=size.radius_deg())
         tried = list(dict.fromkeys(map(tuple, keys.tolist())))
-        files, failed = [], []
+        files, failed = {}, []  # files: by sector
         for key in tried:
             try:
-                cube = self.cube(key, show_progress=show_progress)
+                cube = self.cube(key, show_progress=request.show_progress)
                 # Whole, before any is kept: a cube that fails part way gives nothing.
-                files.extend(list(cut(cube, ra, dec, size, skip_off_cube=True)))
+                made = list(cut(cube, ra, dec, size, skip_off_cube=True))
             except (InvalidFileError, CorruptResponseError) as exc:  # this cube's alone
                 failed.append(str(exc))
+            else:
+                files.setdefault(key[0], []).extend(made)
         no_data = []
         if failed:
             no_data.append(
@@ -156,42 +153,50 @@ class CubeStore(OfflineSectors):
             )
         if not files:
             if not failed:
-                no_data.append(self._nothing_cut(target, sector, radius, tried))
+                no_data.append(self._nothing_cut(request, tried))
             return Fetched(no_data=no_data)
-        return Fetched(writer.take(MadeFiles(files), sector=sector), no_data)
+        if request.sectors is None:  # one answer, as the service gives for every sector
+            every = [pair for made in files.values() for pair in made]
+            return Fetched(writer.take(MadeFiles(every)), no_data)
+        # One answer per sector asked, as the service gives them.
+        answers = [writer.take(MadeFiles(made), sector=sector) for sector, made in files.items()]
+        return Fetched([result for answer in answers for result in answer], no_data)
 
-    def _nothing_cut(self, target, sector, radius_deg, tried):
-        """Why no cube gave a cutout, where none failed: the sector did not observe the
+    def _nothing_cut(self, request, tried):
+        """Why no cube gave a cutout, where none failed: a sector did not observe the
         target, the store lacks its cubes, or the target lies off the cubes tried."""
-        from ..sky.geometry import locate, sector_ranges
-
+        target = request.target
         if tried:
             names = ", ".join(cube_name(*key) for key in tried)
             return f"{target.description} lies off {names} in {self.where}"
-        table = locate(target.coord, radius=radius_deg)
+        table = locate(target.coord, radius=request.size.radius_deg())
         observed = sorted(set(table["sector"].tolist()))
         if not observed:
             return f"no TESS sector observed {target.description} or the cutout round it"
         public = sorted(set(table["sector"][table["released"]].tolist()))
         later = sorted(set(observed) - set(public))
-        sectors = "; ".join(
+        seen = "; ".join(
             [
                 *([f"observed in {sector_ranges(public)}"] if public else []),
                 *([f"{sector_ranges(later)} planned or not public yet"] if later else []),
             ]
         )
-        if sector is None:
-            return f"{self.where} holds none of the sectors of {target.description} ({sectors})"
-        if sector not in observed:
-            return f"sector {sector} did not observe {target.description} ({sectors})"
-        message = f"sector {sector} is not in {self.where}"
-        held = self.held()
-        if held:
-            sectors = sorted({key[0] for key in held})
-            message += f" (it holds sector{'s' * (len(sectors) > 1)} {sector_ranges(sectors)})"
-        if not table["released"][table["sector"] == sector].any():
-            message += f"; sector {sector}'s FFIs may not be public yet"
-        return message
+        if request.sectors is None:
+            return f"{self.where} holds none of the sectors of {target.description} ({seen})"
+        reasons = []
+        for sector in request.sectors:
+            if sector not in observed:
+                reasons.append(f"sector {sector} did not observe {target.description} ({seen})")
+                continue
+            reason = f"sector {sector} is not in {self.where}"
+            held = self.held()
+            if held:
+                sectors = sorted({key[0] for key in held})
+                reason += f" (it holds sector{'s' * (len(sectors) > 1)} {sector_ranges(sectors)})"
+            if not table["released"][table["sector"] == sector].any():
+                reason += f"; sector {sector}'s FFIs may not be public yet"
+            reasons.append(reason)
+        return "; ".join(reasons)
 
 
 def _codes(keys):

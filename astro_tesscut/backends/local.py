@@ -1,4 +1,4 @@
-"""The local backend: a directory of FFI cubes and/or FFIs, used as TESScut would be.
+"""A directory of FFI cubes and/or FFIs on disk, as a backend used as TESScut would be.
 
 Cubes are found by MAST's naming (``tess-sSSSS-C-D-cube.fits``) and FFIs by
 SPOC's (``tess<time>-sSSSS-C-D-<...>_ffic.fits``), anywhere under the
@@ -11,6 +11,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from ..cube import build
 from ..cube.cutout import prepare_cube
 from ..exceptions import InvalidFileError, InvalidQueryError
 from .cube_store import CubeStore, cube_name
@@ -28,22 +29,26 @@ class LocalArchive(CubeStore):
     ----------
     directory : path-like
         Searched recursively for cubes and FFIs.
-    cube_cache : path-like, optional
+    built_cubes : path-like, optional
         Where cubes built from FFIs are kept; by default
         ``astro_tesscut/cubes`` in the astropy cache directory.
     """
 
-    def __init__(self, directory, *, cube_cache=None):
+    def __init__(self, directory, *, built_cubes=None):
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise InvalidQueryError(
                 f"archive: {str(self.directory)!r} is not a directory of FFI cubes or FFIs"
             )
-        self._cube_cache = cube_cache
+        self._built_cubes = built_cubes
         self._inventory = {}  # the last walk of the directory
 
     def __repr__(self):
-        return f"<LocalArchive {str(self.directory)!r}>"
+        return f"LocalArchive({str(self.directory)!r})"
+
+    @property
+    def where(self):
+        return str(self.directory)
 
     def inventory(self):
         """What the archive holds: {(sector, camera, ccd): cube path or list of FFI paths},
@@ -87,21 +92,19 @@ class LocalArchive(CubeStore):
 
     def _built_cube(self, key, ffis, show_progress):
         """The cube of these FFIs in the cube cache, built the first time it is asked for."""
-        from ..cube.build import build_cube
-
         fingerprint = hashlib.sha256()
         for path in ffis:
             stat = path.stat()
             fingerprint.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-        path = self._cache_directory() / fingerprint.hexdigest()[:24] / cube_name(*key)
+        path = self._built_cubes_directory() / fingerprint.hexdigest()[:24] / cube_name(*key)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            build_cube(ffis, path, sector=key[0], show_progress=show_progress)
+            build.build_cube(ffis, path, sector=key[0], show_progress=show_progress)
         return path
 
-    def _cache_directory(self):
-        if self._cube_cache is not None:
-            return Path(self._cube_cache)
+    def _built_cubes_directory(self):
+        if self._built_cubes is not None:
+            return Path(self._built_cubes)
         from astropy.config import get_cache_dir
 
         return Path(get_cache_dir()) / "astro_tesscut" / "cubes"

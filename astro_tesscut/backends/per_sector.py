@@ -1,8 +1,9 @@
-"""A request for every sector, made one request per sector, a few at a time.
+"""Requests for several sectors, made one request per sector, a few at a time.
 
 TESScut answers a request for all of a target's sectors with one zip, built
 in one go and slow to come; asking sector by sector, ``conf.max_workers`` at
-a time, is faster and lets one sector fail without costing the others.
+a time, is faster and lets one sector fail without costing the others. This
+is the one place a request's sectors are split.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -19,42 +20,43 @@ __all__ = ["PerSector"]
 class PerSector(Wrapper):
     """``inner`` (the service) asked once per sector, ``conf.max_workers`` at a time.
 
-    A sector that fails for good does not cost the others: the call raises
-    `~astro_tesscut.PartialResultError` holding what arrived. One progress bar
-    of bytes and requests covers the run.
+    A request for every sector asks ``inner`` which sectors the cutout reaches
+    first. A sector that fails for good does not cost the others: the call
+    raises `~astro_tesscut.PartialResultError` holding what arrived (a request
+    of one sector raises its own failure; an argument refused, its
+    `~astro_tesscut.InvalidQueryError`). One progress bar of bytes and
+    requests covers the run.
     """
 
-    def cutouts(
-        self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
-    ):
+    def cutouts(self, request, writer):
         workers = int(conf.max_workers)
         if workers < 1:
             raise InvalidQueryError(f"conf.max_workers: must be 1 or more, got {workers}")
-        if sector is not None or workers == 1:
-            sectors = [sector]
+        if request.sectors is not None:
+            sectors = list(request.sectors)
+        elif workers == 1:
+            sectors = [None]  # one request for them all
         else:
             from astropy.coordinates import Angle
 
-            from ..sky.geometry import cutout_radius
-
             # Every sector the cutout reaches, as one request for them all would give:
             # also those whose FFIs hold only its edge.
-            radius = Angle(cutout_radius(size), "deg")
-            sectors = sorted(set(self.inner.sectors(target, radius)["sector"].tolist()))
+            radius = Angle(request.size.radius_deg(), "deg")
+            table = self.inner.sector_table(request.target, radius)
+            sectors = sorted(set(table["sector"].tolist()))
             if not sectors:
-                return Fetched(
-                    no_data=[f"no TESS sector observed {target.description} or the cutout round it"]
-                )
+                observed = f"no TESS sector observed {request.target.description}"
+                return Fetched(no_data=[f"{observed} or the cutout round it"])
 
         def guarded(sector):
             try:
-                return self.inner.cutouts(target, size, sector, writer, cache=cache, progress=bar)
+                return self.inner.cutouts(request.of(sector, progress=bar), writer)
             except TessCutError as exc:  # one sector's failure must not cost the others
                 return exc
             finally:
                 bar.finished_one()
 
-        with TransferProgress(show=show_progress, requests=len(sectors)) as bar:
+        with TransferProgress(show=request.show_progress, requests=len(sectors)) as bar:
             if len(sectors) == 1:
                 outcomes = [guarded(sectors[0])]
             else:
@@ -70,8 +72,9 @@ class PerSector(Wrapper):
                 failures[number] = outcome
             else:
                 fetched = fetched.merged(outcome)
-        if failures and len(sectors) == 1:
-            raise failures[sectors[0]]
+        refused = [exc for exc in failures.values() if isinstance(exc, InvalidQueryError)]
+        if refused or (failures and len(sectors) == 1):
+            raise (refused or list(failures.values()))[0]
         if failures:
             raise PartialResultError(fetched.results, failures)
         return fetched

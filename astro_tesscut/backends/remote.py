@@ -1,4 +1,4 @@
-"""The remote backend: FFI cubes under a URL, as MAST keeps them on AWS S3.
+"""FFI cubes under a URL, as MAST keeps them on AWS S3, as a backend.
 
 ``s3://stpubdata/tess/public/mast/`` holds ``tess-s0008-4-1-cube.fits`` and
 its kin: a cube's URL follows from its sector, camera and CCD, so no listing
@@ -36,7 +36,11 @@ class RemoteArchive(CubeStore):
         self.storage_options = dict(storage_options or {})
 
     def __repr__(self):
-        return f"<RemoteArchive {self.url!r}>"
+        return f"RemoteArchive({self.url!r})"
+
+    @property
+    def where(self):
+        return self.url
 
     def held(self):
         """Unknown without listing the bucket: every released sector is tried."""

@@ -57,9 +57,10 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 class MastService(Backend):
     """MAST's TESScut service, reached through one `requests.Session`.
 
-    One request per call: `~astro_tesscut.backends.per_sector.PerSector` splits a
-    target's sectors into requests, `~astro_tesscut.backends.cache.Cached` keeps the
-    verified answers.
+    One request per call, for one sector or every sector:
+    `~astro_tesscut.backends.per_sector.PerSector` splits a target's sectors
+    into requests, `~astro_tesscut.backends.cache.Cached` keeps the verified
+    answers.
 
     Parameters
     ----------
@@ -144,11 +145,11 @@ class MastService(Backend):
         return position_from_answer(name, answer, resolver)
 
     def __repr__(self):
-        return f"<MastService server={self.server!r}>"
+        return f"MastService({self.server!r})"
 
-    def sectors(self, target, radius):
+    def sector_table(self, target, radius):
         """The sectors that observed ``target``, as TESScut lists them (see
-        `Backend.sectors <astro_tesscut.backends.base.Backend.sectors>`).
+        `Backend.sector_table <astro_tesscut.backends.base.Backend.sector_table>`).
 
         ``radius`` (an `~astropy.coordinates.Angle`) widens the search around a
         fixed target; moving targets are looked up along their path.
@@ -170,18 +171,17 @@ class MastService(Backend):
         rows.sort(key=lambda row: row[1:])
         return Table(rows=rows or None, names=SECTOR_COLUMNS, dtype=[str, int, int, int])
 
-    def cutouts(
-        self, target, size, sector, writer, *, cache=True, show_progress=False, progress=None
-    ):
-        """One cutout request, its answer streamed into ``writer`` (see
-        `Backend.cutouts <astro_tesscut.backends.base.Backend.cutouts>`).
+    def cutouts(self, request, writer):
+        """One cutout request (of one sector, or every sector), its answer streamed into
+        ``writer`` (see `Backend.cutouts <astro_tesscut.backends.base.Backend.cutouts>`).
 
         A zip is handed over once received; TESScut's JSON "no data" answer
         becomes the reason in the `~astro_tesscut.backends.base.Fetched`.
         """
+        target, size, sector = request.target, request.size, request.sector
         try:
             with writer.incoming("tesscut.zip") as sink:
-                self.fetch_cutouts(target, size, sector, sink, progress=progress)
+                self.fetch_cutouts(target, size, sector, sink, progress=request.progress)
                 message = no_data_message(sink)
                 if message is not None:
                     return Fetched(no_data=[message])
@@ -190,6 +190,12 @@ class MastService(Backend):
         except ServiceError as exc:  # an answer refused names the sector it was for
             exc.sector = sector
             raise
+
+    def cache_identity(self, request):
+        """The URL and query parameters of ``request``'s one request: its answer's name in
+        the verified cache."""
+        url, params = self.cutout_request(request.target, request.size, request.sector)
+        return {"url": url, "params": dict(sorted(params.items()))}
 
     def cutout_request(self, target, size, sector):
         """The URL and query parameters of a cutout request."""

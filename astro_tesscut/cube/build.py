@@ -50,7 +50,7 @@ def build_cube(ffi_files, output, *, sector=None, max_memory=512 * 2**20, show_p
     output : path-like
         The cube to write; replaced only once the new one is complete. The
         temporaries killed builds left in its directory are removed first
-        (`~astro_tesscut.files.sweep_stale`).
+        (``astro_tesscut.files.sweep_stale``).
     sector : int, optional
         The sector, for the SECTOR keyword; by default read from the FFIs'
         headers or names.

@@ -7,38 +7,42 @@ edges rounded half to even. Only the window's rows are read from the cube.
 
 That WCS is in the cube's table, which a cube just opened has not read yet.
 So the first cutout of a remote cube guesses its window from TESS's pointing model
-(`.pointing`, a pixel or two off) and reads those rows, widened by a margin,
+(``astro_tesscut.sky.pointing``, a pixel or two off) and reads those rows, widened by a margin,
 in the same round trip as the table: a cold cutout costs two round trips,
 the headers and then everything else. A guess that misses costs one more.
 
 Positions travel as plain ICRS degrees and the WCS is evaluated with numpy
-(`.sip`), so that a cutout imports neither astropy.coordinates nor
+(``astro_tesscut.sky.sip``), so that a cutout imports neither astropy.coordinates nor
 astropy.wcs unless the caller's input needs them.
 """
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..cutout_names import cutout_name
-from ..exceptions import InvalidFileError, InvalidQueryError
+from ..exceptions import InvalidFileError, InvalidQueryError, TessCutError
 from ..files import cutout_from_bytes, write_files
-from ..sizes import ARCSEC_PER_UNIT, parse_size
+from ..sizes import LEAST_PIXEL_SCALE, parse_size
+from ..sky.pointing import ffi_pixels, pointing_model
 from ..targets import positions_of
 from .ffi_cube import FFICube, open_cube
 from .pipeline import ahead, check_room, holding, submit
 from .source import is_url
 from .tpf import tpf_bytes
 
-__all__ = ["cut", "cutout", "cutout_windows", "cutouts"]
+__all__ = ["cutout", "cutouts"]
 
 # Pixels added on each side of a window guessed from the pointing model: it
 # agrees with the FFIs' WCS to 2.2 pixels at worst (tests/test_pointing.py).
 _GUESS_MARGIN = 3
-# Fewest arcseconds per pixel anywhere on a TESS CCD, to size a guessed window
-# given as an angle generously.
-_LEAST_PIXEL_SCALE_ARCSEC = 19.5
+GROUP_TARGETS = 16  # most neighbouring positions whose pixels are read together
+GROUP_BYTES = 64 * 2**20  # and most pixel bytes they hold
+# Within a cube row, runs of pixels at most this far apart are one request:
+# fetching a gap this small costs less than a request does.
+MERGE_GAP = 32 * 1024
 
 
 def cutout(cube, coordinates, *, size=5, storage_options=None):
@@ -46,7 +50,7 @@ def cutout(cube, coordinates, *, size=5, storage_options=None):
 
     Parameters
     ----------
-    cube : path-like, URL or `~astro_tesscut.cube.ffi_cube.FFICube`
+    cube : path-like, URL or ``FFICube``
         The cube (astrocut's or MAST's format): a path, or any fsspec URL
         such as ``s3://stpubdata/tess/public/mast/tess-s0001-4-2-cube.fits``.
     coordinates : str, `~astropy.coordinates.SkyCoord` or (ra, dec)
@@ -77,7 +81,7 @@ def cutouts(cube, coordinates, *, size=5, output_dir=None, storage_options=None)
 
     Parameters
     ----------
-    cube : path-like, URL or `~astro_tesscut.cube.ffi_cube.FFICube`
+    cube : path-like, URL or ``FFICube``
         The cube, as for `cutout`.
     coordinates : `~astropy.coordinates.SkyCoord` (scalar or array), or one position
         The cutouts' centres.
@@ -125,8 +129,6 @@ def prepare_cube(cube, storage_options=None, *, key=None):
     if isinstance(cube, FFICube):
         return cube
     if is_url(cube):
-        from ..sky.pointing import pointing_model
-
         submit(pointing_model)
     opened = open_cube(cube, storage_options)
     if key is not None and opened.key is not None and tuple(opened.key) != tuple(key):
@@ -138,9 +140,127 @@ def prepare_cube(cube, storage_options=None, *, key=None):
     return opened
 
 
+@dataclass
+class Outcome:
+    """What cutting one position gave (`cut_many`).
+
+    Attributes
+    ----------
+    index : int
+        The position's index.
+    name : str
+        TESScut's name of its file ("" when there is none).
+    made : object
+        What ``keep`` made of the file (`None` when there is none).
+    skipped : bool
+        A whole file of that name was there already (``done``): not made again.
+    error : Exception or None
+        Why there is no file: its window lies off the cube (``off_cube``), it
+        would hold more memory than the budget, its pixels could not be read,
+        its file not kept.
+    off_cube : bool
+        Its window misses the cube.
+    """
+
+    index: int
+    name: str = ""
+    made: object = None
+    skipped: bool = False
+    error: Exception | None = None
+    off_cube: bool = False
+
+
+def cut_many(cube, ra, dec, size, *, keep=None, done=None):
+    """Cut each position's window out of ``cube``: the one cutting path, of one target
+    and of a batch's task alike.
+
+    Neighbouring positions (consecutive ones, as a batch orders them) are read
+    in groups (at most `GROUP_TARGETS` of them and `GROUP_BYTES` of pixels),
+    the runs of a cube row they share, or nearly, fetched once
+    (`~astro_tesscut.cube.ffi_cube.FFICube.read_rectangles`); a few groups are
+    made ahead on threads, within the memory budget.
+
+    Parameters
+    ----------
+    cube : `~astro_tesscut.cube.ffi_cube.FFICube`
+        The cube, opened.
+    ra, dec : `numpy.ndarray`
+        1-d arrays of ICRS positions, degrees.
+    size : `~astro_tesscut.sizes.CutoutSize`
+        The cutouts' size.
+    keep : callable, optional
+        ``keep(name, data)`` runs on each file where it is made (on a thread), so
+        that writing it overlaps making the next; by default the file is kept
+        as ``(name, data)`` (data: a uint8 array).
+    done : callable, optional
+        ``done(name)``: whether a whole file of that name is there already.
+
+    Yields
+    ------
+    `Outcome`
+        One per position, in order.
+    """
+    windows = cutout_windows(cube, ra, dec, size).tolist()
+    outcomes = [Outcome(index) for index in range(len(windows))]
+    wanted = []
+    for outcome, window, target_ra, target_dec in zip(
+        outcomes, windows, ra.tolist(), dec.tolist(), strict=True
+    ):
+        column, column_stop, row, row_stop = window
+        if off_cube(cube, window):
+            outcome.off_cube = True
+            outcome.error = InvalidQueryError(
+                f"coordinates: ({target_ra}, {target_dec}) lies off {cube.sector_name}; its "
+                f"cutout window (columns {column}..{column_stop - 1}, rows {row}.."
+                f"{row_stop - 1}) misses the cube's {cube.columns} x {cube.rows} pixels"
+            )
+            continue
+        try:
+            check_room(
+                column_stop - column, row_stop - row, cube.frames, f"a cutout of {cube.sector_name}"
+            )
+        except InvalidQueryError as exc:
+            outcome.error = exc
+            continue
+        name = cut_name(cube, target_ra, target_dec, window)
+        if done is not None and done(name):
+            outcome.name, outcome.skipped = name, True
+            continue
+        wanted.append(outcome.index)
+
+    def make(group):
+        rectangles = [(w[2], w[3], w[0], w[1]) for w in (windows[i] for i in group)]
+        with holding(_pixel_bytes(rectangles, cube.frames)):
+            try:
+                blocks = cube.read_rectangles(rectangles, gap=MERGE_GAP)
+            except (TessCutError, OSError, ValueError) as exc:
+                for i in group:
+                    outcomes[i].error = exc
+                return
+            for i, block in zip(group, blocks, strict=True):
+                outcome = outcomes[i]
+                try:
+                    outcome.name, data = cut_one(
+                        cube, float(ra[i]), float(dec[i]), windows[i], block
+                    )
+                    outcome.made = (
+                        (outcome.name, data) if keep is None else keep(outcome.name, data)
+                    )
+                except (TessCutError, OSError, ValueError) as exc:
+                    outcome.error = exc
+
+    groups = _groups(wanted, windows, cube.frames)
+    made = ahead(make, groups, remote=cube.source.remote) if len(groups) > 1 else map(make, groups)
+    finished = 0  # outcomes up to here are final
+    for group, _ in zip(groups, made, strict=True):
+        yield from outcomes[finished : group[-1] + 1]
+        finished = group[-1] + 1
+    yield from outcomes[finished:]
+
+
 def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
     """Yield the target pixel file of each position, as ``(name, data)`` (data: uint8 array)
-    or as what ``keep(name, data)`` makes of it.
+    or as what ``keep(name, data)`` makes of it (see `cut_many`).
 
     Parameters
     ----------
@@ -153,34 +273,40 @@ def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
     skip_off_cube : bool, optional
         Leave out positions whose window misses the cube instead of raising.
     keep : callable, optional
-        Run on each file where it is made (in a worker thread for a batch), so
-        that writing it overlaps making the next.
+        As for `cut_many`.
+
+    Raises
+    ------
+    InvalidQueryError
+        A window lies off the cube, or would hold more memory than the budget.
+    InvalidFileError
+        The cube could not be read.
     """
-    cube = prepare_cube(cube)
-    windows = cutout_windows(cube, ra, dec, size)
+    for outcome in cut_many(prepare_cube(cube), ra, dec, size, keep=keep):
+        if outcome.error is None:
+            yield outcome.made
+        elif not (outcome.off_cube and skip_off_cube):
+            raise outcome.error
 
-    def make(job):
-        target_ra, target_dec, window = job
-        if off_cube(cube, window):
-            if skip_off_cube:
-                return None
-            column, column_stop, row, row_stop = window
-            raise InvalidQueryError(
-                f"coordinates: ({target_ra}, {target_dec}) lies off {cube.sector_name}; its "
-                f"cutout window (columns {column}..{column_stop - 1}, rows {row}.."
-                f"{row_stop - 1}) misses the cube's {cube.columns} x {cube.rows} pixels"
-            )
-        column, column_stop, row, row_stop = window
-        columns, rows = column_stop - column, row_stop - row
-        check_room(columns, rows, cube.frames, f"a cutout of {cube.sector_name}")
-        with holding(columns * rows * cube.frames * 8):
-            name, data = cut_one(cube, target_ra, target_dec, window)
-            return (name, data) if keep is None else keep(name, data)
 
-    jobs = zip(ra.tolist(), dec.tolist(), windows.tolist(), strict=True)
-    for result in ahead(make, jobs, remote=cube.source.remote) if len(ra) > 1 else map(make, jobs):
-        if result is not None:
-            yield result
+def _groups(indices, windows, frames):
+    """Consecutive positions (neighbours, as a batch orders them) read together: at most
+    `GROUP_TARGETS` of them and `GROUP_BYTES` of pixels."""
+    groups, size = [], 0
+    for i in indices:
+        column, column_stop, row, row_stop = windows[i]
+        nbytes = _pixel_bytes([(row, row_stop, column, column_stop)], frames)
+        if not groups or len(groups[-1]) == GROUP_TARGETS or size + nbytes > GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(i)
+        size += nbytes
+    return groups
+
+
+def _pixel_bytes(rectangles, frames):
+    """Bytes of the pixels (and uncertainties) of rectangles of a cube of ``frames``."""
+    return sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in rectangles) * frames * 8
 
 
 def off_cube(cube, window):
@@ -246,15 +372,7 @@ def cutout_windows(cube, ra, dec, size):
             f"coordinates: some positions lie far outside {cube.sector_name}'s footprint"
         )
     scales = projection.pixel_scales() * 3600  # arcsec per pixel
-    sides = zip((size.x, size.y), scales, strict=True)
-    return _windows(centre, [side_pixels(side, size.units, scale) / 2 for side, scale in sides])
-
-
-def side_pixels(side, units, arcsec_per_pixel):
-    """A window's side (in a `~astro_tesscut.sizes.CutoutSize`'s units) in pixels."""
-    if units == "px":
-        return side
-    return side * ARCSEC_PER_UNIT[units] / arcsec_per_pixel
+    return _windows(centre, [side / 2 for side in size.pixels_at(scales)])
 
 
 def _windows(centre, halves):
@@ -276,8 +394,6 @@ def _guessed_window(cube, ra, dec, size):
     cube is loaded or the model cannot say (a sector it does not know, a CCD it misses)."""
     if cube.loaded or cube.key is None or not cube.source.remote:
         return None
-    from ..sky.pointing import ffi_pixels, pointing_model
-
     sector, camera, ccd = cube.key
     if sector not in pointing_model().sectors or not (1 <= camera <= 4 and 1 <= ccd <= 4):
         return None
@@ -285,9 +401,8 @@ def _guessed_window(cube, ra, dec, size):
     centre = np.array([column - 1, row - 1])  # 0-based; MAST's cubes are whole FFIs
     if not np.isfinite(centre).all():
         return None
-    halves = [
-        side_pixels(side, size.units, _LEAST_PIXEL_SCALE_ARCSEC) / 2 for side in (size.x, size.y)
-    ]
+    # At the fewest arcseconds a pixel anywhere on a CCD: an angle's window guessed large.
+    halves = [side / 2 for side in size.pixels_at(LEAST_PIXEL_SCALE)]
     ((column, column_stop, row, row_stop),) = _windows(centre, halves)
     window = (
         max(row - _GUESS_MARGIN, 0),

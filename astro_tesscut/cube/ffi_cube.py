@@ -23,7 +23,9 @@ import numpy as np
 
 from ..exceptions import InvalidFileError
 from ..fitslayout import FITSLayoutError, header_at
-from .source import CubeChanged, open_source
+from ..sky.sip import TanSip
+from .open_source import open_source
+from .source import CubeChanged
 
 __all__ = ["FFICube", "forget_cubes", "open_cube"]
 
@@ -189,7 +191,7 @@ class FFICube:
     def load(self, prefetch=None):
         """Read the table (once), and with it, in the same round trip, the pixels of
         ``prefetch`` (row_start, row_stop, column_start, column_stop), which the next
-        `read_pixels` takes when it asks for them or for a part of them."""
+        read takes when it asks for them or for a part of them."""
         with self._lock:
             if self._table is not None:
                 return
@@ -278,8 +280,6 @@ class FFICube:
     def projection(self):
         """The WCS of the FFI at `wcs_row` as a `~astro_tesscut.sky.sip.TanSip` (numpy
         only: what cutouts are placed with, without importing astropy.wcs)."""
-        from ..sky.sip import TanSip
-
         return TanSip(dict(self.wcs_cards), name=self.name)
 
     @functools.cached_property
@@ -318,19 +318,6 @@ class FFICube:
         on_cube : `numpy.ndarray`
             Boolean (rows, columns): True where the pixel is on the cube.
         """
-        with self._lock:  # what `load` read ahead serves this read at most
-            prefetched, self._prefetched = self._prefetched, None
-        if prefetched is not None:
-            (top, bottom, left, right), pixels, on_cube = prefetched
-            if (
-                top <= row_start < row_stop <= bottom
-                and left <= column_start < column_stop <= right
-            ):
-                inside = (
-                    slice(row_start - top, row_stop - top),
-                    slice(column_start - left, column_stop - left),
-                )
-                return pixels[inside], on_cube[inside]
         ((pixels, on_cube),) = self.read_rectangles(
             [(row_start, row_stop, column_start, column_stop)]
         )
@@ -341,11 +328,30 @@ class FFICube:
 
         Within each cube row, the runs of pixels the rectangles need are
         fetched as one range where they overlap, touch or lie at most ``gap``
-        bytes apart: neighbouring cutouts share their requests and bytes.
+        bytes apart: neighbouring cutouts share their requests and bytes. What
+        `load` read ahead serves the rectangles inside it (once).
         """
-        ranges, buffers, finish = self._plan(rectangles, gap=gap)
-        self._fetch(ranges, buffers)
-        return finish()
+        with self._lock:
+            prefetched, self._prefetched = self._prefetched, None
+        served = {}
+        if prefetched is not None:
+            (top, bottom, left, right), pixels, on_cube = prefetched
+            for index, (row_start, row_stop, column_start, column_stop) in enumerate(rectangles):
+                if (
+                    top <= row_start < row_stop <= bottom
+                    and left <= column_start < column_stop <= right
+                ):
+                    inside = (
+                        slice(row_start - top, row_stop - top),
+                        slice(column_start - left, column_stop - left),
+                    )
+                    served[index] = (pixels[inside], on_cube[inside])
+        rest = [index for index in range(len(rectangles)) if index not in served]
+        if rest:
+            ranges, buffers, finish = self._plan([rectangles[i] for i in rest], gap=gap)
+            self._fetch(ranges, buffers)
+            served.update(zip(rest, finish(), strict=True))
+        return [served[index] for index in range(len(rectangles))]
 
     def _fetch(self, ranges, buffers):
         """Fill each buffer with its (offset, length) range, in one round trip, taking the

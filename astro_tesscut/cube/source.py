@@ -20,10 +20,11 @@ asked (`content_range_total`). The first read pins the version of the file
 (its size and ETag, `Pinned`); later reads ask for that version alone
 (``If-Match``), and one that finds another raises `CubeChanged`.
 
-A local file is read with positioned reads, several in flight. ``s3://`` URLs
-go through obstore (`.s3_source`: Rust, a fraction of a millisecond of CPU
-per request) when it is installed and understands the storage options; any
-other URL, or options only s3fs knows, through fsspec (`.fsspec_source`).
+A local file is read with positioned reads, several in flight (`FileSource`).
+``s3://`` URLs go through obstore (``.s3_source``: Rust, a fraction of a
+millisecond of CPU per request) when it is installed and understands the
+storage options; any other URL, or options only s3fs knows, through fsspec
+(``.fsspec_source``); ``.open_source`` picks.
 """
 
 import contextlib
@@ -45,7 +46,6 @@ __all__ = [
     "Pinned",
     "content_range_total",
     "is_url",
-    "open_source",
 ]
 
 _READERS = 8
@@ -55,26 +55,6 @@ def is_url(location):
     """True for a URL with a scheme fsspec handles remotely (not a local path or ``file://``)."""
     text = str(location)
     return "://" in text and not text.startswith("file://")
-
-
-def open_source(location, storage_options=None):
-    """A source for ``location``: a path or ``file://`` URL, or any other fsspec URL.
-
-    ``storage_options`` are fsspec's (s3fs's for ``s3://``), passed on
-    unchanged, or translated for obstore where every one has its equivalent.
-    """
-    text = str(location)
-    if not is_url(text):
-        return FileSource(Path(text.removeprefix("file://")))
-    if text.startswith("s3://"):
-        from .s3_source import S3Source, obstore_config
-
-        config = obstore_config(storage_options)
-        if config is not None:
-            return S3Source(text, config, storage_options)
-    from .fsspec_source import FsspecSource
-
-    return FsspecSource(text, storage_options or {})
 
 
 class FileSource:

@@ -507,20 +507,20 @@ def _code_substitutions():
     """Constants of the offline engine that the pages quote."""
     import inspect
 
-    from astro_tesscut import batch
-    from astro_tesscut.cube import build
+    from astro_tesscut import batch, sizes
+    from astro_tesscut.cube import build, cutout
     from astro_tesscut.sky import geometry
 
     max_memory = inspect.signature(build.build_cube).parameters["max_memory"].default
     return {
         "code.release_lag_days": f"{geometry.RELEASE_LAG_DAYS:g}",
         "code.sector_half_days": f"{geometry.SECTOR_HALF_LENGTH_DAYS:g}",
-        "code.pixel_arcsec": f"{geometry.ARCSEC_PER_PIXEL:g}",
+        "code.pixel_arcsec": f"{sizes.PIXEL_SCALE:g}",
         "code.build_memory": f"{max_memory / 2**20:g} MiB",
         "code.task_targets": str(batch.TASK_TARGETS),
         "code.open_cubes": str(batch.OPEN_CUBES),
-        "code.group_targets": str(batch.GROUP_TARGETS),
-        "code.merge_gap": _bytes(batch.MERGE_GAP),
+        "code.group_targets": str(cutout.GROUP_TARGETS),
+        "code.merge_gap": _bytes(cutout.MERGE_GAP),
     }
 
 
