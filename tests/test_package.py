@@ -22,6 +22,73 @@ def test_import_is_light():
     assert result.stdout.strip() == ""
 
 
+def package_imports():
+    """The package's own modules each module imports: ``({module: {imported}}, [(module,
+    imported) done inside a function or class]``, from the source, relative imports
+    resolved."""
+    import ast
+    from pathlib import Path
+
+    root = Path(astro_tesscut.__file__).parent
+    top, inside = {}, []
+
+    def target_modules(module, is_package, node):
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        if node.level:
+            base = base[: len(base) - node.level + 1]
+            target = ".".join(base + ([node.module] if node.module else []))
+        else:
+            target = node.module
+        for alias in node.names:  # `from . import x` imports module x
+            name = f"{target}.{alias.name}"
+            yield name if name.replace(".", "/") in modules else target
+
+    modules = {
+        str(path.relative_to(root.parent).with_suffix("")).removesuffix("/__init__")
+        for path in root.rglob("*.py")
+    }
+    for path in root.rglob("*.py"):
+        module = str(path.relative_to(root.parent).with_suffix("")).removesuffix("/__init__")
+        name, is_package = module.replace("/", "."), path.name == "__init__.py"
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            targets = {t for t in target_modules(name, is_package, node) if t and
+                       t.startswith("astro_tesscut")}  # fmt: skip
+            if node in tree.body:
+                top.setdefault(name, set()).update(targets)
+            else:
+                inside += [(name, t) for t in targets]
+    return top, inside
+
+
+def test_the_package_has_no_import_cycle():
+    top, _ = package_imports()
+    state, cycles = {}, []
+
+    def visit(module, path):
+        state[module] = "open"
+        for imported in sorted(top.get(module, ())):
+            if state.get(imported) == "open":
+                cycles.append([*path[path.index(imported) :], imported])
+            elif imported not in state:
+                visit(imported, [*path, imported])
+        state[module] = "done"
+
+    for module in sorted(top):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+    # The interface imports no implementation.
+    assert top["astro_tesscut.backends.base"] == set()
+
+
+def test_the_package_imports_its_own_modules_at_the_top_only():
+    _, inside = package_imports()
+    assert inside == []
+
+
 def test_version_is_the_installed_one():
     from importlib.metadata import version
 

@@ -135,32 +135,37 @@ class CubeStore(Backend):
         dec = np.atleast_1d(target.coord.icrs.dec.deg)
         keys, _, _ = self.candidates(ra, dec, request.sectors, radius_deg=size.radius_deg())
         tried = list(dict.fromkeys(map(tuple, keys.tolist())))
-        files, failed = {}, []  # files: by sector
+        files, failed = {}, {}  # by sector: the files made, the cubes' failures
         for key in tried:
             try:
                 cube = self.cube(key, show_progress=request.show_progress)
                 # Whole, before any is kept: a cube that fails part way gives nothing.
                 made = list(cut(cube, ra, dec, size, skip_off_cube=True))
             except (InvalidFileError, CorruptResponseError) as exc:  # this cube's alone
-                failed.append(str(exc))
+                failed.setdefault(key[0], []).append(str(exc))
             else:
                 files.setdefault(key[0], []).extend(made)
         no_data = []
         if failed:
+            reasons = [reason for sector in failed.values() for reason in sector]
             no_data.append(
-                f"{len(failed)} cube(s) that could hold {target.description} are missing or "
-                "unusable: " + "; ".join(failed)
+                f"{len(reasons)} cube(s) that could hold {target.description} are missing or "
+                "unusable: " + "; ".join(reasons)
             )
-        if not files:
-            if not failed:
-                no_data.append(self._nothing_cut(request, tried))
-            return Fetched(no_data=no_data)
         if request.sectors is None:  # one answer, as the service gives for every sector
+            if not files and not failed:
+                no_data.append(self._nothing_cut(request, tried))
             every = [pair for made in files.values() for pair in made]
-            return Fetched(writer.take(MadeFiles(every)), no_data)
-        # One answer per sector asked, as the service gives them.
-        answers = [writer.take(MadeFiles(made), sector=sector) for sector, made in files.items()]
-        return Fetched([result for answer in answers for result in answer], no_data)
+            return Fetched(writer.take(MadeFiles(every)) if every else [], no_data)
+        # One answer per sector asked, as the service gives them; a reason for each without.
+        results = []
+        for sector in request.sectors:
+            if sector in files:
+                results += writer.take(MadeFiles(files[sector]), sector=sector)
+            elif sector not in failed:
+                keys = [key for key in tried if key[0] == sector]
+                no_data.append(self._nothing_cut(request.of(sector), keys))
+        return Fetched(results, no_data)
 
     def _nothing_cut(self, request, tried):
         """Why no cube gave a cutout, where none failed: a sector did not observe the
