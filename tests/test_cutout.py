@@ -2,6 +2,7 @@
 
 import contextlib
 import io
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -590,3 +591,75 @@ def test_groups_hold_neighbours_up_to_a_count_and_a_size(monkeypatch):
     assert cutout_module._groups(range(7), windows, frames=1) == [[0, 1, 2], [3, 4, 5], [6]]
     monkeypatch.setattr(cutout_module, "GROUP_BYTES", 10 * 10 * 8 * 2)  # two windows' pixels
     assert cutout_module._groups([0, 2, 4, 6], windows, frames=1) == [[0, 2], [4, 6]]
+
+
+# Windows exactly astrocut's, ties included: positions made from whole and half pixels put
+# a window's edges on half pixels, where the last bits of a position decide the rounding.
+TIE_PIXELS = [(20, 17), (20.5, 17), (20, 17.5), (21.5, 18.5), (13, 29)]
+TIE_SIZES = [(5, 7), (6, 8), (7, 6), (8, 5), (1e-3 * u.arcsec, 1e-3 * u.arcsec)]
+
+
+def astrocut_file(cube, coord, size):
+    """astrocut's target pixel file of ``coord`` from ``cube`` (a path), columns first, and
+    its window (first column, column after the last, first row, row after the last)."""
+    astrocut = pytest.importorskip("astrocut", reason="astrocut (the peers extra) is not installed")
+    parsed = parse_size(size)
+    unit = 1 if parsed.units == "px" else u.Unit(parsed.units)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cut = astrocut.TessCubeCutout(
+            str(cube), coord, cutout_size=[parsed.x * unit, parsed.y * unit]
+        )
+    ((columns, rows),) = [piece.cutout_lims for piece in cut.cutouts_by_file.values()]
+    return cut.tpf_cutouts[0], (*columns, *rows)
+
+
+def assert_same_cutout(ours, theirs, origin):
+    """The same window (its CCD corner, from the cube's ``origin``, and its shape) and the
+    same pixels, bit for bit."""
+    theirs, (column, column_stop, row, row_stop) = theirs
+    header = ours["APERTURE"].header
+    assert (header["CRVAL1P"], header["CRVAL2P"]) == (column + origin[0] + 1, row + origin[1] + 1)
+    assert ours["APERTURE"].data.shape == theirs["APERTURE"].data.shape
+    assert ours["APERTURE"].data.shape == (row_stop - row, column_stop - column)
+    for column_name in ("FLUX", "FLUX_ERR"):
+        a = theirs["PIXELS"].data[column_name].astype(">f4").view(">u4")
+        b = ours["PIXELS"].data[column_name].astype(">f4").view(">u4")
+        assert np.array_equal(a, b), column_name
+
+
+@pytest.mark.parametrize("pixel", TIE_PIXELS, ids=str)
+@pytest.mark.parametrize("size", TIE_SIZES, ids=str)
+def test_windows_at_rounding_ties_are_astrocuts(cube_file, pixel, size):
+    cube = open_cube(cube_file)
+    coord = cube.wcs.pixel_to_world(*pixel)
+    theirs = astrocut_file(cube_file, coord, size)
+    assert_same_cutout(cutout(cube_file, coord, size=size), theirs, cube.ccd_origin)
+
+
+def test_windows_at_ties_are_astrocuts_from_archives_and_in_batches(
+    cube_file, cube_archive, proxy, tmp_path
+):
+    from astropy.table import Table
+    from conftest import ANON, PREFIX
+
+    from astro_tesscut import TessCutClass, batch_cutouts
+
+    cube = open_cube(cube_file)
+    coords = [cube.wcs.pixel_to_world(*pixel) for pixel in TIE_PIXELS]
+    size = (7, 5)
+    theirs = [astrocut_file(cube_file, coord, size) for coord in coords]
+    for archive, options in ((cube_archive, None), (PREFIX, ANON)):
+        client = TessCutClass(archive=archive, storage_options=options)
+        for coord, reference in zip(coords, theirs, strict=True):
+            (ours,) = client.get_cutouts(coordinates=coord, size=size, sector=1)
+            assert_same_cutout(ours, reference, cube.ccd_origin)
+        targets = Table({"ra": [c.ra.deg for c in coords], "dec": [c.dec.deg for c in coords]})
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        result = batch_cutouts(
+            targets, size, archive, sectors=1, out_dir=out, storage_options=options,
+            show_progress=False,
+        )  # fmt: skip
+        for path, reference in zip(result["path"], theirs, strict=True):
+            with fits.open(path) as ours:
+                assert_same_cutout(ours, reference, cube.ccd_origin)

@@ -3,7 +3,10 @@
 The pixel window of a cutout is placed exactly as astrocut places it (so the
 same cube, position and size give the same pixels): the target's pixel
 position through the WCS of the FFI in the middle of the sector, the window's
-edges rounded half to even. Only the window's rows are read from the cube.
+edges rounded half to even. Where an edge falls within a millionth of a pixel
+of a tie (a position made from a whole or half pixel, say), the last bits
+decide it, and the window is placed with astropy exactly as astrocut does.
+Only the window's rows are read from the cube.
 
 That WCS is in the cube's table, which a cube just opened has not read yet.
 So the first cutout of a remote cube guesses its window from TESS's pointing model
@@ -38,6 +41,10 @@ __all__ = ["cutout", "cutouts"]
 # Pixels added on each side of a window guessed from the pointing model: it
 # agrees with the FFIs' WCS to 2.2 pixels at worst (tests/test_pointing.py).
 _GUESS_MARGIN = 3
+# Within this many pixels of a rounding tie, the last bits of a position decide which way
+# a window's edge rounds: there it is placed with astropy, as astrocut places it (the numpy
+# WCS here agrees with astropy's to 5e-10 pixels elsewhere).
+_TIE = 1e-6
 GROUP_TARGETS = 16  # most neighbouring positions whose pixels are read together
 GROUP_BYTES = 64 * 2**20  # and most pixel bytes they hold
 # Within a cube row, runs of pixels at most this far apart are one request:
@@ -372,7 +379,42 @@ def cutout_windows(cube, ra, dec, size):
             f"coordinates: some positions lie far outside {cube.sector_name}'s footprint"
         )
     scales = projection.pixel_scales() * 3600  # arcsec per pixel
-    return _windows(centre, [side / 2 for side in size.pixels_at(scales)])
+    halves = [side / 2 for side in size.pixels_at(scales)]
+    windows = _windows(centre, halves)
+    tied = _near_a_tie(centre, halves)
+    if tied.any():
+        windows[tied] = _astrocut_windows(cube, ra[tied], dec[tied], size)
+    return windows
+
+
+def _near_a_tie(centre, halves):
+    """Which windows have an edge within `_TIE` of a rounding tie: a half pixel (an edge),
+    or a whole one (the centre of a window too small to keep more than one pixel)."""
+    near = np.zeros(centre.shape[1], dtype=bool)
+    for axis, half in enumerate(halves):
+        for edge in (centre[axis] - half, centre[axis] + half, centre[axis] + 0.5):
+            near |= np.abs(edge % 1 - 0.5) < _TIE
+    return near
+
+
+def _astrocut_windows(cube, ra, dec, size):
+    """Windows placed exactly as astrocut (1.4) places them, with astropy: the centres by
+    ``SkyCoord.to_pixel`` (``all_world2pix``), an angle's half side by quantities."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    wcs = cube.wcs
+    centre = np.stack(SkyCoord(ra, dec, unit="deg").to_pixel(wcs))
+    if size.units == "px":
+        halves = [size.x / 2, size.y / 2]
+    else:
+        scales = proj_plane_pixel_scales(wcs)
+        halves = [
+            ((side * u.Unit(size.units)) / u.Quantity(scale, unit)).decompose().value / 2
+            for side, scale, unit in zip((size.x, size.y), scales, wcs.wcs.cunit, strict=True)
+        ]
+    return _windows(centre, halves)
 
 
 def _windows(centre, halves):
