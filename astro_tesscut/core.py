@@ -19,7 +19,15 @@ from .interrupt import stopping_on_interrupt
 from .resolver import parse_resolver
 from .session import archive_session, offline_session, online_session
 from .sizes import parse_size
-from .targets import parse_radius, parse_sectors, parse_target
+from .targets import (
+    FFIPixel,
+    Target,
+    parse_coordinates,
+    parse_pixel,
+    parse_radius,
+    parse_sectors,
+    parse_target,
+)
 from .writers import AsZip, InMemory, IntoDirectory
 
 __all__ = ["TessCut", "TessCutClass"]
@@ -289,6 +297,9 @@ class TessCutClass:
         object_name=None,
         size=5,
         sector=None,
+        pixel=None,
+        camera=None,
+        ccd=None,
         product=None,
         moving_target=False,
         mt_type=None,
@@ -311,6 +322,16 @@ class TessCutClass:
             Only this sector, or these (``[28, 68]``: one request each, in
             order, duplicates dropped); every sector that observed the
             target by default.
+        pixel : (column, row), optional
+            Instead of a target, the centre of the cutout as a 1-based pixel
+            of the FFI of ``sector`` (one), ``camera`` and ``ccd``, collateral
+            pixels included, as a target pixel file's ``1CRV4P`` and
+            ``2CRV4P`` count them. An archive places it by its cube's WCS;
+            the service is sent its sky position by TESS's pointing model (a
+            pixel or two off). The cutout is that of the pixel's position, as
+            for ``coordinates``.
+        camera, ccd : int, optional
+            The camera and CCD (1 to 4) of ``pixel``.
         product : str, optional
             Deprecated, as for `get_sectors`.
         offline : bool, optional
@@ -341,10 +362,11 @@ class TessCutClass:
             ``results``.
         """
         _check_product(product)
-        target, resolver = _check_target(
-            coordinates, objectname, object_name, moving_target, mt_type, resolver
-        )
         size, sectors = parse_size(size), parse_sectors(sector)
+        target, resolver = _check_target(
+            coordinates, objectname, object_name, moving_target, mt_type, resolver,
+            pixel=(pixel, camera, ccd, sectors),
+        )  # fmt: skip
         use_cache = _flag(cache, "cache", default=conf.cache)
         show_progress = _flag(show_progress, "show_progress")
         session = self._session_for(offline)
@@ -361,6 +383,9 @@ class TessCutClass:
         object_name=None,
         size=5,
         sector=None,
+        pixel=None,
+        camera=None,
+        ccd=None,
         product=None,
         path=".",
         inflate=True,
@@ -383,7 +408,7 @@ class TessCutClass:
         ----------
         coordinates, objectname, object_name, moving_target, mt_type, resolver
             The target, as for `query_sectors`.
-        size, sector, product, offline, cache, show_progress
+        size, sector, pixel, camera, ccd, product, offline, cache, show_progress
             As for `get_cutouts`.
         path : str or path-like, optional
             Directory to write into (made if missing); the current
@@ -410,10 +435,11 @@ class TessCutClass:
         from astropy.table import Table
 
         _check_product(product)
-        target, resolver = _check_target(
-            coordinates, objectname, object_name, moving_target, mt_type, resolver
-        )
         size, sectors = parse_size(size), parse_sectors(sector)
+        target, resolver = _check_target(
+            coordinates, objectname, object_name, moving_target, mt_type, resolver,
+            pixel=(pixel, camera, ccd, sectors),
+        )  # fmt: skip
         inflate = _flag(inflate, "inflate")
         use_cache = _flag(cache, "cache", default=conf.cache)
         show_progress = _flag(show_progress, "show_progress")
@@ -466,14 +492,19 @@ class TessCutClass:
 
     @staticmethod
     def _resolved(target, session, resolver):
-        """``target`` with its position: its name looked up where ``session`` looks names up."""
+        """``target`` with its position: its name looked up where ``session`` looks names up,
+        its FFI pixel placed where ``session`` places pixels."""
+        if isinstance(target, FFIPixel):
+            ra, dec = session.pixel_sky(target)
+            position = parse_coordinates((ra, dec))
+            return Target(coord=position, name=target.description, pixel=target)
         if not target.needs_resolving:
             return target
         return target.at(session.names.position(target.name, resolver=resolver))
 
     def _ready(self, target, backend, session, resolver):
         """``target`` with its position, once ``backend`` is known to answer for it."""
-        if target.moving and not backend.moving_targets:
+        if getattr(target, "moving", False) and not backend.moving_targets:
             raise InvalidQueryError(
                 "moving_target: offline, sectors and cutouts are for fixed positions only; a "
                 "moving target's path needs the TESScut service"
@@ -492,9 +523,35 @@ class TessCutClass:
         return fetched.results
 
 
-def _check_target(coordinates, objectname, object_name, moving_target, mt_type, resolver):
+def _check_target(
+    coordinates, objectname, object_name, moving_target, mt_type, resolver, *, pixel=None
+):
     """The checked target and resolver of a call; a resolver with nothing to resolve is
-    ignored, with a warning, as astroquery ignores it."""
+    ignored, with a warning, as astroquery ignores it. ``pixel`` is (pixel, camera, ccd,
+    sectors) of a cutout asked by FFI pixel, whose target is an
+    `~astro_tesscut.targets.FFIPixel`."""
+    if pixel is not None and any(value is not None for value in pixel[:3]):
+        pixel, camera, ccd, sectors = pixel
+        given = [
+            name
+            for name, value in (
+                ("coordinates", coordinates),
+                ("objectname", objectname),
+                ("object_name", object_name),
+                ("moving_target", moving_target or None),
+                ("mt_type", mt_type),
+                ("resolver", resolver),
+            )
+            if value is not None
+        ]
+        if pixel is None:
+            missing = "camera" if camera is not None else "ccd"
+            raise InvalidQueryError(f"{missing}: only with pixel=, for a cutout by FFI pixel")
+        if given:
+            raise InvalidQueryError(
+                f"pixel, {given[0]}: a cutout is centred on a target or on a pixel; give one"
+            )
+        return parse_pixel(pixel, sectors=sectors, camera=camera, ccd=ccd), None
     target = parse_target(
         coordinates=coordinates,
         objectname=objectname,

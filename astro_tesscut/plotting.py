@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .ffi import SCIENCE_COLUMNS, SCIENCE_ROWS
 from .files import load_cutout, write_atomically
 
 __all__ = [
@@ -27,8 +28,6 @@ TIME_LABEL = "Time (BTJD = BJD - 2457000, days)"
 # Within this of the target, a catalog star is the target itself.
 _SAME_STAR_ARCSEC = 2.0
 # A TESS CCD's science pixels, 1-based CCD columns and rows; the rest is collateral.
-_SCIENCE_COLUMNS = (45, 2092)
-_SCIENCE_ROWS = (1, 2048)
 # The first title line of a figure of synthetic pixels (SIMDATA = T).
 _SYNTHETIC = "SYNTHETIC DATA, NOT TESS"
 
@@ -375,8 +374,8 @@ def _science_pixels(hdul, shape):
         return np.ones(shape, dtype=bool)
     column = origin[0] + np.arange(shape[1])
     row = origin[1] + np.arange(shape[0])
-    in_columns = (column >= _SCIENCE_COLUMNS[0]) & (column <= _SCIENCE_COLUMNS[1])
-    in_rows = (row >= _SCIENCE_ROWS[0]) & (row <= _SCIENCE_ROWS[1])
+    in_columns = (column >= SCIENCE_COLUMNS[0]) & (column <= SCIENCE_COLUMNS[1])
+    in_rows = (row >= SCIENCE_ROWS[0]) & (row <= SCIENCE_ROWS[1])
     return in_rows[:, None] & in_columns[None, :]
 
 

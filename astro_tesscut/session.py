@@ -17,6 +17,7 @@ from .backends.service import MastService
 from .catalog import query_bundled_tic, query_tic
 from .exceptions import InvalidQueryError
 from .resolver import OfflineNames, OnlineNames
+from .sky.pointing import ffi_sky, pointing_model
 
 __all__ = ["Session", "archive_session", "offline_session", "online_session"]
 
@@ -37,6 +38,10 @@ class Session:
         Where object names get their positions.
     tic : callable
         ``tic(coord, radius)``: the TIC neighbours of a position, as a Table.
+    pixel_sky : callable
+        ``pixel_sky(pixel)``: ICRS RA and Dec (degrees) of a
+        `~astro_tesscut.targets.FFIPixel`: by an archive's cube, or else by TESS's
+        pointing model.
     cache : `~astro_tesscut.backends.cache.CutoutCache` or None
         The verified cache, where there is one.
     offline : bool
@@ -50,6 +55,7 @@ class Session:
     sectors: object
     names: object
     tic: object
+    pixel_sky: object
     cache: object = None
     offline: bool = False
     archive: object = None
@@ -83,6 +89,7 @@ def online_session(*, server=None, resolver_server=None, timeout=None, cache_dir
         cutouts_uncached=service_chain(service),
         sectors=service,
         names=OnlineNames(service),
+        pixel_sky=_modelled_sky,
         tic=query_tic,
         cache=cache,
     )
@@ -99,6 +106,7 @@ def archive_session(archive, storage_options=None):
         sectors=store,
         names=OfflineNames(),
         tic=query_bundled_tic,
+        pixel_sky=store.sky_position,
         offline=True,
         archive=archive,
     )
@@ -115,6 +123,19 @@ def offline_session(archive=None):
         sectors=PointingModel(),
         names=OfflineNames(),
         tic=query_bundled_tic,
+        pixel_sky=store.sky_position if store else _modelled_sky,
         offline=True,
         archive=archive or None,
     )
+
+
+def _modelled_sky(pixel):
+    """ICRS RA and Dec (degrees) of a `~astro_tesscut.targets.FFIPixel` by TESS's pointing
+    model (a pixel or two from the FFIs' own WCS)."""
+    if pixel.sector not in pointing_model().sectors:
+        raise InvalidQueryError(
+            f"sector: TESS's pointing model does not know sector {pixel.sector}, so cannot "
+            "place a pixel of it on the sky"
+        )
+    ra, dec = ffi_sky(pixel.column, pixel.row, pixel.sector, pixel.camera, pixel.ccd)
+    return float(ra[0]), float(dec[0])

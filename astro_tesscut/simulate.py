@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .ffi import COLUMNS, ROWS, SCIENCE_COLUMNS, SCIENCE_ROWS
+
 __all__ = ["FFI_SHAPE", "ffi_wcs", "write_ffis"]
 
-FFI_SHAPE = (2078, 2136)  # rows, columns, collateral pixels included
+FFI_SHAPE = (ROWS, COLUMNS)  # rows, columns, collateral pixels included
 # Science pixels, 0-based: columns 44..2091, rows 0..2047; the rest is collateral.
-_SCIENCE_COLUMNS = slice(44, 2092)
-_SCIENCE_ROWS = slice(0, 2048)
+_SCIENCE_COLUMNS = slice(SCIENCE_COLUMNS[0] - 1, SCIENCE_COLUMNS[1])  # 0-based
+_SCIENCE_ROWS = slice(SCIENCE_ROWS[0] - 1, SCIENCE_ROWS[1])
 _PSF_SIGMA = 0.9  # pixels; TESS's PSF is about 1.9 pixels FWHM
 _PSF_HALF_WIDTH = 6
 _READ_NOISE = 10.0  # electrons per cadence

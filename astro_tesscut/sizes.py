@@ -8,19 +8,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .exceptions import InvalidQueryError, InvalidQueryTypeError
+from .ffi import COLUMNS, ROWS
 from .targets import is_quantity, magnitude
 
 __all__ = [
-    "FFI_COLUMNS",
-    "FFI_ROWS",
     "LEAST_PIXEL_SCALE",
     "PIXEL_SCALE",
     "CutoutSize",
     "parse_size",
 ]
 
-# A whole TESS FFI, collateral pixels included: no cutout, from any backend, is larger.
-FFI_COLUMNS, FFI_ROWS = 2136, 2078
 #: TESS's pixel scale, arcsec a pixel: 21 at the centre of a camera (astrocut's figure) ...
 PIXEL_SCALE = 21.0
 #: ... and 19.5 at least, towards its corners.
@@ -30,9 +27,9 @@ _ARCSEC = {"arcsec": 1.0, "arcmin": 60.0, "deg": 3600.0}
 # The units' names in TESScut's requests.
 _WIRE = {"px": "px", "arcsec": "arcsec", "arcmin": "arcmin", "deg": "d"}
 _ALLOWED = (
-    f"a cutout is at most a whole FFI: 1 to {FFI_ROWS} rows (ny) and 1 to {FFI_COLUMNS} "
-    f"columns (nx), or angles up to {FFI_ROWS * PIXEL_SCALE / 3600:.1f} by "
-    f"{FFI_COLUMNS * PIXEL_SCALE / 3600:.1f} deg ({PIXEL_SCALE:g} arcsec per pixel)"
+    f"a cutout is at most a whole FFI: 1 to {ROWS} rows (ny) and 1 to {COLUMNS} "
+    f"columns (nx), or angles up to {ROWS * PIXEL_SCALE / 3600:.1f} by "
+    f"{COLUMNS * PIXEL_SCALE / 3600:.1f} deg ({PIXEL_SCALE:g} arcsec per pixel)"
 )
 
 _SIZE_FORMS = (
@@ -145,7 +142,7 @@ def parse_size(size):
 def _check_within_an_ffi(ny, nx):
     """Refuse pixel sides longer than a whole FFI's before anything is sized by them: a
     window that large would allocate memory for nothing (or overflow into a wrong one)."""
-    if ny > FFI_ROWS or nx > FFI_COLUMNS:
+    if ny > ROWS or nx > COLUMNS:
         raise InvalidQueryError(f"size: ({ny:g}, {nx:g}) px is out of range; {_ALLOWED}")
 
 
@@ -154,7 +151,7 @@ def _check_angles_within_an_ffi(ny, nx):
     from astropy import units as u
 
     # Compared in the sides' own unit: converting a huge angle to another could overflow.
-    limits = [n * PIXEL_SCALE * u.arcsec for n in (FFI_ROWS, FFI_COLUMNS)]
+    limits = [n * PIXEL_SCALE * u.arcsec for n in (ROWS, COLUMNS)]
     if ny.value > limits[0].to_value(ny.unit) or nx.value > limits[1].to_value(nx.unit):
         raise InvalidQueryError(f"size: ({ny}, {nx}) is out of range; {_ALLOWED}")
 

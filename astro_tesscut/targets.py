@@ -14,12 +14,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .exceptions import InvalidQueryError, InvalidQueryTypeError
+from .ffi import COLUMNS, ROWS
 
 __all__ = [
+    "FFIPixel",
     "Target",
     "is_quantity",
     "is_sky_coordinate",
     "parse_coordinates",
+    "parse_pixel",
     "parse_position",
     "parse_radius",
     "parse_sector",
@@ -50,13 +53,15 @@ class Target:
 
     Exactly one of ``coord`` (ICRS, scalar) and ``name`` is known for a fixed
     target until its name is resolved; a moving target has ``name`` (its JPL
-    Horizons name or id) and optionally ``mt_type``.
+    Horizons name or id) and optionally ``mt_type``. A cutout asked by FFI pixel
+    has that ``pixel`` (an `FFIPixel`) and its position on the sky.
     """
 
     coord: object = None
     name: str | None = None
     moving: bool = False
     mt_type: str | None = None
+    pixel: object = None
 
     @property
     def needs_resolving(self):
@@ -439,6 +444,80 @@ def parse_radius(radius):
     if not math.isfinite(degrees) or degrees < 0:
         raise InvalidQueryError(f"radius: must be a finite angle of zero or more, got {radius!r}")
     return Angle(degrees, u.deg)
+
+
+@dataclass(frozen=True)
+class FFIPixel:
+    """A checked pixel of one FFI: 1-based ``column`` and ``row`` (collateral pixels
+    included, as a target pixel file's 1CRV4P and 2CRV4P count them) of ``sector``,
+    ``camera`` and ``ccd``."""
+
+    sector: int
+    camera: int
+    ccd: int
+    column: float
+    row: float
+
+    @property
+    def description(self):
+        sector_name = f"tess-s{self.sector:04d}-{self.camera}-{self.ccd}"
+        return f"column {self.column:g}, row {self.row:g} of {sector_name}"
+
+
+def parse_pixel(pixel, *, sectors, camera, ccd):
+    """Check a cutout asked by pixel: ``pixel`` (column, row), 1-based, on the FFI of one
+    sector (``sectors``, as `parse_sectors` returns them), ``camera`` and ``ccd``.
+
+    Returns
+    -------
+    `FFIPixel`
+
+    Raises
+    ------
+    InvalidQueryError
+        Not one sector; a camera or CCD that is not 1 to 4; a pixel that is not
+        two finite numbers within an FFI (columns 1-2136, rows 1-2078).
+    """
+    if sectors is None or len(sectors) != 1:
+        raise InvalidQueryError(
+            "sector: a pixel is on the FFI of one sector, camera and CCD; give sector= one "
+            f"sector, got {'none' if sectors is None else list(sectors)}"
+        )
+    checked = {}
+    for argument, value in (("camera", camera), ("ccd", ccd)):
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+            raise InvalidQueryTypeError(
+                f"{argument}: a pixel needs its {argument}, 1, 2, 3 or 4; got {value!r}"
+            )
+        if not 1 <= value <= 4:
+            raise InvalidQueryError(f"{argument}: must be 1, 2, 3 or 4, got {value}")
+        checked[argument] = int(value)
+    if not isinstance(pixel, tuple | list | np.ndarray) or len(pixel) != 2:
+        raise InvalidQueryTypeError(
+            f"pixel: must be a (column, row) pair of 1-based FFI pixels, got {pixel!r:.100}"
+        )
+    column, row = (_to_number(value, "pixel") for value in pixel)
+    if not (1 <= column <= COLUMNS and 1 <= row <= ROWS):
+        raise InvalidQueryError(
+            f"pixel: ({column:g}, {row:g}) is outside an FFI: columns 1-{COLUMNS}, rows "
+            f"1-{ROWS} (1-based, collateral pixels included)"
+        )
+    return FFIPixel(sectors[0], checked["camera"], checked["ccd"], column, row)
+
+
+def _to_number(value, argument):
+    """A finite real number as a float (numpy scalars too)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise InvalidQueryTypeError(f"{argument}: must be numbers, got {value!r:.100}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidQueryError(f"{argument}: must be finite numbers, got {value!r:.100}")
+    return number
 
 
 def parse_sector(sector, argument="sector"):

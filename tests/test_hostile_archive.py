@@ -36,8 +36,10 @@ from astro_tesscut.backends.local import LocalArchive
 from astro_tesscut.cli import main
 from astro_tesscut.cube.cutout import cutout
 from astro_tesscut.cube.ffi_cube import open_cube
+from astro_tesscut.ffi import COLUMNS as FFI_COLUMNS
+from astro_tesscut.ffi import ROWS as FFI_ROWS
 from astro_tesscut.fitslayout import walk
-from astro_tesscut.sizes import FFI_COLUMNS, FFI_ROWS, parse_size
+from astro_tesscut.sizes import parse_size
 from astro_tesscut.targets import parse_target
 
 PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"

@@ -11,7 +11,7 @@ import abc
 
 import numpy as np
 
-from ..cube.cutout import cut
+from ..cube.cutout import cut, pixel_window
 from ..exceptions import CorruptResponseError, InvalidFileError
 from ..sky.geometry import cube_hits, locate, sector_ranges
 from ..sky.pointing import pointing_model
@@ -55,6 +55,22 @@ class CubeStore(Backend):
     @abc.abstractmethod
     def location(self, key):
         """Where a worker opens the cube of ``key`` (a path or URL)."""
+
+    def sky_position(self, pixel):
+        """ICRS RA and Dec (degrees) of ``pixel`` (a `~astro_tesscut.targets.FFIPixel`) by
+        the WCS of this store's cube of its sector, camera and CCD.
+
+        Raises
+        ------
+        InvalidFileError
+            The store has no such cube, or it cannot be read.
+        """
+        cube = self.cube((pixel.sector, pixel.camera, pixel.ccd))
+        column0, row0 = cube.ccd_origin
+        ra, dec = cube.projection.pixel_to_world(
+            np.array([pixel.column - 1 - column0]), np.array([pixel.row - 1 - row0])
+        )
+        return float(ra[0]), float(dec[0])
 
     def sector_table(self, target, radius):
         """The pointing model's sector table of ``target`` (see
@@ -133,14 +149,19 @@ class CubeStore(Backend):
         target, size = request.target, request.size
         ra = np.atleast_1d(target.coord.icrs.ra.deg)
         dec = np.atleast_1d(target.coord.icrs.dec.deg)
-        keys, _, _ = self.candidates(ra, dec, request.sectors, radius_deg=size.radius_deg())
-        tried = list(dict.fromkeys(map(tuple, keys.tolist())))
+        pixel = target.pixel
+        if pixel is None:
+            keys, _, _ = self.candidates(ra, dec, request.sectors, radius_deg=size.radius_deg())
+            tried = list(dict.fromkeys(map(tuple, keys.tolist())))
+        else:  # on the pixel's own FFI, placed on the pixel
+            tried = [(pixel.sector, pixel.camera, pixel.ccd)]
         files, failed = {}, {}  # by sector: the files made, the cubes' failures
         for key in tried:
             try:
                 cube = self.cube(key, show_progress=request.show_progress)
                 # Whole, before any is kept: a cube that fails part way gives nothing.
-                made = list(cut(cube, ra, dec, size, skip_off_cube=True))
+                windows = None if pixel is None else pixel_window(cube, pixel, size)
+                made = list(cut(cube, ra, dec, size, skip_off_cube=True, windows=windows))
             except (InvalidFileError, CorruptResponseError) as exc:  # this cube's alone
                 failed.setdefault(key[0], []).append(str(exc))
             else:

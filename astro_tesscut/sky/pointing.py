@@ -24,12 +24,21 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["PointingModel", "ffi_pixels", "footprints", "pointing_model", "sky_vectors"]
+from ..ffi import COLUMNS, ROWS, SCIENCE_COLUMNS
 
-COLLATERAL_COLUMNS = 44  # left of the science columns, so column = CCD x + 45 (1-based)
+__all__ = [
+    "PointingModel",
+    "ffi_pixels",
+    "ffi_sky",
+    "footprints",
+    "pointing_model",
+    "sky_vectors",
+]
+
+COLLATERAL_COLUMNS = SCIENCE_COLUMNS[0] - 1  # so column = CCD x + 45 (1-based)
 # The centres of an FFI's corner pixels, 1-based (collateral pixels included), in order
 # round the image: the vertices of its footprint (see `footprints`).
-FFI_CORNERS = ((1.0, 1.0), (2136.0, 1.0), (2136.0, 2078.0), (1.0, 2078.0))
+FFI_CORNERS = ((1.0, 1.0), (COLUMNS, 1.0), (COLUMNS, ROWS), (1.0, ROWS))
 _CAMERAS = 4
 _CCDS = 4
 
@@ -96,6 +105,26 @@ def ffi_pixels(ra, dec, sector, camera, ccd):
     columns, rows = pixels_on_ccds(fp_x, fp_y, model, sectors, cameras)
     column[front], row[front] = columns[:, ccd - 1], rows[:, ccd - 1]
     return column, row
+
+
+def ffi_sky(column, row, sector, camera, ccd):
+    """The inverse of `ffi_pixels` for one FFI: ICRS RA and Dec (degrees) of 1-based FFI
+    columns and rows (arrays or scalars) of ``sector``, ``camera`` and ``ccd``."""
+    model = pointing_model()
+    (index,) = np.flatnonzero(model.sectors == sector)
+    column, row = np.broadcast_arrays(np.atleast_1d(column), np.atleast_1d(row))
+    count = column.size
+    vectors = sky_vectors(
+        column.astype(float).ravel(),
+        row.astype(float).ravel(),
+        model,
+        np.full(count, index),
+        np.full(count, camera - 1),
+        np.full(count, ccd - 1),
+    )
+    ra = np.degrees(np.arctan2(vectors[:, 1], vectors[:, 0])) % 360
+    dec = np.degrees(np.arcsin(np.clip(vectors[:, 2], -1, 1)))
+    return ra.reshape(column.shape), dec.reshape(column.shape)
 
 
 def sky_vectors(column, row, model, sector, camera, ccd):
