@@ -14,10 +14,9 @@ from .backends.cache import CutoutCache
 from .backends.open import open_archive, service_chain
 from .backends.pointing_model import PointingModel
 from .backends.service import MastService
-from .catalog import query_bundled_tic, query_tic
+from .catalog import TicCatalog, query_bundled_tic
 from .exceptions import InvalidQueryError
 from .resolver import OfflineNames, OnlineNames
-from .sky.pointing import ffi_sky, pointing_model
 
 __all__ = ["Session", "archive_session", "offline_session", "online_session"]
 
@@ -38,10 +37,6 @@ class Session:
         Where object names get their positions.
     tic : callable
         ``tic(coord, radius)``: the TIC neighbours of a position, as a Table.
-    pixel_sky : callable
-        ``pixel_sky(pixel)``: ICRS RA and Dec (degrees) of a
-        `~astro_tesscut.targets.FFIPixel`: by an archive's cube, or else by TESS's
-        pointing model.
     cache : `~astro_tesscut.backends.cache.CutoutCache` or None
         The verified cache, where there is one.
     offline : bool
@@ -55,7 +50,6 @@ class Session:
     sectors: object
     names: object
     tic: object
-    pixel_sky: object
     cache: object = None
     offline: bool = False
     archive: object = None
@@ -89,8 +83,7 @@ def online_session(*, server=None, resolver_server=None, timeout=None, cache_dir
         cutouts_uncached=service_chain(service),
         sectors=service,
         names=OnlineNames(service),
-        pixel_sky=_modelled_sky,
-        tic=query_tic,
+        tic=TicCatalog(service).cone,
         cache=cache,
     )
 
@@ -106,7 +99,6 @@ def archive_session(archive, storage_options=None):
         sectors=store,
         names=OfflineNames(),
         tic=query_bundled_tic,
-        pixel_sky=store.sky_position,
         offline=True,
         archive=archive,
     )
@@ -123,19 +115,6 @@ def offline_session(archive=None):
         sectors=PointingModel(),
         names=OfflineNames(),
         tic=query_bundled_tic,
-        pixel_sky=store.sky_position if store else _modelled_sky,
         offline=True,
         archive=archive or None,
     )
-
-
-def _modelled_sky(pixel):
-    """ICRS RA and Dec (degrees) of a `~astro_tesscut.targets.FFIPixel` by TESS's pointing
-    model (a pixel or two from the FFIs' own WCS)."""
-    if pixel.sector not in pointing_model().sectors:
-        raise InvalidQueryError(
-            f"sector: TESS's pointing model does not know sector {pixel.sector}, so cannot "
-            "place a pixel of it on the sky"
-        )
-    ra, dec = ffi_sky(pixel.column, pixel.row, pixel.sector, pixel.camera, pixel.ccd)
-    return float(ra[0]), float(dec[0])

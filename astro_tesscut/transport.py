@@ -8,8 +8,9 @@
   time, so that the caller can count and stop (a megabyte of gzip can inflate
   to a gigabyte).
 - `session_class` and `watched_adapter`: a requests session that leaves
-  redirects (and their bodies) to its caller, and connection pools that tell
-  the deadline of the try using them which socket to shut.
+  redirects (and their bodies) to its caller, and connections that tell the
+  deadline of the try using them which socket to shut (through urllib3's
+  public ``ConnectionCls`` and connection methods only).
 - `one_line`: a server's text as one line a terminal shows as it is (no escapes).
 - `unreachable`: what a failure to reach a server at all (no network, a name
   that does not resolve, nobody listening) comes to in a few words, whichever
@@ -61,9 +62,9 @@ class Deadline:
     trickles its answer, headers included (read in one blocking call), never
     trips it. Once the deadline passes, a timer shuts down the socket the try
     is using, which ends any read blocked on it, from any thread (closing it
-    would not); `check` stops the try between chunks. The connection pools
-    tell the deadline of the try running on their thread which socket that is
-    (`_WatchedPool`, `_WatchedConnection`).
+    would not); `check` stops the try between chunks. The connections tell
+    the deadline of the try running on their thread which socket that is
+    (`_WatchedConnection`).
 
     Parameters
     ----------
@@ -111,20 +112,22 @@ class Deadline:
             raise self.error
 
     def watch(self, conn):
-        """The try now uses ``conn``, an urllib3 connection, connected or not."""
-        with self._lock:
-            self._conn, self._sock = conn, conn.sock
+        """The try now uses ``conn``, an urllib3 connection, connected or not: its socket,
+        once it has one, is the one to shut.
 
-    def connected(self, conn):
-        """``conn`` has a new socket."""
+        The socket is kept apart from ``conn``: http.client lets go of the socket
+        of an answer that ends with the connection (it lives on in the answer)
+        before its body.
+        """
         with self._lock:
-            if self._conn is conn:
-                # Kept apart from conn: http.client lets go of the socket of an answer
-                # that ends with the connection (it lives on in the answer) before its body.
+            if self._conn is not conn:
+                self._conn, self._sock = conn, None
+            if conn.sock is not None:
                 self._sock = conn.sock
 
-    def forget(self, conn):
-        """``conn`` is back in its pool, for other requests to use: leave it alone."""
+    def let_go(self, conn):
+        """Another try uses ``conn`` now: leave it alone (from now on, whatever this
+        deadline's timer does)."""
         with self._lock:
             if self._conn is conn:
                 self._conn = self._sock = None
@@ -151,47 +154,62 @@ class Deadline:
                 socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
 
 
-class _WatchedPool:
-    """Mixed into urllib3's connection pools: a connection is watched by the deadline of
-    the try using it (`Deadline`) from leaving its pool until it is back."""
-
-    def _get_conn(self, timeout=None):
-        conn = super()._get_conn(timeout=timeout)
-        deadline = Deadline.current()
-        if deadline is not None:
-            deadline.watch(conn)
-        return conn
-
-    def _put_conn(self, conn):
-        deadline = Deadline.current()
-        if deadline is not None:
-            deadline.forget(conn)
-        super()._put_conn(conn)
+# Who watches which connection changes hands under this lock (see `_WatchedConnection`).
+_HANDOVER = threading.Lock()
 
 
 class _WatchedConnection:
-    """Mixed into urllib3's connections: a new socket is watched by the deadline of the
-    try connecting it."""
+    """Mixed into urllib3's connections: the deadline of the try on this thread
+    (`Deadline`) watches the connection from when the try connects it or sends a
+    request on it until another try does.
+
+    Only public methods are overridden: http.client's ``connect`` and
+    ``putrequest``, which urllib3 (1.26 and 2) calls for every new socket and
+    every request; pools get this class through their public ``ConnectionCls``.
+    Nothing depends on how urllib3 takes connections from its pools and puts
+    them back.
+
+    A connection whose answer has been read goes back to its pool before the
+    try that read it ends; the next try to send on it takes it over here, and
+    from then on the deadline before cannot shut its socket. (One that expires
+    in the moment between the pool handing the connection out and the next
+    try sending on it costs that try one retry, as a dropped connection would.)
+    """
+
+    watched_by = None  # the deadline of the try that last used this connection
 
     def connect(self):
+        self._watch()  # even before there is a socket: the deadline waits for one
         super().connect()
+        self._watch()
+
+    def putrequest(self, *args, **kwargs):
+        self._watch()
+        return super().putrequest(*args, **kwargs)
+
+    def _watch(self):
         deadline = Deadline.current()
-        if deadline is not None:
-            deadline.connected(self)
+        with _HANDOVER:
+            previous = self.watched_by
+            if previous is not None and previous is not deadline:
+                previous.let_go(self)
+            self.watched_by = deadline
+            if deadline is not None:
+                deadline.watch(self)
 
 
 @functools.cache
 def _watched_pool(pool_class):
-    if issubclass(pool_class, _WatchedPool):
+    """A subclass of the urllib3 pool class ``pool_class`` whose connections are watched:
+    only its (public) ``ConnectionCls`` differs."""
+    if issubclass(pool_class.ConnectionCls, _WatchedConnection):
         return pool_class
     connection_class = type(
         pool_class.ConnectionCls.__name__,
         (_WatchedConnection, pool_class.ConnectionCls),
         {},
     )
-    return type(
-        pool_class.__name__, (_WatchedPool, pool_class), {"ConnectionCls": connection_class}
-    )
+    return type(pool_class.__name__, (pool_class,), {"ConnectionCls": connection_class})
 
 
 def _watch_pools(manager):
@@ -204,7 +222,12 @@ def _watch_pools(manager):
 
 @functools.cache
 def watched_adapter():
-    """requests' `~requests.adapters.HTTPAdapter`, its connections watched by deadlines."""
+    """requests' `~requests.adapters.HTTPAdapter`, its connections watched by deadlines.
+
+    It overrides the adapter's public ``init_poolmanager`` and
+    ``proxy_manager_for`` (requests 2.28 and later) to give the pool managers
+    they make watched pool classes.
+    """
     import requests
 
     class WatchedAdapter(requests.adapters.HTTPAdapter):

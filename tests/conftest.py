@@ -9,7 +9,6 @@ with internet access blocked by pytest-remotedata unless marked
 import gc
 import json
 import os
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -47,15 +46,6 @@ def isolated_astropy_dirs(tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("cache")
     with paths.set_temp_config(str(config_dir)), paths.set_temp_cache(str(cache_dir)):
         yield
-
-
-@pytest.fixture(autouse=True)
-def fresh_astroquery(monkeypatch):
-    """astroquery keeps the TIC's columns config in a class attribute, for the process:
-    each test starts without it (and asks for it again), whatever ran before."""
-    portal = sys.modules.get("astroquery.mast.discovery_portal")
-    if portal is not None:  # not imported yet: nothing kept, and nothing imported here
-        monkeypatch.setattr(portal.PortalAPI, "_column_configs", {})
 
 
 @pytest.fixture

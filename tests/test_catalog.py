@@ -1,17 +1,32 @@
-"""TIC neighbours through astroquery's MAST catalog query, its HTTP exchanges mocked.
+"""TIC neighbours through MAST's portal API, its HTTP exchanges mocked.
 
-astroquery 0.4.x asks MAST for the columns config of ``Mast.Catalogs.Tic.Cone``,
-then posts a Mashup request for the cone, polling while MAST says EXECUTING.
+The client asks what astroquery 0.4.x asks (the mocks match astroquery's
+requests): the columns config of ``Mast.Catalogs.Tic.Cone``, then a Mashup
+request for the cone, polling while MAST says EXECUTING, page by page; all
+through the service's own session, deadline and retries.
 """
+
+import copy
+import json
+from urllib.parse import parse_qs
 
 import mast_mocks
 import numpy as np
 import pytest
 import responses
 from astropy import units as u
-from responses.matchers import urlencoded_params_matcher
+from conftest import load_json
+from responses.matchers import header_matcher, urlencoded_params_matcher
 
-from astro_tesscut import InvalidQueryError, NoResultsWarning, ServiceError, TessCutClass
+from astro_tesscut import (
+    CorruptResponseError,
+    InvalidQueryError,
+    NoResultsWarning,
+    ServiceError,
+    TessCutClass,
+    conf,
+)
+from astro_tesscut.catalog import TicCatalog
 
 MAST = mast_mocks.PORTAL
 RA, DEC = 84.2911879979852, -80.4691197969941
@@ -84,3 +99,146 @@ def test_query_tic_bad_input_sends_nothing(kwargs, words):
         with pytest.raises(InvalidQueryError, match=words):
             TessCutClass().query_tic(**kwargs)
         assert len(rsps.calls) == 0
+
+
+# The requests themselves, byte for byte where MAST's documentation and astroquery agree
+
+
+INVOKE = MAST + "/api/v0/invoke"
+COLUMNS = MAST + "/portal/Mashup/Mashup.asmx/columnsconfig"
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"}
+
+
+def mashup_requests(rsps):
+    """The Mashup requests the client posted, decoded, in order."""
+    bodies = [call.request.body for call in rsps.calls if call.request.url == INVOKE]
+    return [json.loads(parse_qs(body)["request"][0]) for body in bodies]
+
+
+def test_query_tic_sends_what_astroquery_sends(mock_http):
+    mock_tic(mock_http)
+    TessCutClass().query_tic(coordinates=(RA, DEC))
+    columns, invoke = mock_http.calls
+    assert columns.request.body == "colConfigId=Mast.Catalogs.Tic.Cone"
+    for call in (columns, invoke):
+        assert call.request.method == "POST"
+        for name, value in FORM_HEADERS.items():
+            assert call.request.headers[name] == value
+        assert call.request.headers["User-Agent"].startswith("astro_tesscut/")
+    # request=<the JSON, percent-encoded as urllib.parse.quote does it>
+    assert invoke.request.body.startswith("request=%7B%22service%22%3A%20%22Mast.Catalogs.Tic.Cone")
+    (mashup,) = mashup_requests(mock_http)
+    assert list(mashup) == ["service", "params", "format", "pagesize", "page", "cacheBreaker"]
+    assert mashup["params"] == {"ra": RA, "dec": DEC, "radius": pytest.approx(5 / 60)}
+    assert (mashup["format"], mashup["page"]) == ("json", 1)
+    assert mashup["pagesize"] == TicCatalog.page_size
+
+
+def test_a_poll_asks_the_same_again_after_a_wait(mock_http, instant_retries):
+    mock_tic(mock_http, answers=("tic_cone_executing.json",) * 3 + ("tic_cone_pi_men.json",))
+    stars = TessCutClass().query_tic(coordinates=(RA, DEC))
+    assert len(stars) == 5
+    first, *again = mashup_requests(mock_http)
+    assert len(again) == 3
+    assert all(poll == first for poll in again)  # its cacheBreaker included
+    assert len(instant_retries) == 3  # waits between polls, as between retries
+    assert all(0 <= wait <= 5 for wait in instant_retries)
+
+
+def test_a_poll_gives_up_after_conf_timeout(mock_http, instant_retries):
+    mock_http.post(COLUMNS, json=load_json("tic_columns_config.json"))
+    mock_http.post(INVOKE, json=load_json("tic_cone_executing.json"))
+    with (
+        conf.set_temp("timeout", 10),
+        pytest.raises(ServiceError, match=r"still running the TIC query after 10 s \(conf.timeout"),
+    ):
+        TessCutClass().query_tic(coordinates=(RA, DEC))
+    assert sum(instant_retries) <= 10  # the waits stay within the time given
+    assert 1 < len(mashup_requests(mock_http)) < 100
+
+
+def test_every_page_is_asked_for(mock_http):
+    full = load_json("tic_cone_pi_men.json")
+
+    def page(number, rows):
+        answer = copy.deepcopy(full)
+        answer["data"] = rows
+        answer["paging"] = {**answer["paging"], "page": number, "pagesFiltered": 2}
+        return answer
+
+    mock_http.post(COLUMNS, json=load_json("tic_columns_config.json"))
+    mock_http.post(INVOKE, json=page(1, full["data"][:2]))
+    mock_http.post(INVOKE, json=page(2, full["data"][2:]))
+    stars = TessCutClass().query_tic(coordinates=(RA, DEC))
+    assert sorted(stars["ID"]) == sorted(row["ID"] for row in full["data"])
+    first, second = mashup_requests(mock_http)
+    assert (first["page"], second["page"]) == (1, 2)
+    assert {**second, "page": 1} == first
+
+
+def test_too_many_pages_are_refused_before_asking(mock_http):
+    answer = load_json("tic_cone_pi_men.json")
+    answer["paging"]["pagesFiltered"] = TicCatalog.max_pages + 1
+    mock_http.post(COLUMNS, json=load_json("tic_columns_config.json"))
+    mock_http.post(INVOKE, json=answer)
+    with pytest.raises(ServiceError, match="more than 1,000,000 TIC entries.*smaller radius"):
+        TessCutClass().query_tic(coordinates=(RA, DEC))
+    assert len(mashup_requests(mock_http)) == 1
+
+
+def test_a_503_is_retried(mock_http, instant_retries):
+    mock_http.post(COLUMNS, status=503, body="busy")
+    mock_http.post(COLUMNS, json=load_json("tic_columns_config.json"))
+    mock_http.post(INVOKE, status=503, body="busy", headers={"Retry-After": "2"})
+    mock_http.post(INVOKE, json=load_json("tic_cone_pi_men.json"))
+    assert len(TessCutClass().query_tic(coordinates=(RA, DEC))) == 5
+    assert len(instant_retries) == 2
+    assert instant_retries[1] == 2.0  # its Retry-After
+    assert len(mashup_requests(mock_http)) == 2
+
+
+def test_the_column_config_is_asked_for_once_per_client(mock_http):
+    mock_tic(mock_http, answers=("tic_cone_pi_men.json", "tic_cone_pi_men.json"))
+    client = TessCutClass()
+    client.query_tic(coordinates=(RA, DEC))
+    client.query_tic(coordinates=(RA, DEC))
+    assert sum(call.request.url == COLUMNS for call in mock_http.calls) == 1
+
+
+def test_mast_error_status_is_one_line_and_not_retried(mock_http):
+    mock_http.post(COLUMNS, json=load_json("tic_columns_config.json"))
+    mock_http.post(
+        INVOKE,
+        json={"status": "ERROR", "msg": "Bad\n\x1b[31mcone", "data": [], "fields": []},
+        match=[header_matcher(FORM_HEADERS)],
+    )
+    with pytest.raises(ServiceError, match=r"the TIC query failed: MAST's answer: Bad \[31mcone$"):
+        TessCutClass().query_tic(coordinates=(RA, DEC))
+    assert len(mashup_requests(mock_http)) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ([1, 2], "status is None"),
+        ({"status": "DONE"}, "status is 'DONE'"),
+        ({"status": "COMPLETE", "fields": [{"name": "ra", "type": "float"}]}, "shape .*data"),
+        ({"status": "COMPLETE", "fields": [], "data": [1]}, "not a list of rows"),
+        (
+            {
+                "status": "COMPLETE",
+                "fields": [{"name": "ra", "type": "float"}],
+                "data": [{"ra": "x"}],
+            },
+            "unexpected shape",
+        ),
+        ({"status": "COMPLETE", "fields": [], "data": [], "paging": {"pages": 1}}, "paging"),
+    ],
+    ids=["list", "status", "no-data", "rows", "value", "paging"],
+)
+def test_an_answer_of_another_shape_is_corrupt(mock_http, answer, words):
+    mock_http.post(COLUMNS, json=load_json("tic_columns_config.json"))
+    mock_http.post(INVOKE, json=answer)
+    with pytest.raises(CorruptResponseError, match=f"the TIC query failed: .*{words}"):
+        TessCutClass().query_tic(coordinates=(RA, DEC))
+    assert len(mashup_requests(mock_http)) == 1

@@ -293,3 +293,49 @@ def test_a_user_file_survives_every_failed_download(service, out):
             fetch(how, out)
     assert precious.read_bytes() == b"the user's copy"
     assert list(out.iterdir()) == [precious]
+
+
+# the TIC's cone search, through the same requests
+
+
+def tic_columns_request(server):
+    return server.expect_request(
+        "/portal/Mashup/Mashup.asmx/columnsconfig",
+        method="POST",
+        data="colConfigId=Mast.Catalogs.Tic.Cone",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
+def test_tic_transient_error_then_success(service, instant_retries):
+    from conftest import load_json
+
+    tic_columns_request(service).respond_with_json(load_json("tic_columns_config.json"))
+    invoke = "/api/v0/invoke"
+    service.expect_oneshot_request(invoke, method="POST").respond_with_data("busy", status=502)
+    service.expect_request(invoke, method="POST").respond_with_json(
+        load_json("tic_cone_pi_men.json")
+    )
+    stars = TessCutClass().query_tic(coordinates=f"{RA} {DEC}")
+    assert len(stars) == 5
+    assert [request.path for request, _ in service.log] == [
+        "/portal/Mashup/Mashup.asmx/columnsconfig",
+        invoke,
+        invoke,
+    ]
+    assert len(instant_retries) == 1
+
+
+@pytest.mark.parametrize("status", [503, 500])
+def test_tic_persistent_error_is_one_line(service, status):
+    tic_columns_request(service).respond_with_json(
+        {"msg": "overloaded\n\x1b[2J right now"}, status=status
+    )
+    with pytest.raises(ServiceError) as info:
+        TessCutClass().query_tic(coordinates=f"{RA} {DEC}")
+    assert str(info.value) == (
+        f"HTTP {status} from {service.url_for('/portal/Mashup/Mashup.asmx/columnsconfig')}: "
+        f"the TIC query failed: overloaded [2J right now (gave up after {RETRIES + 1} attempts)"
+    )
+    assert info.value.status_code == status
+    assert len(service.log) == RETRIES + 1

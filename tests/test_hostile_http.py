@@ -682,3 +682,265 @@ def test_a_retry_wait_wakes_up_when_interrupted(interrupter):
     with pytest.raises(KeyboardInterrupt):
         real_sleep(60)
     assert time.monotonic() - start < 5
+
+
+# The TIC's cone search: MAST's portal API, under the same rules as every request
+
+
+TIC_COLUMNS = "/portal/Mashup/Mashup.asmx/columnsconfig"
+TIC_INVOKE = "/api/v0/invoke"
+
+
+def _json_file(name):
+    from conftest import DATA
+
+    return (DATA / name).read_bytes()
+
+
+def _mashup(form):
+    """The Mashup request in a form body."""
+    from urllib.parse import parse_qs
+
+    return json.loads(parse_qs(form)["request"][0])
+
+
+def query_tic():
+    return TessCutClass().query_tic(coordinates=f"{RA} {DEC}", radius="5 arcmin")
+
+
+class KeepAliveServer(RawServer):
+    """A `RawServer` that reads each request's body and answers any number of requests on
+    a connection: ``answer(server, conn, target)`` writes one answer and returns whether
+    the connection stays open. ``connections`` counts the connections accepted;
+    ``bodies`` holds the request bodies."""
+
+    def __init__(self, answer):
+        self.connections = 0
+        self.bodies = []
+        super().__init__(answer)
+
+    def _serve(self, conn):
+        self.connections += 1
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(5)
+            data = b""
+            while not self.stopped.is_set():
+                while b"\r\n\r\n" not in data and len(data) < 65536:
+                    more = conn.recv(65536)
+                    if not more:
+                        return
+                    data += more
+                head_bytes, _, data = data.partition(b"\r\n\r\n")
+                lines = head_bytes.decode("latin-1").split("\r\n")
+                fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+                length = int({k.lower(): v for k, v in fields.items()}.get("content-length", 0))
+                while len(data) < length:
+                    more = conn.recv(65536)
+                    if not more:
+                        return
+                    data += more
+                body, data = data[:length], data[length:]
+                self.requests.append(lines[0].split(" ")[1])
+                self.bodies.append(body.decode("latin-1"))
+                if not self.answer(self, conn, lines[0].split(" ")[1]):
+                    return
+
+
+def keep_alive_head(body, status="200 OK"):
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1") + body
+
+
+@pytest.fixture
+def keep_alive_server(settings):
+    """``keep_alive_server(answer)``: a `KeepAliveServer` the client (TESScut and the TIC)
+    is pointed at."""
+    with contextlib.ExitStack() as stack:
+
+        def start(answer):
+            server = KeepAliveServer(answer)
+            stack.callback(server.close)
+            stack.enter_context(conf.set_temp("server", server.url + API))
+            return server
+
+        yield start
+
+
+def test_the_tic_query_stops_at_the_deadline(keep_alive_server):
+    columns = _json_file("tic_columns_config.json")
+
+    def answer(server, conn, target):
+        if target == TIC_COLUMNS:
+            conn.sendall(keep_alive_head(columns))
+            return True
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        server.trickle(conn, b"X-Slow: " + b"z" * 5000 + b"\r\n\r\n")
+        return False
+
+    server = keep_alive_server(answer)
+    start = time.monotonic()
+    with (
+        conf.set_temp("request_deadline", 0.5),
+        conf.set_temp("max_retries", 1),
+        pytest.raises(
+            ServiceError,
+            match=r"the TIC query failed: the answer took longer than 0.5 s \(conf.request_",
+        ) as info,
+    ):
+        query_tic()
+    assert time.monotonic() - start < 15
+    assert info.value.attempts == 2  # retried, like a timeout
+    assert server.requests == [TIC_COLUMNS, TIC_INVOKE, TIC_INVOKE]
+    assert server.bodies[0] == "colConfigId=Mast.Catalogs.Tic.Cone"
+    assert _mashup(server.bodies[1]) == _mashup(server.bodies[2])
+
+
+def test_the_tic_query_retries_a_503_and_polls_while_executing(keep_alive_server):
+    columns = _json_file("tic_columns_config.json")
+    answers = [
+        keep_alive_head(b"<html>busy</html>", "503 Service Unavailable"),
+        keep_alive_head(_json_file("tic_cone_executing.json")),
+        keep_alive_head(_json_file("tic_cone_pi_men.json")),
+    ]
+
+    def answer(server, conn, target):
+        conn.sendall(keep_alive_head(columns) if target == TIC_COLUMNS else answers.pop(0))
+        return True
+
+    server = keep_alive_server(answer)
+    stars = query_tic()
+    assert list(stars["ID"][:2]) == ["261136679", "261139071"]
+    assert server.requests == [TIC_COLUMNS, TIC_INVOKE, TIC_INVOKE, TIC_INVOKE]
+    first, *again = map(_mashup, server.bodies[1:])
+    assert first["service"] == "Mast.Catalogs.Tic.Cone"
+    assert first["params"]["radius"] == pytest.approx(5 / 60)
+    assert again == [first, first]
+    assert server.connections == 1  # one keep-alive connection for all four
+
+
+def test_a_tic_redirect_elsewhere_is_refused(service):
+    elsewhere = service.url_for(TIC_INVOKE).replace("127.0.0.1", "localhost")
+    service.expect_request(TIC_COLUMNS, method="POST").respond_with_data(
+        _json_file("tic_columns_config.json"), content_type="application/json"
+    )
+    service.expect_request(TIC_INVOKE, method="POST").respond_with_response(
+        _redirect_to(elsewhere, 307)
+    )
+    with pytest.raises(ServiceError, match=r"HTTP 307 .*TIC query failed.*localhost.*not followed"):
+        query_tic()
+    assert [request.path for request, _ in service.log] == [TIC_COLUMNS, TIC_INVOKE]
+
+
+@pytest.mark.parametrize(("status", "method"), [(307, "POST"), (308, "POST"), (303, "GET")])
+def test_a_tic_redirect_within_the_origin_is_followed(service, status, method):
+    service.expect_request(TIC_COLUMNS, method="POST").respond_with_data(
+        _json_file("tic_columns_config.json"), content_type="application/json"
+    )
+    service.expect_request(TIC_INVOKE, method="POST").respond_with_response(
+        _redirect_to("/api/v0.1/invoke", status)
+    )
+    service.expect_request("/api/v0.1/invoke", method=method).respond_with_data(
+        _json_file("tic_cone_pi_men.json"), content_type="application/json"
+    )
+    assert len(query_tic()) == 5
+    (last, _) = service.log[-1]
+    assert last.path == "/api/v0.1/invoke"
+    if method == "POST":  # the form goes along
+        assert _mashup(last.get_data(as_text=True))["service"] == "Mast.Catalogs.Tic.Cone"
+    else:
+        assert last.get_data() == b""
+
+
+def test_an_oversized_tic_answer_is_refused(service, bomb):
+    service.expect_request(TIC_COLUMNS, method="POST").respond_with_data(
+        _json_file("tic_columns_config.json"), content_type="application/json"
+    )
+    service.expect_request(TIC_INVOKE, method="POST").respond_with_data(
+        bomb, content_type="application/json", headers={"Content-Encoding": "gzip"}
+    )
+    with pytest.raises(
+        CorruptResponseError, match=r"TIC query failed: the answer is larger than 67,108,864 bytes"
+    ) as info:
+        query_tic()
+    assert info.value.attempts == 1  # the same bomb would come again: not retried
+    assert [request.path for request, _ in service.log] == [TIC_COLUMNS, TIC_INVOKE]
+
+
+# The deadline and connections that live on (keep-alive)
+
+
+def test_a_reused_connection_is_watched_by_the_next_deadline(keep_alive_server):
+    """The second request reuses the first's connection (never connecting it again) and
+    trickles its headers: its deadline shuts that connection's socket all the same."""
+    sectors = json.dumps(
+        {"results": [{"sectorName": "tess-s0001-4-2", "sector": "1", "camera": "4", "ccd": "2"}]}
+    ).encode()
+
+    def answer(server, conn, target):
+        if len(server.requests) == 1:
+            conn.sendall(keep_alive_head(sectors))
+            return True
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        server.trickle(conn, b"X-Slow: " + b"z" * 5000 + b"\r\n\r\n")
+        return False
+
+    server = keep_alive_server(answer)
+    client = TessCutClass()
+    with conf.set_temp("request_deadline", 2), conf.set_temp("max_retries", 0):
+        assert len(client.query_sectors(coordinates=f"{RA} {DEC}")) == 1
+        with conf.set_temp("request_deadline", 0.5):
+            start = time.monotonic()
+            with pytest.raises(ServiceError, match="took longer than 0.5 s"):
+                client.query_sectors(coordinates=f"{RA} {DEC}")
+            assert time.monotonic() - start < 5
+    assert server.connections == 1
+    assert len(server.requests) == 2
+
+
+def test_an_earlier_deadline_leaves_a_connection_another_try_took_alone():
+    """A connection goes back to its pool when its answer has been read, before the try
+    that read it ends; once the next try sends on it, the earlier try's deadline, even
+    expiring, does not shut its socket."""
+    import urllib3
+
+    from astro_tesscut.transport import Deadline, _watched_pool
+
+    asked, go, results = threading.Event(), threading.Event(), []
+
+    def answer(server, conn, target):
+        if target == "/second":
+            asked.set()
+            go.wait(5)  # until the earlier deadline has expired
+        conn.sendall(keep_alive_head(b"{}"))
+        return True
+
+    server = KeepAliveServer(answer)
+    host, port = server.url.removeprefix("http://").split(":")
+    pool = _watched_pool(urllib3.HTTPConnectionPool)(host, int(port), maxsize=1, block=True)
+
+    def later_try():  # another try, on its own thread
+        with Deadline(60, "second") as later:
+            try:
+                results.append(pool.urlopen("GET", "/second", retries=False).data)
+            except Exception as exc:
+                results.append(exc)
+            results.append(later.expired)
+
+    try:
+        with Deadline(60, "first") as earlier:
+            assert pool.urlopen("GET", "/first").data == b"{}"  # and back in the pool
+            thread = threading.Thread(target=later_try)
+            thread.start()
+            assert asked.wait(5)  # the later try is waiting for its answer on it
+            earlier._expire()  # the earlier try's timer, late
+            go.set()
+            thread.join(10)
+            assert earlier.expired
+        assert results == [b"{}", False]  # its socket was not shut
+        assert server.connections == 1  # the same connection
+    finally:
+        go.set()
+        pool.close()
+        server.close()

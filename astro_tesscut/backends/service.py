@@ -1,5 +1,10 @@
 """The service backend: TESScut's REST API (and MAST's name resolver) over HTTP.
 
+Every request of the package to MAST goes through `MastService`'s one
+session and one request path (`MastService.request_json` for JSON answers,
+GETs and form POSTs alike: the TIC's cone search of `astro_tesscut.catalog`
+uses it too).
+
 Answers are not trusted. Bodies are read as sent and inflated here, a chunk
 at a time, up to a limit (a few compressed bytes can inflate to gigabytes);
 each try of a request has a deadline for the whole exchange, which a server
@@ -14,7 +19,7 @@ import math
 import platform
 import re
 import weakref
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from .. import interrupt
 from .._version import __version__
@@ -42,7 +47,8 @@ __all__ = ["MastService"]
 
 
 # JSON answers (sector lists, the resolver's) are kilobytes, and an error message is one
-# line: a body beyond these sizes is not what the service sends.
+# line: a body beyond these sizes is not what the service sends (a request that expects
+# more says so: `MastService.request_json`'s ``limit``).
 _MAX_JSON_BYTES = 4 << 20
 _MAX_ERROR_BYTES = 8 << 10
 
@@ -141,7 +147,7 @@ class MastService(Backend):
     def resolve(self, name, resolver=None):
         """The ICRS `~astropy.coordinates.SkyCoord` of the object called ``name``, from
         MAST's resolver (asking ``resolver``, "SIMBAD" or "NED", when given)."""
-        answer = self._get_json(self.resolver_server, resolver_params(name, resolver))
+        answer = self.request_json(self.resolver_server, resolver_params(name, resolver))
         return position_from_answer(name, answer, resolver)
 
     def __repr__(self):
@@ -160,7 +166,7 @@ class MastService(Backend):
             path, params = "moving_target/sector", _moving_params(target)
         else:
             path, params = "sector", {**_position_params(target), "radius": str(float(radius.deg))}
-        answer = self._get_json(self.server + path, params)
+        answer = self.request_json(self.server + path, params)
         try:
             rows = [_sector_row(row) for row in answer.get("results") or []]
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -216,10 +222,36 @@ class MastService(Backend):
         `~astro_tesscut.progress.TransferProgress`) counts the bytes.
         """
         url, params = self.cutout_request(target, size, sector)
-        self._get(url, params, sink=sink, progress=progress)
+        self._request(url, params, sink=sink, progress=progress)
 
-    def _get_json(self, url, params):
-        body = self._get(url, params)
+    def request_json(self, url, params=None, *, form=None, headers=None, limit=None):
+        """The JSON answer to a request of this service's session, under its deadline,
+        retries, size limit and redirect rules.
+
+        Parameters
+        ----------
+        url : str
+            What to ask.
+        params : dict, optional
+            The query string.
+        form : dict, optional
+            When given, the request is a POST of this form
+            (``application/x-www-form-urlencoded``, its values percent-encoded as
+            MAST's portal API documents them), else a GET.
+        headers : dict, optional
+            More request headers.
+        limit : int, optional
+            Most bytes the answer may inflate to; 4 MiB by default, far more
+            than any JSON answer of TESScut or the resolver.
+
+        Raises
+        ------
+        CorruptResponseError
+            The answer is not JSON, or larger than ``limit``.
+        ServiceError
+            The request failed (after its retries).
+        """
+        body = self._request(url, params, form=form, headers=headers, limit=limit)
         try:
             return json.loads(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested past reason
@@ -227,13 +259,17 @@ class MastService(Backend):
                 f"the answer is not valid JSON: {body[:200]!r}", url=url
             ) from exc
 
-    def _get(self, url, params, *, sink=None, progress=None):
-        """GET ``url``, retrying transient failures.
+    def _request(
+        self, url, params=None, *, form=None, headers=None, limit=None, sink=None, progress=None
+    ):
+        """GET ``url`` (POST ``form`` to it, when given), retrying transient failures.
 
         With a ``sink``, stream the body into it and return `None`; without,
-        return the body (a JSON answer: a few MB at most).
+        return the body (a JSON answer: at most ``limit`` bytes).
         """
-        attempt = _Attempt(self, url, params, sink, progress)
+        attempt = _Attempt(
+            self, url, params, form=form, headers=headers, limit=limit, sink=sink, progress=progress
+        )
         body, _ = retry(
             attempt,
             self.retry_policy,
@@ -245,15 +281,27 @@ class MastService(Backend):
 
 
 class _Attempt:
-    """One try of a GET, able to undo what a failed try wrote and counted.
+    """One try of a request, able to undo what a failed try wrote and counted.
 
-    The body of a successful answer goes into ``sink`` (a binary file), at
-    most ``conf.max_inflated_bytes`` of it, when there is one; otherwise it
-    is returned, at most `_MAX_JSON_BYTES`.
+    A GET of ``url`` with the query ``params``, or a POST of the form ``form``
+    (a dict). The body of a successful answer goes into ``sink`` (a binary
+    file), at most ``conf.max_inflated_bytes`` of it, when there is one;
+    otherwise it is returned, at most ``limit`` bytes (`_MAX_JSON_BYTES` by
+    default).
     """
 
-    def __init__(self, service, url, params, sink, progress):
+    def __init__(
+        self, service, url, params, *, form=None, headers=None, limit=None, sink=None, progress=None
+    ):
         self.service, self.url, self.params = service, url, params
+        self.headers = dict(headers or {})
+        self.body = None
+        if form is not None:
+            # As MAST's portal API documents its forms (and astroquery sends them): each
+            # value percent-encoded, "/" left as it is.
+            self.body = urlencode(form, quote_via=quote, safe="/")
+            self.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.limit = _MAX_JSON_BYTES if limit is None else int(limit)
         self.sink, self.progress = sink, progress
         self.announced = self.received = 0
 
@@ -279,11 +327,15 @@ class _Attempt:
         """Send the request, follow redirects within its origin, and read the answer."""
         session = self.service.session
         url, params = self.url, self.params
+        method, body, headers = ("GET" if self.body is None else "POST"), self.body, self.headers
         for _ in range(_MAX_REDIRECTS + 1):
             deadline.check()
-            response = session.get(
+            response = session.request(
+                method,
                 url,
                 params=params,
+                data=body,
+                headers=headers,
                 timeout=self.service.timeout,
                 stream=True,
                 allow_redirects=False,
@@ -292,6 +344,11 @@ class _Attempt:
                 if not response.is_redirect:
                     return self._answer(response, deadline)
                 url, params = self._redirect_target(response), None
+                if method == "POST" and response.status_code in (301, 302, 303):
+                    # What these mean for a POST, as browsers and requests read them: a GET
+                    # of the new URL, without the form.
+                    method, body = "GET", None
+                    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         raise ServiceError(
             f"more than {_MAX_REDIRECTS} redirects; not followed",
             status_code=response.status_code,
@@ -324,8 +381,8 @@ class _Attempt:
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if self.sink is None:
-            too_big = f"{_MAX_JSON_BYTES:,} bytes, far more than any JSON answer of the service"
-            return b"".join(self._body(response, deadline, limit=_MAX_JSON_BYTES, what=too_big))
+            too_big = f"{self.limit:,} bytes, far more than any JSON answer of the service"
+            return b"".join(self._body(response, deadline, limit=self.limit, what=too_big))
         limit = int(conf.max_inflated_bytes)
         too_big = f"conf.max_inflated_bytes ({limit:,} bytes)"
         for piece in self._body(response, deadline, limit=limit, what=too_big, counted=True):
