@@ -15,12 +15,15 @@ the runs of a cube row they share, or nearly, one request.
 
 Each file is written under a temporary name and renamed. A finished file
 that is whole is not made again, so a killed run resumes where it stopped;
-a missing cube or a failed read fails only its own rows.
+a missing cube or a failed read fails only its own rows. Every target has a
+row, one that no cube could hold too ("no data", saying why).
 """
 
 import collections
 import functools
 import itertools
+import numbers
+import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from .files import open_regular, sweep_stale
 from .fitslayout import FITSLayoutError, walk
 from .interrupt import carrying, stopping_on_interrupt
 from .sizes import PIXEL_SCALE, parse_size
+from .sky.geometry import cube_hits, sector_ranges
 from .targets import is_sky_coordinate, parse_sectors, positions_of, table_positions
 from .transport import one_line
 from .writers import IntoDirectory, MadeFiles
@@ -42,10 +46,10 @@ __all__ = ["batch_cutouts"]
 TASK_TARGETS = 64  # most targets in one task: small enough to spread a hot cube
 OPEN_CUBES = 4  # cubes whose tasks are interleaved at any time
 _TASKS_PER_THREAD = 2  # tasks in flight per worker thread (one running, one queued)
-_LOCAL_THREADS = 4  # tasks at once without a cluster
+_LOCAL_THREADS = 4  # tasks at once without a cluster, unless told otherwise
 _COLUMNS = ("target", "sector", "camera", "ccd", "path", "status", "error")
-_STATUSES = np.array(["written", "skipped", "error"])
-WRITTEN, SKIPPED, ERROR = range(3)
+_STATUSES = np.array(["written", "skipped", "error", "no data"])
+WRITTEN, SKIPPED, ERROR, NO_DATA = range(4)
 
 
 def batch_cutouts(
@@ -59,6 +63,7 @@ def batch_cutouts(
     storage_options=None,
     overwrite=False,
     show_progress=True,
+    workers=None,
 ):
     """Write TESScut-format target pixel files for many targets, from FFI cubes.
 
@@ -84,15 +89,24 @@ def batch_cutouts(
     overwrite : bool, optional
         Make files again even when a whole one is already there.
     show_progress : bool, optional
-        A progress bar of files made.
+        A progress bar of cutouts done: it moves on with each cutout on local
+        threads, with each task (of up to 64 cutouts) on a cluster.
+    workers : int, optional
+        Without a ``client``: how many tasks run at once, each on a thread of
+        this process (default 4). A cluster has its own workers.
 
     Returns
     -------
     `~astropy.table.Table`
         One row per (target, sector, camera, CCD), in the order of the
         targets: ``target``, ``sector``, ``camera``, ``ccd``, ``path``,
-        ``status`` (``written``, ``skipped`` for a whole file already there,
-        or ``error``) and ``error``.
+        ``status`` and ``error``. ``status`` is ``written``, ``skipped`` (a
+        whole file was there already), ``error`` (``error`` says what failed)
+        or ``no data``: the cutout's window misses the cube (or the region of
+        a CCD it holds), or, for a target no cube of the archive could hold, one
+        row with sector, camera and CCD 0; ``error`` then says why (no
+        released sector's cube could hold it, the archive holds none of the
+        sectors that observed it, ...).
     """
     with stopping_on_interrupt():
         return _batch(
@@ -105,16 +119,27 @@ def batch_cutouts(
             storage_options,
             overwrite,
             show_progress,
+            workers,
         )
 
 
 def _batch(
-    targets, size, archive, sectors, out_dir, client, storage_options, overwrite, show_progress
+    targets,
+    size,
+    archive,
+    sectors,
+    out_dir,
+    client,
+    storage_options,
+    overwrite,
+    show_progress,
+    workers,
 ):
     ra, dec, names = _targets(targets)
     size, sectors = parse_size(size), parse_sectors(sectors, "sectors")
     if not isinstance(overwrite, bool):
         raise InvalidQueryError(f"overwrite: must be True or False, got {overwrite!r}")
+    workers = _workers(workers, client)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidQueryError(f"out_dir: {str(out_dir)!r} exists and is not a directory")
@@ -141,10 +166,79 @@ def _batch(
     with tqdm(
         total=len(order), desc="cutouts", unit="file", disable=None if show_progress else True
     ) as bar:
-        for rows in _run(work, tasks, client):
+        if client is None:  # a thread of this process moves the bar on with each cutout
+            lock = threading.Lock()
+
+            def advance(count):
+                with lock:
+                    bar.update(count)
+
+            work = functools.partial(work, progress=advance)
+        for rows in _run(work, tasks, client, workers):
             done.append(rows)
-            bar.update(len(rows[0]))
-    return _table(done, keys, order, names, out_dir)
+            if client is not None:  # a cluster's worker reports its task as a whole
+                bar.update(len(rows[0]))
+    nowhere = np.setdiff1d(np.arange(len(ra)), order)  # targets no cube could hold
+    reasons = _no_data_reasons(store, ra[nowhere], dec[nowhere], sectors, size.radius_deg())
+    return _table(done, keys, order, names, out_dir, nowhere, reasons)
+
+
+def _workers(workers, client):
+    """How many tasks run at once on local threads (`None` on a cluster)."""
+    if workers is None:
+        return None if client is not None else _LOCAL_THREADS
+    if client is not None:
+        raise InvalidQueryError(
+            "workers: the threads of this machine; with a client, the cluster's workers run "
+            "the tasks: leave workers out"
+        )
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
+        raise InvalidQueryError(f"workers: must be a positive integer, got {workers!r}")
+    return int(workers)
+
+
+def _no_data_reasons(store, ra, dec, sectors, radius_deg):
+    """Why no cube of ``store`` could hold each of these targets: one string each."""
+    if not len(ra):
+        return []
+    target, sector = (a.tolist() for a in cube_hits(ra, dec, radius_deg=radius_deg)[:2])
+    released = cube_hits(ra, dec, radius_deg=radius_deg, released_only=True)[:2]
+    public = set(zip(*(a.tolist() for a in released), strict=True))
+    observed = [[] for _ in range(len(ra))]  # sorted by target, then sector
+    for index, number in zip(target, sector, strict=True):
+        if not observed[index] or observed[index][-1] != number:
+            observed[index].append(number)
+    held = store.held()
+    asked = None if sectors is None else sorted(set(sectors))
+    return [
+        _no_data_reason(index, seen, public, held, asked) for index, seen in enumerate(observed)
+    ]
+
+
+def _no_data_reason(index, seen, public, held, asked):
+    """Why no cube could hold target ``index``, which the sectors ``seen`` observed."""
+    if not seen:
+        return "no TESS sector observed it or the cutout round it"
+    if asked is not None:
+        wanted = [sector for sector in seen if sector in asked]
+        if not wanted:
+            return (
+                f"sector{'s' * (len(asked) > 1)} {sector_ranges(asked)} did not observe it "
+                f"(observed in sectors {sector_ranges(seen)})"
+            )
+        seen = wanted
+    released = [sector for sector in seen if (index, sector) in public]
+    if held is not None:
+        return (
+            f"the archive holds no cube or FFIs of the sector{'s' * (len(seen) > 1)} that "
+            f"observed it: {sector_ranges(seen)}"
+        )
+    if not released:
+        return (
+            f"no released sector's cube could hold it: sector{'s' * (len(seen) > 1)} "
+            f"{sector_ranges(seen)} observed it, but their FFIs may not be public yet"
+        )
+    return "no released sector's cube could hold it"
 
 
 def _targets(targets):
@@ -196,13 +290,17 @@ def _tasks(keys, order):
         yield key, rows, order[rows]
 
 
-def _run(function, tasks, client):
-    """``function(task)`` for each task, a bounded number in flight; results as they finish."""
+def _run(function, tasks, client, workers=None):
+    """``function(task)`` for each task, a bounded number in flight; results as they finish.
+
+    Without a ``client``, on ``workers`` threads of this process (default ``_LOCAL_THREADS``).
+    """
     if client is None:
         from concurrent.futures import wait
 
-        pool = ThreadPoolExecutor(_LOCAL_THREADS, thread_name_prefix="astro_tesscut-batch")
-        limit = _LOCAL_THREADS * _TASKS_PER_THREAD
+        workers = workers or _LOCAL_THREADS
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="astro_tesscut-batch")
+        limit = workers * _TASKS_PER_THREAD
 
         def submit(function, task):
             return pool.submit(carrying(function), task)
@@ -229,18 +327,21 @@ def _run(function, tasks, client):
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _cut_task(task, *, size, out_dir, overwrite):
+def _cut_task(task, *, size, out_dir, overwrite, progress=None):
     """Cut one task's targets from its cube (runs on a worker), as one target is cut
     (`~astro_tesscut.cube.cutout.cut_many`).
 
     Returns the task's rows (indices into the batch's pairs), and for each
-    its status code, its file name ("" when none) and its error ("" when none).
+    its status code, its file name ("" when none) and its error, or why there is
+    no data ("" when none). ``progress(count)``, when given, is told of each
+    cutout done as it is done.
     """
     key, location, storage_options, rows, ra, dec = task
     count = len(rows)
     statuses = np.full(count, ERROR, np.uint8)
     files, errors = [""] * count, [""] * count
     out_dir = Path(out_dir)
+    reported = 0
 
     def keep(name, data):
         IntoDirectory(out_dir).take(MadeFiles([(name, data)]))
@@ -258,13 +359,21 @@ def _cut_task(task, *, size, out_dir, overwrite):
         )
         for outcome in outcomes:
             i = outcome.index
-            if outcome.error is not None:
+            if outcome.off_cube:  # the window misses the cube: nothing to cut, no failure
+                statuses[i] = NO_DATA
+                errors[i] = one_line(str(outcome.error))
+            elif outcome.error is not None:
                 errors[i] = one_line(str(outcome.error))
             else:
                 statuses[i] = SKIPPED if outcome.skipped else WRITTEN
                 files[i] = outcome.name
+            if progress is not None:
+                progress(1)
+                reported += 1
     except (TessCutError, OSError, ValueError) as exc:  # the cube could not be used
-        return rows, statuses, files, [one_line(str(exc))] * count
+        if progress is not None:
+            progress(count - reported)
+        return rows, np.full(count, ERROR, np.uint8), [""] * count, [one_line(str(exc))] * count
     return rows, statuses, files, errors
 
 
@@ -279,15 +388,18 @@ def _whole(path):
         return False  # missing, broken or not a file: make it again
 
 
-def _table(done, keys, order, names, out_dir):
-    """The result table from the tasks' rows, in the order of the targets, then cubes."""
+def _table(done, keys, order, names, out_dir, nowhere, reasons):
+    """The result table from the tasks' rows and the targets no cube could hold (with
+    ``reasons``), in the order of the targets, then cubes."""
     from astropy.table import Table
 
     rows = np.concatenate([part[0] for part in done]) if done else np.empty(0, np.int64)
     status = np.concatenate([part[1] for part in done]) if done else np.empty(0, np.uint8)
-    files = np.array([name for part in done for name in part[2]], dtype=object)
-    errors = np.array([error for part in done for error in part[3]], dtype=object)
-    target, key = order[rows], keys[rows]
+    status = np.concatenate([status, np.full(len(nowhere), NO_DATA, np.uint8)])
+    files = np.array([name for part in done for name in part[2]] + [""] * len(nowhere), object)
+    errors = np.array([error for part in done for error in part[3]] + list(reasons), object)
+    target = np.concatenate([order[rows], nowhere]).astype(np.int64)
+    key = np.concatenate([keys[rows].reshape(-1, 3), np.zeros((len(nowhere), 3), keys.dtype)])
     sort = np.lexsort((key[:, 2], key[:, 1], key[:, 0], target))
     target, key, status, files, errors = (a[sort] for a in (target, key, status, files, errors))
     return Table(

@@ -1,4 +1,4 @@
-"""The ``tesscut`` command: sectors, cutouts, plots and the offline demo from a shell.
+"""The ``tesscut`` command: sectors, cutouts, batches, plots and the offline demo from a shell.
 
 Exit codes: 0 done; 1 failed (the service, a file, the disk); 2 bad
 arguments; 3 done, but nothing observed the target or no data was there;
@@ -12,6 +12,7 @@ stdout holds only results.
 import argparse
 import contextlib
 import difflib
+import itertools
 import os
 import re
 import sys
@@ -20,15 +21,21 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from . import core, demo, plotting
-from .catalog import bundled_cone
+from .batch import batch_cutouts
+from .catalog import bundled_cone, bundled_names
 from .config import conf
 from .cube.source import is_url
 from .exceptions import InvalidQueryError, NoResultsWarning, ServiceError, TessCutError
-from .files import load_cutout
+from .ffi import SCIENCE_COLUMNS, SCIENCE_ROWS
+from .files import load_cutout, write_atomically
+from .resolver import offline_position
 from .sizes import PIXEL_SCALE
 from .sky.geometry import mast_footprints, sector_ranges
 from .targets import parse_coordinates, parse_radius
+from .transport import one_line
 
 __all__ = ["main", "run"]
 
@@ -36,6 +43,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING, EXIT_INTERRUPTED = 0, 1, 2, 3, 1
 
 # A word of digits and sexagesimal marks is part of a position, not of a name.
 _COORDINATE_WORD = re.compile(r"^[+-]?\.?\d[\d.:hmsd]*,?$")
+# A first word like this (a sign, a fraction, sexagesimal marks) starts a position: "84.3 abc"
+# is a mistake in one, where "51 Peg" is a name.
+_POSITION_START = re.compile(r"^([+-]|\.?\d+[.:hmsd])")
+_NUMBER_START = re.compile(r"^[+-]?\.?\d")
+# argparse's message for a word that is none of an argument's choices.
+_INVALID_CHOICE = re.compile(r"invalid choice: '?(?P<word>.*?)'? \(choose from (?P<choices>.*)\)$")
+_RESULTS = "batch_results.ecsv"  # the table of a batch, beside its files
+_TABLE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits", ".fit": "fits"}
 _ANGLE_UNITS = {"deg", "degree", "degrees", "arcmin", "arcminute", "arcminutes", "arcsec"}
 _EPILOG = (
     "exit codes: 0 done; 1 failed (service, file, disk); 2 bad arguments; "
@@ -100,7 +115,7 @@ def main(argv=None):
     except MemoryError as exc:
         exc.add_note("out of memory: ask for a smaller --size, or fewer sectors at once")
         return _fail(args, exc, EXIT_FAILED)
-    except (TessCutError, OSError, TypeError, ValueError) as exc:
+    except (TessCutError, OSError, TypeError, ValueError, ImportError) as exc:
         return _fail(args, exc, EXIT_FAILED)
 
 
@@ -116,6 +131,19 @@ def _fail(args, exc, code):
 
 def _note(text):
     print(f"tesscut: note: {text}", file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors say which choice was probably meant."""
+
+    def error(self, message):
+        match = _INVALID_CHOICE.search(message)
+        if match:
+            choices = [choice.strip(" '\"") for choice in match["choices"].split(",")]
+            guesses = difflib.get_close_matches(match["word"], choices, n=1)
+            if guesses:
+                message = f"{message} (did you mean {guesses[0]}?)"
+        super().error(message)
 
 
 def _parse(argv):
@@ -156,7 +184,7 @@ def _unrecognized(args, unknown, parsers):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tesscut",
         description="Cutouts of TESS full-frame images around any target, from MAST's "
         "TESScut service or FFI cubes and FFIs on your disk.",
@@ -184,9 +212,7 @@ def _parser():
 
     cutout = _command(commands, "cutout", "write target pixel files of a target")
     cutout.add_argument("target", nargs="+", metavar="TARGET", help=target_help)
-    cutout.add_argument(
-        "--size", default="5", help="COLSxROWS in pixels ('35x45') or one side ('10'); default 5"
-    )
+    cutout.add_argument("--size", default="5", help=_SIZE_HELP)
     cutout.add_argument("--sector", type=int, help="only this sector (default: every sector)")
     cutout.add_argument("--out", default=".", help="directory to write into (default: here)")
     cutout.add_argument(
@@ -208,6 +234,63 @@ def _parser():
     )
     _add_offline(cutout)
     cutout.set_defaults(run=_cutout)
+
+    batch = _command(
+        commands, "batch", "write target pixel files of many targets from FFI cubes, resumably"
+    )
+    batch.add_argument(
+        "targets",
+        metavar="TARGETS",
+        help="a table of targets (CSV, ECSV or FITS): ra and dec in degrees, or names of the "
+        "bundled TIC rows ('Pi Men') for rows without them; an id, ID or name column names "
+        "each row in the results",
+    )
+    batch.add_argument("--size", default="5", help=_SIZE_HELP)
+    batch.add_argument(
+        "--sector",
+        type=int,
+        nargs="+",
+        action="extend",
+        metavar="N",
+        help="only these sectors (default: every sector the archive holds, or every "
+        "released one for a URL)",
+    )
+    batch.add_argument(
+        "--archive",
+        metavar="DIR|URL",
+        help="the FFI cubes: a directory of cubes or FFIs, or a URL prefix of cubes such as "
+        "s3://stpubdata/tess/public/mast/ (default: astro_tesscut.conf.archive)",
+    )
+    batch.add_argument(
+        "--anon",
+        action="store_true",
+        help="read a URL --archive anonymously (public buckets); only with one",
+    )
+    batch.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help=f"directory for the files and the results table, {_RESULTS}",
+    )
+    batch.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="make every file again (by default a run resumes: whole files are kept)",
+    )
+    run_on = batch.add_mutually_exclusive_group()
+    run_on.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="tasks cutting at once on threads of this machine (default 4)",
+    )
+    run_on.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
+        "needs the cloud extra",
+    )
+    batch.set_defaults(run=_batch)
 
     plot = _command(commands, "plot", "draw target pixel files: an image or the light curve")
     plot.add_argument("files", nargs="+", metavar="FILE", help="TESScut target pixel files")
@@ -253,6 +336,12 @@ def _parser():
     demo.add_argument("--frames", type=int, default=300, help=argparse.SUPPRESS)
     demo.set_defaults(run=_demo)
     return parser
+
+
+_SIZE_HELP = (
+    "COLSxROWS in pixels ('35x45'), one side ('10'), or angles ('2 arcmin', "
+    "'2arcmin x 1arcmin', '0.1deg', '30arcsec'); default 5"
+)
 
 
 def _command(commands, name, summary):
@@ -323,10 +412,26 @@ def _target(args):
     except InvalidQueryError:
         if words and all(_COORDINATE_WORD.match(word) for word in words):
             raise  # meant as a position: say what is wrong with it
+        if _starts_a_position(words):
+            word = next(word for word in words if not _COORDINATE_WORD.match(word))
+            raise InvalidQueryError(
+                f"coordinates: {word!r} is not a coordinate, in {args.target!r}: give 'RA Dec' "
+                "in degrees ('84.29119 -80.46912') or sexagesimal, or a name"
+            ) from None
         # Offline (--offline, --archive) the API looks names up in the bundled TIC rows only.
         return {"objectname": args.target}
     _check_ra(args.target)
     return {"coordinates": coordinates}
+
+
+def _starts_a_position(words):
+    """Whether words start as a position does: a first word with a sign, a fraction or
+    sexagesimal marks ("84.3 abc"), or two numbers ("84 -80x"); not "51 Peg", a name."""
+    if not words or not _COORDINATE_WORD.match(words[0]):
+        return False
+    return bool(
+        _POSITION_START.match(words[0]) or (len(words) > 1 and _NUMBER_START.match(words[1]))
+    )
 
 
 def _check_ra(text):
@@ -377,14 +482,36 @@ def _radius(text):
 
 
 def _size(text):
-    parts = text.lower().split("x")
+    """``--size`` as the API's size: COLSxROWS or one side, in whole pixels or as angles
+    (`~astropy.units.Quantity`), to (rows, columns)."""
+    parts = [_side(part) for part in text.lower().split("x")]
+    if len(parts) not in (1, 2) or None in parts:
+        raise InvalidQueryError(
+            f"--size: {text!r} is not COLSxROWS in pixels ('35x45'), one side ('10'), or "
+            "angles ('2 arcmin', '2arcmin x 1arcmin', '0.1deg', '30arcsec')"
+        )
+    if len({isinstance(part, int) for part in parts}) > 1:
+        raise InvalidQueryError(
+            f"--size: {text!r} mixes pixels and angles; give both sides in pixels ('35x45') "
+            "or both as angles ('2arcmin x 1arcmin')"
+        )
+    return parts[0] if len(parts) == 1 else (parts[1], parts[0])
+
+
+def _side(text):
+    """One side of ``--size``: whole pixels (an int), an angle (a Quantity), or `None`."""
+    text = text.strip()
     try:
-        numbers = [int(part) for part in parts]
+        return int(text)
     except ValueError:
-        numbers = []
-    if len(numbers) not in (1, 2):
-        raise InvalidQueryError(f"--size: {text!r} is not COLSxROWS ('35x45') or one number ('10')")
-    return numbers[0] if len(numbers) == 1 else (numbers[1], numbers[0])
+        pass
+    from astropy import units as u
+
+    try:
+        side = u.Quantity(text)
+    except (TypeError, ValueError):
+        return None
+    return side if side.unit.physical_type == "angle" else None
 
 
 def _sectors(args):
@@ -399,7 +526,7 @@ def _sectors(args):
     if pixel:
         print(
             "column, row: the target's 1-based FFI pixel, collateral columns included "
-            "(science pixels: columns 45-2092, rows 1-2048)"
+            "(science pixels: columns {}-{}, rows {}-{})".format(*SCIENCE_COLUMNS, *SCIENCE_ROWS)
         )
     if "footprint" in table.colnames:
         print(
@@ -411,8 +538,9 @@ def _sectors(args):
 
 def _cutout(args):
     target, size = _target(args), _size(args.size)
+    client, unheld = _client(args), None
     with _offline_archive(args):
-        paths = _client(args).download_cutouts(
+        paths = client.download_cutouts(
             size=size,
             sector=args.sector,
             path=args.out,
@@ -420,6 +548,8 @@ def _cutout(args):
             offline=args.offline,
             **target,
         )
+        if len(paths) and args.sector is None and (args.offline or args.archive):
+            unheld = _sectors_not_held(args, client, target, paths["Local Path"])
     offline, notes, kept = bool(args.offline or args.archive), [], []
     for path in map(Path, paths["Local Path"]):
         print(path)
@@ -433,10 +563,213 @@ def _cutout(args):
             print(png)
     for note in dict.fromkeys(notes):
         _note(note)
+    if unheld:
+        _note(unheld)
     if kept:
         more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
         raise FileExistsError(f"{kept[0]}{more} exists and was kept; --force replaces it")
     return EXIT_OK
+
+
+def _sectors_not_held(args, client, target, paths):
+    """A note naming the sectors that observed the target (the pointing model's sector
+    table) but gave no file, as the archive cut from lacks their FFIs; `None` when there
+    are none, or the archive cannot tell what it holds (a URL)."""
+    archive = args.archive or conf.archive
+    if not args.archive:  # --offline: conf.archive (or the demo's sector, for the call)
+        client = core.TessCutClass(archive=archive)
+    table = client.query_sectors(**target)
+    if "available" not in table.colnames:
+        return None
+    cut = {_file_sector(path) for path in paths}
+    lacking = table[table["released"] & ~table["available"]]
+    sectors = sorted(set(lacking["sector"].tolist()) - cut)
+    if not sectors:
+        return None
+    many = "s" * (len(sectors) > 1)
+    return (
+        f"sector{many} {sector_ranges(sectors)} also observed {args.target} (TESS's pointing "
+        f"model) but gave no file: {archive} holds no FFIs or cube of {'them' if many else 'it'}"
+    )
+
+
+def _batch(args):
+    size = _size(args.size)
+    if args.workers is not None and args.workers < 1:
+        raise InvalidQueryError(f"--workers: must be 1 or more, got {args.workers}")
+    archive = args.archive or conf.archive
+    if not archive:
+        raise InvalidQueryError(
+            "--archive: a batch cuts from FFI cubes: give a directory of cubes or FFIs, or a "
+            "URL of cubes such as s3://stpubdata/tess/public/mast/ (with --anon), or set "
+            "astro_tesscut.conf.archive"
+        )
+    targets = _read_targets(Path(args.targets))
+    out = Path(args.out)
+    with _cluster(args.scheduler) as client:
+        result = batch_cutouts(
+            targets,
+            size,
+            archive,
+            sectors=args.sector,
+            out_dir=out,
+            client=client,
+            storage_options={"anon": True} if args.anon else None,
+            overwrite=args.overwrite,
+            workers=args.workers,
+        )
+    results = write_atomically(
+        out / _RESULTS, lambda path: result.write(path, format="ascii.ecsv"), replace=True
+    )
+    return _batch_report(result, len(targets), results)
+
+
+def _batch_report(result, count, results):
+    """Print what a batch did (counts on stdout, then the results table's path); notes on
+    targets without data; the exit code."""
+    status = result["status"]
+    done = {name: int((status == name).sum()) for name in ("written", "skipped", "error")}
+    with_files = set(result["target"][(status == "written") | (status == "skipped")].tolist())
+    failed = set(result["target"][status == "error"].tolist())
+    nowhere = {}  # target: why, for targets with no file and no failure
+    for row in result[status == "no data"]:
+        if row["target"] not in with_files | failed:
+            nowhere.setdefault(row["target"], row["error"])
+    print(
+        f"{_many(count, 'target')}: {_many(done['written'], 'file')} written, "
+        f"{done['skipped']} skipped (already there), {done['error']} failed; "
+        f"{_many(len(nowhere), 'target')} with no data"
+    )
+    print(results)
+    for target, why in itertools.islice(nowhere.items(), 3):
+        _note(f"no data for {target}: {why}")
+    if len(nowhere) > 3:
+        _note(f"and for {_many(len(nowhere) - 3, 'more target')}: the error column of {results}")
+    if done["error"]:
+        first = result[status == "error"][0]
+        print(
+            f"tesscut: error: {_many(done['error'], 'cutout')} failed, the first of "
+            f"{first['target']} "
+            f"in sector {first['sector']}: {first['error']}; every row is in {results}, and "
+            "running the same command again retries them",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK if with_files else EXIT_NOTHING
+
+
+def _many(count, word):
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
+@contextlib.contextmanager
+def _cluster(address):
+    """The Dask client of the scheduler at ``address`` (`None` without one), closed after."""
+    if address is None:
+        yield None
+        return
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(
+            "--scheduler: running on a Dask cluster needs dask's distributed, of the cloud "
+            "extra: python -m pip install 'astro_tesscut[cloud]'"
+        ) from None
+    try:
+        client = distributed.Client(address, timeout=30)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise OSError(
+            f"--scheduler: no Dask scheduler answered at {address!r}: {one_line(str(exc))}"
+        ) from exc
+    with client:
+        yield client
+
+
+def _read_targets(path):
+    """The table of ``TARGETS``, rows without ra and dec given them from their names (the
+    bundled TIC rows only)."""
+    from astropy.table import Table
+
+    _existing([path], "TARGETS")
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    if suffixes[-1:] == [".gz"]:
+        suffixes.pop()
+    try:
+        table = Table.read(path, format=_TABLE_FORMATS.get(suffixes[-1] if suffixes else ""))
+    except Exception as exc:  # astropy's readers raise many kinds
+        why = one_line(str(exc)) or type(exc).__name__
+        raise InvalidQueryError(
+            f"TARGETS: {path} could not be read as a table ({why}); give a CSV, ECSV or FITS "
+            "table with ra and dec columns, or names"
+        ) from exc
+    if not len(table):
+        raise InvalidQueryError(f"TARGETS: {path} has no rows")
+    for name in ("ra", "dec"):  # RA, Dec, DEC: as the API names them
+        if name not in table.colnames:
+            same = [column for column in table.colnames if column.lower() == name]
+            if len(same) == 1:
+                table.rename_column(same[0], name)
+    return _named_positions(table, path)
+
+
+def _named_positions(table, path):
+    """``table`` with ra and dec for rows that have only a name, looked up offline."""
+    named = next((c for c in ("name", "id", "ID") if c in table.colnames), None)
+    positioned = "ra" in table.colnames and "dec" in table.colnames
+    if positioned:
+        blank = np.ma.getmaskarray(table["ra"]) & np.ma.getmaskarray(table["dec"])
+        if named is None or not blank.any():
+            return table  # batch_cutouts checks the positions, naming a bad row
+        ra, dec = (_degrees(table[name]) for name in ("ra", "dec"))
+    elif named is None:
+        raise InvalidQueryError(
+            f"TARGETS: {path} has no ra and dec columns, nor a name column (name, id or ID) "
+            f"to look its targets up by; it has {', '.join(table.colnames)}"
+        )
+    else:
+        blank = np.ones(len(table), dtype=bool)
+        ra, dec = np.full(len(table), np.nan), np.full(len(table), np.nan)
+    names = np.ma.filled(np.ma.asarray(table[named]).astype(str), "")
+    for row in np.flatnonzero(blank).tolist():
+        name = str(names[row]).strip()
+        if not name:
+            raise InvalidQueryError(f"TARGETS: row {row} has neither ra and dec nor a name")
+        try:
+            position = offline_position(name)
+        except InvalidQueryError:
+            raise InvalidQueryError(
+                f"TARGETS: row {row} ({name!r}) has no ra and dec, and {name!r} is not a name "
+                "known offline: names are looked up only in the TIC rows bundled with the "
+                f"package ({', '.join(bundled_names())}); give its ra and dec"
+            ) from None
+        ra[row], dec[row] = position.icrs.ra.deg, position.icrs.dec.deg
+    table = table.copy(copy_data=False)
+    table["ra"], table["dec"] = ra, dec
+    return table
+
+
+def _degrees(column):
+    """A column of positions as floats of degrees, blanks as NaN (left as they are when
+    they are not numbers: batch_cutouts says what is wrong with them)."""
+    try:
+        values = np.ma.filled(np.ma.asarray(column, dtype=float), np.nan)
+    except (TypeError, ValueError):
+        return column
+    unit = getattr(column, "unit", None)
+    if unit is None:
+        return values
+    from astropy import units as u
+
+    try:
+        return values * unit.to(u.deg)
+    except u.UnitConversionError:
+        return column
+
+
+def _file_sector(path):
+    """The sector of a cutout file, from its TESScut name (``tess-s0001-4-2_...``)."""
+    match = re.match(r"tess-s(\d{4})-", Path(path).name)
+    return int(match[1]) if match else None
 
 
 def _plot(args):
@@ -448,6 +781,7 @@ def _plot(args):
     if args.kind != "sky" and args.stars is not None:
         raise InvalidQueryError(f"--stars: only sky plots mark stars, not --kind {args.kind}")
     frame = args.frame or 0
+    _existing([Path(file) for file in args.files])
     pngs = _plot_names([Path(file) for file in args.files], args.kind, frame, args.out)
     existing = [str(png) for png in pngs.values() if png.exists()]
     if existing and not args.force:
@@ -472,6 +806,15 @@ def _plot(args):
             notes.add(note)
             _note(note)
     return EXIT_OK
+
+
+def _existing(paths, what="FILE"):
+    """Refuse, before any work, files that are not there: one line naming them."""
+    missing = [str(path) for path in dict.fromkeys(paths) if not path.exists()]
+    if missing:
+        others = missing[1:4] + (["..."] if len(missing) > 4 else [])
+        nor = f"; nor do{'es' * (len(others) == 1)} {', '.join(others)}" if others else ""
+        raise FileNotFoundError(f"{what}: {missing[0]} does not exist{nor}")
 
 
 def _plot_names(paths, kind, frame, out):

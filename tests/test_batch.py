@@ -146,13 +146,166 @@ def test_a_task_whose_cube_is_missing_fails_its_rows_only(cube_archive, cube_fil
     assert all("not a readable FITS" in error for error in result["error"])
 
 
-def test_result_of_no_candidates_is_an_empty_table(cube_archive, tmp_path):
-    far = Table({"ra": [270.0], "dec": [66.56]})  # the north ecliptic pole: not in sector 1
+def test_a_target_no_cube_could_hold_has_a_row_saying_why(cube_archive, cube_file, tmp_path):
+    targets = grid(cube_file, 2)
+    targets.add_row({"ra": 270.0, "dec": 66.56, "id": "pole"})  # never in sector 1
     result = batch.batch_cutouts(
-        far, 5, cube_archive, out_dir=tmp_path / "out", show_progress=False
+        targets, 5, cube_archive, out_dir=tmp_path / "out", show_progress=False
     )
-    assert len(result) == 0
     assert result.colnames == list(batch._COLUMNS)
+    assert list(result["target"]) == ["star0", "star1", "pole"]
+    assert list(result["status"]) == ["written", "written", "no data"]
+    pole = result[2]
+    assert (pole["sector"], pole["camera"], pole["ccd"], pole["path"]) == (0, 0, 0, "")
+    assert pole["error"].startswith(
+        "the archive holds no cube or FFIs of the sectors that observed it: 56-60"
+    )
+    only = batch.batch_cutouts(
+        targets[2:], 5, cube_archive, sectors=1, out_dir=tmp_path / "out", show_progress=False
+    )
+    assert list(only["status"]) == ["no data"]
+    assert only["error"][0].startswith("sector 1 did not observe it (observed in sectors 56-60")
+
+
+class Store:
+    """A stand-in store that holds ``held`` (`None`: cannot tell, as a URL)."""
+
+    def __init__(self, held):
+        self._held = held
+
+    def held(self):
+        return self._held
+
+
+@pytest.mark.parametrize(
+    ("held", "sectors", "words"),
+    [
+        (None, None, "no released sector's cube could hold it"),
+        ({(1, 4, 2)}, None, "the archive holds no cube or FFIs of the sectors that observed it: "),
+        (None, [1, 2], "sectors 1-2 did not observe it (observed in sectors "),
+        (None, [3000], "sector 3000 did not observe it"),
+    ],
+)
+def test_why_no_cube_could_hold_a_target(held, sectors, words):
+    (reason,) = batch._no_data_reasons(
+        Store(held), np.array([270.0]), np.array([66.56]), sectors, 0.01
+    )
+    assert reason.startswith(words), reason
+
+
+def test_a_window_off_a_cube_of_a_region_is_no_data_saying_where_the_region_is(
+    cube_archive, cube_file, tmp_path
+):
+    from astro_tesscut.sky.pointing import ffi_sky
+
+    cube = open_cube(cube_file)
+    c0, r0 = cube.ccd_origin
+    assert (c0, r0) != (0, 0)  # the test cube holds a region of the CCD
+    ra, dec = ffi_sky(np.array([1000.0]), np.array([1000.0]), 1, 4, 2)  # on the CCD, not the cube
+    targets = grid(cube_file, 1)
+    targets.add_row({"ra": ra[0], "dec": dec[0], "id": "elsewhere"})
+    result = batch.batch_cutouts(
+        targets, 5, cube_archive, out_dir=tmp_path / "out", show_progress=False
+    )
+    assert list(result["status"]) == ["written", "no data"]  # not an error: nothing to cut
+    assert (result["sector"][1], result["camera"][1], result["ccd"][1]) == (1, 4, 2)
+    error = result["error"][1]
+    assert f"lies outside the region of tess-s0001-4-2 the cube holds (columns {c0 + 1}.." in error
+    assert f"..{c0 + cube.columns}, rows {r0 + 1}..{r0 + cube.rows} of the FFI" in error
+    assert "lies off" not in error
+
+
+def test_a_cube_of_a_whole_ccd_says_the_target_lies_off_it(corner_cube_file, monkeypatch):
+    from astro_tesscut.cube import cutout as cutting
+    from astro_tesscut.sizes import parse_size
+
+    cube = open_cube(corner_cube_file)
+    assert cube.ccd_origin == (0, 0)
+    # As large as a whole FFI: a window beyond its pixels lies off the CCD itself.
+    monkeypatch.setattr(cutting, "COLUMNS", cube.columns)
+    monkeypatch.setattr(cutting, "ROWS", cube.rows)
+    ra, dec = cube.projection.pixel_to_world(np.array([500.0]), np.array([500.0]))
+    (outcome,) = cutting.cut_many(cube, ra, dec, parse_size(5))
+    assert outcome.off_cube
+    assert str(outcome.error).startswith(f"coordinates: ({ra[0]}, {dec[0]}) lies off tess-s0001")
+
+
+def test_the_progress_bar_moves_on_with_each_cutout(cube_archive, cube_file, tmp_path, monkeypatch):
+    import tqdm.auto
+
+    steps = []
+    real = tqdm.auto.tqdm
+
+    class Recording(real):
+        def update(self, n=1):
+            steps.append(n)
+            return super().update(n)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    targets = neighbours(cube_file, 20)  # one task: one cube, fewer than TASK_TARGETS
+    batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path / "out", show_progress=False)
+    assert steps == [1] * 20
+
+
+def test_the_progress_bar_counts_a_task_whose_cube_failed(
+    cube_archive, cube_file, tmp_path, monkeypatch
+):
+    import tqdm.auto
+
+    steps = []
+    real = tqdm.auto.tqdm
+
+    class Recording(real):
+        def update(self, n=1):
+            steps.append(n)
+            return super().update(n)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    (link,) = cube_archive.rglob(cube_file.name)
+    link.unlink()
+    link.write_bytes(b"SIMPLE  = junk")
+    batch.batch_cutouts(
+        neighbours(cube_file, 5), 5, cube_archive, out_dir=tmp_path / "out", show_progress=False
+    )
+    assert sum(steps) == 5
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_workers_are_the_threads_of_a_local_batch(cube_archive, cube_file, tmp_path, workers):
+    names = set()
+    real = batch._cut_task
+
+    def recording(task, **kwargs):
+        names.add(threading.current_thread().name)
+        return real(task, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch, "_cut_task", recording)
+        patch.setattr(batch, "TASK_TARGETS", 1)
+        result = batch.batch_cutouts(
+            neighbours(cube_file, 12),
+            5,
+            cube_archive,
+            out_dir=tmp_path / "out",
+            show_progress=False,
+            workers=workers,
+        )
+    assert set(result["status"]) == {"written"}
+    assert 1 <= len(names) <= workers
+    assert all(name.startswith("astro_tesscut-batch") for name in names)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+def test_workers_must_be_a_positive_integer(cube_archive, cube_file, tmp_path, workers):
+    with pytest.raises(InvalidQueryError, match="^workers: must be a positive integer"):
+        batch.batch_cutouts(grid(cube_file), 5, cube_archive, out_dir=tmp_path, workers=workers)
+
+
+def test_workers_are_not_a_clusters(cube_archive, cube_file, tmp_path):
+    with pytest.raises(InvalidQueryError, match="^workers: the threads of this machine"):
+        batch.batch_cutouts(
+            grid(cube_file), 5, cube_archive, out_dir=tmp_path, workers=2, client=object()
+        )
 
 
 def test_pairs_helper_is_sorted_by_cube():

@@ -1,10 +1,12 @@
 """The ``tesscut`` command through its entry point: arguments, exit codes, error lines, files."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import test_doc_examples as examples
 from conftest import PI_MEN
 from mast_mocks import TESSCUT, mock_resolver, mock_sectors
 
@@ -27,12 +29,12 @@ def test_help(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("sectors", "cutout", "plot", "demo"):
+    for command in ("sectors", "cutout", "batch", "plot", "demo"):
         assert command in out
     assert "exit codes" in out
 
 
-@pytest.mark.parametrize("command", ["sectors", "cutout", "plot", "demo"])
+@pytest.mark.parametrize("command", ["sectors", "cutout", "batch", "plot", "demo"])
 def test_help_of_each_command(capsys, command):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -154,6 +156,7 @@ def test_plot(cube_archive, tmp_path, capsys):
     assert main(["plot", str(fits_file), "--frame", "99", "--stars", "none"]) == 2
     one_line_error(capsys, "tesscut: error: frame: 99 is out of range")
     assert main(["plot", str(tmp_path / "missing.fits")]) == 1
+    one_line_error(capsys, f"tesscut: error: FILE: {tmp_path / 'missing.fits'} does not exist")
 
 
 def test_demo_end_to_end(mock_http, tmp_path, capsys):
@@ -184,3 +187,29 @@ def test_offline_cutout_uses_the_demo_sector(mock_http, tmp_path, monkeypatch, c
     assert made == [1]
     assert capsys.readouterr().out.strip().endswith("_7x7_astrocut.fits")
     assert len(mock_http.calls) == 0
+
+
+# What the docs' examples print, under numpy 2 (issue 23, item 8). The examples run with
+# tests/test_doc_examples.py's stand-ins; this checks what their scripts print, which
+# doctests do not: a list of numpy scalars prints as [np.int64(1), ...] there.
+mast, reader, demo_sector, s3_ready = (  # the examples' stand-ins, fixtures here too
+    examples.mast,
+    examples.reader,
+    examples.demo_sector,
+    examples.s3_ready,
+)
+PRINTING = [
+    name
+    for name, blocks in examples.DOCUMENTS.items()
+    if any(b.language == "python" and "print(" in b.code and ">>>" not in b.code for b in blocks)
+]
+
+
+@pytest.mark.parametrize("name", PRINTING)
+@pytest.mark.usefixtures("mast", "reader")
+def test_what_the_docs_examples_print_shows_plain_values(name, request, capsys):
+    archive, s3 = (request.getfixturevalue(name) for name in ("demo_sector", "s3_ready"))
+    examples.run_document(name, examples.DOCUMENTS[name], archive=archive, s3_ready=s3)
+    printed = capsys.readouterr().out
+    assert printed.strip()
+    assert not re.findall(r"\bnp\.\w+\(", printed), printed

@@ -16,6 +16,7 @@ from synthetic import make_tpf, tpf_name
 from astro_tesscut import plotting
 from astro_tesscut.catalog import bundled_stars
 from astro_tesscut.cli import main
+from astro_tesscut.sky.geometry import sector_ranges
 
 PI_MEN_TEXT = f"{PI_MEN[0]} {PI_MEN[1]}"
 PI_MEN_PIXEL = "1632.3  259.8"  # sector 1's column and row, one decimal
@@ -66,6 +67,34 @@ def test_a_typo_shows_the_commands_usage_and_what_was_meant(capsys, argv, comman
     error = usage_error(capsys, argv, command)
     assert f"unrecognized arguments: {argv[2]}" in error
     assert error.endswith(f"(did you mean {meant}?)")
+
+
+@pytest.mark.parametrize(
+    ("argv", "meant"),
+    [
+        (["cutot", "Pi Men"], "cutout"),
+        (["sector", "Pi Men"], "sectors"),
+        (["bach", "targets.csv"], "batch"),
+        (["plto", "a.fits"], "plot"),
+    ],
+)
+def test_a_command_typo_says_which_command_was_meant(capsys, argv, meant):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: tesscut "), err
+    (error,) = [line for line in err.splitlines() if "error:" in line]
+    assert error.startswith(f"tesscut: error: argument COMMAND: invalid choice: '{argv[0]}'")
+    assert error.endswith(f"(did you mean {meant}?)")
+
+
+def test_a_choice_typo_says_which_choice_was_meant(capsys):
+    error = usage_error(capsys, ["plot", "a.fits", "--kind", "pixles"], "plot")
+    assert error.endswith("(did you mean pixels?)")
+    error = usage_error(capsys, ["plot", "a.fits", "--stars", "nothing"], "plot")
+    assert "invalid choice: 'nothing'" in error
+    assert "did you mean" not in error  # nothing close: no guess
 
 
 def test_unquoted_numbers_are_ra_and_dec(mock_http, capsys):
@@ -148,6 +177,31 @@ def test_an_unquoted_radius_unit_is_asked_to_be_quoted(capsys):
     argv = ["sectors", "Pi Men", "--radius", "5", "arcmin", "--offline"]
     error = usage_error(capsys, argv, "sectors")
     assert error.endswith("quote angles: --radius '5 arcmin'")
+
+
+@pytest.mark.parametrize(
+    ("position", "word"),
+    [
+        ("84.3 abc", "abc"),
+        ("84.3 -80.4x", "-80.4x"),
+        ("84 -80x", "-80x"),
+        ("05:37:09.89 south", "south"),
+        ("84.29119 -80.46912 extra", "extra"),
+    ],
+)
+def test_a_word_that_is_not_a_coordinate_in_a_position_is_named(mock_http, capsys, position, word):
+    assert main(["sectors", position, "--offline"]) == 2
+    assert one_line_error(capsys) == (
+        f"tesscut: error: coordinates: {word!r} is not a coordinate, in {position!r}: give "
+        "'RA Dec' in degrees ('84.29119 -80.46912') or sexagesimal, or a name"
+    )
+    assert len(mock_http.calls) == 0
+
+
+@pytest.mark.parametrize("name", ["51 Peg", "61 Cyg A", "3C 273"])
+def test_a_name_that_starts_with_a_number_is_still_a_name(mock_http, capsys, name):
+    assert main(["sectors", name, "--offline"]) == 2
+    assert one_line_error(capsys).startswith(f"tesscut: error: objectname: {name!r} is not a name")
 
 
 @pytest.mark.parametrize("position", ["400 -80", "360 -80", "-10 -80", "400d -80d"])
@@ -337,12 +391,26 @@ def test_plot_options_that_do_not_apply_exit_2(tmp_path, capsys, options, messag
 
 
 def test_a_failing_file_among_several_is_named(tmp_path, capsys):
-    good, missing = write_tpf(tmp_path), tmp_path / "missing.fits"
-    assert main(["plot", str(good), str(missing), "--kind", "pixels"]) == 1
+    good, broken = write_tpf(tmp_path), tmp_path / "broken.fits"
+    broken.write_bytes(b"not a FITS file")
+    assert main(["plot", str(good), str(broken), "--kind", "pixels"]) == 1
     captured = capsys.readouterr()
     assert captured.out.split() == [str(tmp_path / (good.stem + "_pixels.png"))]
     error = single_error(captured.err)
-    assert error.endswith(f"; while plotting {missing}")
+    assert error.endswith(f"; while plotting {broken}")
+
+
+def test_a_missing_file_is_one_line_saying_so_before_anything_is_drawn(tmp_path, capsys):
+    good, missing = write_tpf(tmp_path), tmp_path / "missing.fits"
+    assert main(["plot", str(missing)]) == 1
+    assert one_line_error(capsys) == f"tesscut: error: FILE: {missing} does not exist"
+    assert main(["plot", str(good), str(missing), str(tmp_path / "gone.fits")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert single_error(captured.err) == (
+        f"tesscut: error: FILE: {missing} does not exist; nor does {tmp_path / 'gone.fits'}"
+    )
+    assert not list(tmp_path.glob("*.png"))
 
 
 def cone_radius_deg(shape):
@@ -384,12 +452,103 @@ def test_cutout_plots_offline_mark_no_catalogue_but_the_demos(
     mock_http, cube_archive, tmp_path, capsys, drawn
 ):
     argv = ["cutout", PI_MEN_TEXT, "--size", "9", "--archive", str(cube_archive), "--plot"]
+    argv += ["--sector", "1"]
     assert main([*argv, "--out", str(tmp_path)]) == 0
     assert drawn == [None]
     assert notes(capsys.readouterr().err) == [
         "tesscut: note: sky plots mark no stars: offline, only the demo's sector has a "
         "catalogue (tesscut plot FILE --stars bundled or tic marks some)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("size", "quantity"),
+    [
+        ("2arcmin", (2, 2)),
+        ("2 arcmin", (2, 2)),
+        ("2arcmin x 1arcmin", (1, 2)),  # COLSxROWS: the API's (ny, nx) is (1, 2)
+        ("2 arcmin x 60 arcsec", (1, 2)),
+        ("0.1deg", (6, 6)),
+        ("30arcsec", (0.5, 0.5)),
+    ],
+)
+def test_cutout_sizes_may_be_angles_as_in_the_api(
+    mock_http, cube_archive, tmp_path, capsys, size, quantity
+):
+    from astropy import units as u
+
+    from astro_tesscut import TessCutClass
+
+    argv = ["cutout", PI_MEN_TEXT, "--size", size, "--sector", "1", "--archive", str(cube_archive)]
+    assert main([*argv, "--out", str(tmp_path / "cli")]) == 0
+    (path,) = capsys.readouterr().out.split()
+    (api,) = TessCutClass(archive=cube_archive).download_cutouts(
+        coordinates=PI_MEN_TEXT, size=quantity * u.arcmin, sector=1, path=tmp_path / "api"
+    )["Local Path"]
+    assert Path(path).name == Path(api).name
+    assert Path(path).read_bytes() == Path(api).read_bytes()
+
+
+def test_pixel_sizes_stay_whole_columns_by_rows(mock_http, cube_archive, tmp_path, capsys):
+    argv = ["cutout", PI_MEN_TEXT, "--size", "7x9", "--sector", "1", "--archive", str(cube_archive)]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip().endswith("_7x9_astrocut.fits")
+
+
+@pytest.mark.parametrize(
+    ("size", "words"),
+    [
+        ("35 x 1arcmin", "--size: '35 x 1arcmin' mixes pixels and angles"),
+        ("2 parsec", "--size: '2 parsec' is not COLSxROWS in pixels ('35x45'), one side"),
+        ("5.5", "--size: '5.5' is not COLSxROWS"),
+        ("1x2x3", "--size: '1x2x3' is not COLSxROWS"),
+        ("-2arcmin", "size: every side must be positive and finite"),
+    ],
+)
+def test_sizes_that_are_neither_pixels_nor_angles_exit_2(
+    mock_http, cube_archive, tmp_path, capsys, size, words
+):
+    argv = ["cutout", PI_MEN_TEXT, f"--size={size}", "--archive", str(cube_archive)]
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert one_line_error(capsys).startswith(f"tesscut: error: {words}")
+
+
+def test_a_cutout_from_an_archive_names_the_sectors_it_lacks(
+    mock_http, cube_archive, tmp_path, capsys
+):
+    from astro_tesscut import TessCutClass
+
+    argv = ["cutout", PI_MEN_TEXT, "--size", "5", "--archive", str(cube_archive)]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith("_5x5_astrocut.fits")  # sector 1, the one it holds
+    table = TessCutClass().query_sectors(coordinates=PI_MEN_TEXT, offline=True)
+    others = sorted(set(table["sector"][table["released"]].tolist()) - {1})
+    assert others[:4] == [4, 8, 11, 12]
+    assert notes(captured.err) == [
+        f"tesscut: note: sectors {sector_ranges(others)} also observed {PI_MEN_TEXT} (TESS's "
+        f"pointing model) but gave no file: {cube_archive} holds no FFIs or cube of them"
+    ]
+    # With --sector, the sector asked is the answer: no note.
+    assert main([*argv, "--out", str(tmp_path), "--sector", "1"]) == 0
+    assert notes(capsys.readouterr().err) == []
+
+
+def test_an_offline_cutout_names_the_sectors_the_demo_lacks(
+    mock_http, tmp_path, capsys, small_demo
+):
+    from astro_tesscut import demo
+
+    argv = ["cutout", "Pi Men", "--size", "7", "--offline", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    lines = notes(capsys.readouterr().err)
+    assert len(lines) == 2
+    assert lines[0].startswith("tesscut: note: --offline cuts from the demo's synthetic sector")
+    assert lines[1].startswith("tesscut: note: sectors 4, 8, 11-13, ")
+    assert lines[1].endswith(
+        " also observed Pi Men (TESS's pointing model) but gave no file: "
+        f"{demo.demo_archive()} holds no FFIs or cube of them"
+    )
 
 
 # 3. the sector table

@@ -137,7 +137,7 @@ def test_command_help_fits_the_code_width(site):
     finally:
         sys.path.remove(str(DOCS / "_ext"))
     helps = sorted((DOCS / "_generated").glob("help-*.txt"))
-    assert len(helps) == 5
+    assert len(helps) == 6
     for path in helps:
         lines = path.read_text().splitlines()
         assert max(map(len, lines)) <= CODE_COLUMNS, path.name

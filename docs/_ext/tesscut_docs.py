@@ -485,7 +485,7 @@ def _command_help(out):
     saved = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = str(CODE_COLUMNS + 2)  # argparse wraps 2 columns short of it
     try:
-        for command in ("", "sectors", "cutout", "plot", "demo"):
+        for command in ("", "sectors", "cutout", "batch", "plot", "demo"):
             text = io.StringIO()
             with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
                 main([command, "--help"] if command else ["--help"])
