@@ -27,6 +27,7 @@ from .targets import (
     parse_radius,
     parse_sectors,
     parse_target,
+    parse_time,
 )
 from .writers import AsZip, InMemory, IntoDirectory
 
@@ -300,6 +301,7 @@ class TessCutClass:
         pixel=None,
         camera=None,
         ccd=None,
+        time=None,
         product=None,
         moving_target=False,
         mt_type=None,
@@ -332,6 +334,13 @@ class TessCutClass:
             for ``coordinates``.
         camera, ccd : int, optional
             The camera and CCD (1 to 4) of ``pixel``.
+        time : (start, stop), optional
+            Only the cadences whose mid-time lies within this window: two
+            `~astropy.time.Time` (taken as TDB), or two numbers in BTJD
+            (BJD - 2457000, as the files' ``TIME`` counts). Archives read
+            only those cadences; the service has no such parameter, so its
+            answer is cut to the window once it arrives. A sector with no
+            cadence in the window is one without data.
         product : str, optional
             Deprecated, as for `get_sectors`.
         offline : bool, optional
@@ -362,7 +371,7 @@ class TessCutClass:
             ``results``.
         """
         _check_product(product)
-        size, sectors = parse_size(size), parse_sectors(sector)
+        size, sectors, window = parse_size(size), parse_sectors(sector), parse_time(time)
         target, resolver = _check_target(
             coordinates, objectname, object_name, moving_target, mt_type, resolver,
             pixel=(pixel, camera, ccd, sectors),
@@ -372,7 +381,8 @@ class TessCutClass:
         session = self._session_for(offline)
         backend = session.cutter(cache=use_cache)
         target = self._ready(target, backend, session, resolver)
-        return self._cutouts(backend, Request(target, size, sectors, show_progress), InMemory())
+        request = Request(target, size, sectors, window, show_progress=show_progress)
+        return self._cutouts(backend, request, InMemory())
 
     @_interruptible
     def download_cutouts(
@@ -386,6 +396,7 @@ class TessCutClass:
         pixel=None,
         camera=None,
         ccd=None,
+        time=None,
         product=None,
         path=".",
         inflate=True,
@@ -408,7 +419,7 @@ class TessCutClass:
         ----------
         coordinates, objectname, object_name, moving_target, mt_type, resolver
             The target, as for `query_sectors`.
-        size, sector, pixel, camera, ccd, product, offline, cache, show_progress
+        size, sector, pixel, camera, ccd, time, product, offline, cache, show_progress
             As for `get_cutouts`.
         path : str or path-like, optional
             Directory to write into (made if missing); the current
@@ -435,7 +446,7 @@ class TessCutClass:
         from astropy.table import Table
 
         _check_product(product)
-        size, sectors = parse_size(size), parse_sectors(sector)
+        size, sectors, window = parse_size(size), parse_sectors(sector), parse_time(time)
         target, resolver = _check_target(
             coordinates, objectname, object_name, moving_target, mt_type, resolver,
             pixel=(pixel, camera, ccd, sectors),
@@ -455,7 +466,7 @@ class TessCutClass:
             if inflate
             else AsZip(directory, f"tesscut_{target.label}_{size.label}")
         )
-        request = Request(target, size, sectors, show_progress)
+        request = Request(target, size, sectors, window, show_progress=show_progress)
         paths = [str(p) for p in self._cutouts(backend, request, writer)]
         if verbose:
             for written in paths:
@@ -491,11 +502,11 @@ class TessCutClass:
         return table
 
     @staticmethod
-    def _resolved(target, session, resolver):
+    def _resolved(target, session, resolver, backend=None):
         """``target`` with its position: its name looked up where ``session`` looks names up,
-        its FFI pixel placed where ``session`` places pixels."""
+        its FFI pixel placed by ``backend``."""
         if isinstance(target, FFIPixel):
-            ra, dec = session.pixel_sky(target)
+            ra, dec = backend.sky_position(target)
             position = parse_coordinates((ra, dec))
             return Target(coord=position, name=target.description, pixel=target)
         if not target.needs_resolving:
@@ -509,7 +520,7 @@ class TessCutClass:
                 "moving_target: offline, sectors and cutouts are for fixed positions only; a "
                 "moving target's path needs the TESScut service"
             )
-        return self._resolved(target, session, resolver)
+        return self._resolved(target, session, resolver, backend)
 
     @staticmethod
     def _cutouts(backend, request, writer):

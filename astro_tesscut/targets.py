@@ -17,8 +17,10 @@ from .exceptions import InvalidQueryError, InvalidQueryTypeError
 from .ffi import COLUMNS, ROWS
 
 __all__ = [
+    "BTJD_ZERO",
     "FFIPixel",
     "Target",
+    "TimeWindow",
     "is_quantity",
     "is_sky_coordinate",
     "parse_coordinates",
@@ -28,6 +30,7 @@ __all__ = [
     "parse_sector",
     "parse_sectors",
     "parse_target",
+    "parse_time",
     "positions_of",
     "table_positions",
 ]
@@ -518,6 +521,64 @@ def _to_number(value, argument):
     if not math.isfinite(number):
         raise InvalidQueryError(f"{argument}: must be finite numbers, got {value!r:.100}")
     return number
+
+
+#: BTJD, TESS's times, are BJD (TDB) - 2457000.
+BTJD_ZERO = 2457000.0
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A checked time window: cadences whose mid-time (``TIME``, BTJD) lies within
+    ``start`` and ``stop``, both included."""
+
+    start: float
+    stop: float
+
+    def __str__(self):
+        return f"BTJD {self.start:.4f} to {self.stop:.4f}"
+
+    def frames(self, times):
+        """The first and stop index of the cadences of ``times`` (mid-times, BTJD, in
+        order) within the window; equal when none is."""
+        times = np.asarray(times)
+        first = int(np.searchsorted(times, self.start, side="left"))
+        return first, max(first, int(np.searchsorted(times, self.stop, side="right")))
+
+
+def parse_time(time, argument="time"):
+    """Return ``time`` as a `TimeWindow`, or `None` for every cadence.
+
+    Parameters
+    ----------
+    time : None, or (start, stop)
+        Two `~astropy.time.Time` (taken as TDB: the barycentric correction,
+        at most 8.3 minutes, is not applied), or two numbers in BTJD
+        (BJD - 2457000, as ``TIME`` counts), the start first.
+    argument : str, optional
+        The argument's name, for errors.
+    """
+    if time is None:
+        return None
+    time_module = sys.modules.get("astropy.time")
+    if time_module is not None and isinstance(time, time_module.Time) and not time.isscalar:
+        time = list(time)
+    if not isinstance(time, tuple | list | np.ndarray) or len(time) != 2:
+        raise InvalidQueryTypeError(
+            f"{argument}: must be a (start, stop) pair of astropy Times or of BTJD numbers "
+            f"(BJD - 2457000), got {time!r:.100}"
+        )
+    ends = []
+    for end in time:
+        if time_module is not None and isinstance(end, time_module.Time):
+            end = float(end.tdb.jd1 - BTJD_ZERO) + float(end.tdb.jd2)
+        ends.append(_to_number(end, argument))
+    start, stop = ends
+    if not start < stop:
+        raise InvalidQueryError(
+            f"{argument}: the start must come before the stop, got BTJD {start} to {stop}"
+        )
+    return TimeWindow(start, stop)
 
 
 def parse_sector(sector, argument="sector"):

@@ -108,9 +108,11 @@ def test_a_warm_cutout_fetches_only_its_rows_on_open_connections(proxy, corner_c
     proxy.requests.clear()
     cutout(cube, target, size=(9, 7))
     gets = [r for r in proxy.requests if r[0] == "GET"]
-    assert len(gets) == 9  # one range request per row (rows are not adjacent)
-    assert proxy.sent() == 9 * 7 * cube.frames * 8  # the cutout rows' own bytes
-    assert proxy.connections - opened <= 9 - 3  # the first cutout's three are reused
+    # This cube's rows lie 43 columns of 8 frames (2,752 bytes) apart, less than a request
+    # costs (MERGE_GAP): the 9 rows are one range, from the first's start to the last's end.
+    assert len(gets) == 1
+    assert proxy.sent() == (8 * cube.columns + 7) * cube.frames * 8
+    assert proxy.connections - opened <= 1  # the first cutout's connections are reused
 
 
 def test_archive_on_s3_through_the_one_api(proxy, cube_file, tmp_path):
@@ -206,8 +208,18 @@ def test_batch_on_a_dask_cluster_equals_serial_and_spreads_one_cube(
     proxy, cube_file, tmp_path, monkeypatch
 ):
     distributed = pytest.importorskip("distributed", reason="the cloud extra (dask) is missing")
+    import tqdm.auto
+
     from astro_tesscut import batch
 
+    steps = []
+
+    class Recording(tqdm.auto.tqdm):
+        def update(self, n=1):
+            steps.append(n)
+            return super().update(n)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
     monkeypatch.setattr(batch, "TASK_TARGETS", 1)  # a task per target: one cube, many tasks
     targets = batch_targets(cube_file)
     serial = batch_cutouts(
@@ -226,6 +238,7 @@ def test_batch_on_a_dask_cluster_equals_serial_and_spreads_one_cube(
         distributed.Client(cluster) as client,
         distributed.get_task_stream(client) as stream,
     ):
+        steps.clear()
         parallel = batch_cutouts(
             targets,
             5,
@@ -238,11 +251,25 @@ def test_batch_on_a_dask_cluster_equals_serial_and_spreads_one_cube(
         )
     # The cube's tasks ran on both workers.
     assert len({task["worker"] for task in stream.data}) == 2
+    # The bar moved on as each task (here of one cutout) came back from the cluster.
+    assert steps == [1] * len(parallel)
     for column in ("target", "sector", "camera", "ccd", "status"):
         assert list(parallel[column]) == list(serial[column])
     for a, b in zip(serial["path"], parallel["path"], strict=True):
         if a:
             assert Path(a).read_bytes() == Path(b).read_bytes()
+
+
+def test_batch_on_s3_gives_a_row_to_a_target_no_cube_could_hold(proxy, cube_file, tmp_path):
+    targets = batch_targets(cube_file)[:1]
+    targets.add_row({"id": "pole", "ra": 270.0, "dec": 66.56})  # never in sector 1
+    result = batch_cutouts(
+        targets, 5, PREFIX, sectors=[1], out_dir=tmp_path, storage_options=ANON, show_progress=False
+    )
+    assert list(result["target"]) == ["a", "pole"]
+    assert list(result["status"]) == ["written", "no data"]
+    assert result["error"][1].startswith("sector 1 did not observe it (observed in sectors ")
+    assert (result["sector"][1], result["path"][1]) == (0, "")
 
 
 def test_batch_bad_input(tmp_path):

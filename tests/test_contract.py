@@ -257,7 +257,10 @@ class BareBackendContract:
 class TestBareService(BareBackendContract):
     """The service as the opener builds it: per sector, through the verified cache."""
 
-    chain = "PerSector(Cached(MastService('https://mast.stsci.edu/tesscut/api/v0.1/'), CACHE))"
+    chain = (
+        "TimeWindowed(PerSector(Cached(MastService('https://mast.stsci.edu/tesscut/api/v0.1/'), "
+        "CACHE)))"
+    )
 
     @pytest.fixture
     def backend(self, cube_file, tmp_path):

@@ -166,7 +166,9 @@ def test_windows_round_like_astrocut(cube_file):
 
 def test_off_the_cube(cube_file):
     far = open_cube(cube_file).wcs.pixel_to_world(200, 20)
-    with pytest.raises(InvalidQueryError, match="^coordinates: .* lies off tess-s0001-4-2"):
+    with pytest.raises(
+        InvalidQueryError, match="^coordinates: .* lies outside the region of tess-s0001-4-2"
+    ):
         cutout(cube_file, far, size=5)
     with pytest.raises(InvalidQueryError, match="^coordinates: "):
         cutout(cube_file, "84.3 95", size=5)
@@ -298,7 +300,7 @@ def test_a_cutout_one_pixel_over_an_edge(cube_file, pixel, on):
 
 @pytest.mark.parametrize("pixel", [(-2.2, 20.0), (20.0, -2.2), (52.2, 20.0), (20.0, 42.2)])
 def test_a_cutout_just_past_an_edge_is_refused(cube_file, pixel):
-    with pytest.raises(InvalidQueryError, match="lies off tess-s0001-4-2"):
+    with pytest.raises(InvalidQueryError, match="lies outside the region of tess-s0001-4-2"):
         cutout(cube_file, open_cube(cube_file).wcs.pixel_to_world(*pixel), size=5)
 
 
@@ -491,9 +493,10 @@ def test_storage_options_reach_the_cube(cube_file, monkeypatch):
 
 def test_the_refusal_names_the_window_that_missed(cube_file):
     far = open_cube(cube_file).wcs.pixel_to_world(-2.2, 20.2)
+    # In 1-based FFI pixels: the cube holds columns 1601..1650, rows 241..280.
     message = (
-        r"its cutout window \(columns -5\.\.-1, rows 18\.\.22\) misses the cube's "
-        r"50 x 40 pixels$"
+        r"the cube holds \(columns 1601\.\.1650, rows 241\.\.280 of the FFI, 1-based\); its "
+        r"cutout window \(columns 1596\.\.1600, rows 259\.\.263\) misses it$"
     )
     with pytest.raises(InvalidQueryError, match=message):
         cutout(cube_file, far, size=5)
@@ -515,7 +518,7 @@ def test_cut_leaves_out_what_misses_the_cube_when_asked(cube_file):
     ra, dec = np.array([PI_MEN[0], far[0][0]]), np.array([PI_MEN[1], far[1][0]])
     made = list(cut(cube_file, ra, dec, parse_size(5), skip_off_cube=True))
     assert len(made) == 1
-    with pytest.raises(InvalidQueryError, match="lies off"):
+    with pytest.raises(InvalidQueryError, match="lies outside the region"):
         list(cut(cube_file, ra, dec, parse_size(5)))
 
 
@@ -587,10 +590,12 @@ def test_the_first_cutout_reads_the_guessed_window_with_the_table(cube_file, mon
 
 def test_groups_hold_neighbours_up_to_a_count_and_a_size(monkeypatch):
     monkeypatch.setattr(cutout_module, "GROUP_TARGETS", 3)
-    windows = [(0, 10, 0, 10)] * 7
-    assert cutout_module._groups(range(7), windows, frames=1) == [[0, 1, 2], [3, 4, 5], [6]]
+    windows, frames = [(0, 10, 0, 10)] * 7, [(0, 1)] * 7
+    assert cutout_module._groups(range(7), windows, frames) == [[0, 1, 2], [3, 4, 5], [6]]
     monkeypatch.setattr(cutout_module, "GROUP_BYTES", 10 * 10 * 8 * 2)  # two windows' pixels
-    assert cutout_module._groups([0, 2, 4, 6], windows, frames=1) == [[0, 2], [4, 6]]
+    assert cutout_module._groups([0, 2, 4, 6], windows, frames) == [[0, 2], [4, 6]]
+    # Each position's bytes are those of its own cadences.
+    assert cutout_module._groups([0, 1, 2], windows, [(0, 2), (3, 4), (0, 1)]) == [[0], [1, 2]]
 
 
 # Windows exactly astrocut's, ties included: positions made from whole and half pixels put

@@ -121,3 +121,23 @@ def test_lightkurve_reads_a_service_cutout_as_it_came(mock_http, tmp_path):
     assert (primary["ORIGIN"], primary["CREATOR"]) == ("STScI/MAST", "astrocut")
     assert "SIMDATA" not in seen["meta"]
     assert seen["flux"].shape == (12, 45, 35)
+
+
+def test_lightkurve_reads_a_time_window(cube_file, tmp_path):
+    from astro_tesscut import TessCutClass
+    from astro_tesscut.cube.ffi_cube import open_cube
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / cube_file.name).symlink_to(cube_file)
+    cube = open_cube(cube_file)
+    (path,) = TessCutClass(archive=archive).download_cutouts(
+        coordinates=PI_MEN, size=(9, 7), sector=1, time=(cube.times[0], cube.times[5]),
+        path=tmp_path,
+    )["Local Path"]  # fmt: skip
+    seen = read_with_lightkurve(path, quality_bitmask="none")
+    assert seen["class"] is lk.TessTargetPixelFile
+    np.testing.assert_array_equal(seen["time"], cube.times[:6])
+    with fits.open(path) as hdul:
+        np.testing.assert_array_equal(seen["flux"], hdul["PIXELS"].data["FLUX"])
+    assert seen["header"]["TSTOP"] == cube.column("TSTOP")[5]

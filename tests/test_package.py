@@ -81,7 +81,8 @@ def test_the_package_has_no_import_cycle():
             visit(module, [module])
     assert cycles == []
     # The interface imports no implementation.
-    assert top["astro_tesscut.backends.base"] == set()
+    backends = {module for module in top if module.startswith("astro_tesscut.backends.")}
+    assert not top["astro_tesscut.backends.base"] & backends
 
 
 def test_the_package_imports_its_own_modules_at_the_top_only():

@@ -21,6 +21,9 @@ Which one answers is decided once, in `astro_tesscut.backends.open`.
 import abc
 from dataclasses import dataclass, field, replace
 
+from ..exceptions import InvalidQueryError
+from ..sky.pointing import ffi_sky, pointing_model
+
 __all__ = ["SECTOR_COLUMNS", "Backend", "Fetched", "Request", "Wrapper"]
 
 #: The columns every sector table starts with, in this order.
@@ -39,6 +42,8 @@ class Request:
         The cutouts' size.
     sectors : tuple of int or None
         These sectors, or (`None`) every sector that observed the target.
+    time : `~astro_tesscut.targets.TimeWindow` or None
+        Only the cadences within this window, or (`None`) every cadence.
     show_progress : bool
         Show progress bars (only ever on a terminal).
     progress : `~astro_tesscut.progress.TransferProgress` or None
@@ -48,6 +53,7 @@ class Request:
     target: object
     size: object
     sectors: tuple | None = None
+    time: object = None
     show_progress: bool = False
     progress: object = None
 
@@ -125,6 +131,24 @@ class Backend(abc.ABC):
         files made from cubes at hand cost less to make again than to keep)."""
         return None
 
+    def sky_position(self, pixel):
+        """ICRS RA and Dec (degrees) of ``pixel`` (a `~astro_tesscut.targets.FFIPixel`), for
+        a cutout asked by pixel: by TESS's pointing model (a pixel or two off the FFIs'
+        own WCS), unless the backend has the FFIs' own WCS.
+
+        Raises
+        ------
+        InvalidQueryError
+            The pointing model does not know the pixel's sector.
+        """
+        if pixel.sector not in pointing_model().sectors:
+            raise InvalidQueryError(
+                f"sector: TESS's pointing model does not know sector {pixel.sector}, so "
+                "cannot place a pixel of it on the sky"
+            )
+        ra, dec = ffi_sky(pixel.column, pixel.row, pixel.sector, pixel.camera, pixel.ccd)
+        return float(ra[0]), float(dec[0])
+
     def __repr__(self):
         return type(self).__name__
 
@@ -145,6 +169,9 @@ class Wrapper(Backend):
 
     def cache_identity(self, request):
         return self.inner.cache_identity(request)
+
+    def sky_position(self, pixel):
+        return self.inner.sky_position(pixel)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.inner!r})"

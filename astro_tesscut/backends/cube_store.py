@@ -11,9 +11,9 @@ import abc
 
 import numpy as np
 
-from ..cube.cutout import cut, pixel_window
+from ..cube.cutout import cut_many, pixel_window
 from ..exceptions import CorruptResponseError, InvalidFileError
-from ..sky.geometry import cube_hits, locate, sector_ranges
+from ..sky.geometry import cube_hits, locate, may_overlap, sector_ranges
 from ..sky.pointing import pointing_model
 from ..writers import MadeFiles
 from .base import Backend, Fetched
@@ -155,17 +155,31 @@ class CubeStore(Backend):
             tried = list(dict.fromkeys(map(tuple, keys.tolist())))
         else:  # on the pixel's own FFI, placed on the pixel
             tried = [(pixel.sector, pixel.camera, pixel.ccd)]
-        files, failed = {}, {}  # by sector: the files made, the cubes' failures
+        if request.time is not None and tried:  # no cube opened for a sector of other dates
+            tried = [
+                key
+                for key, may in zip(
+                    tried, may_overlap([k[0] for k in tried], request.time), strict=True
+                )
+                if may
+            ]
+        files, failed, missed = {}, {}, {}  # by sector: files made, failures, windows missing
         for key in tried:
             try:
                 cube = self.cube(key, show_progress=request.show_progress)
-                # Whole, before any is kept: a cube that fails part way gives nothing.
                 windows = None if pixel is None else pixel_window(cube, pixel, size)
-                made = list(cut(cube, ra, dec, size, skip_off_cube=True, windows=windows))
+                (outcome,) = cut_many(cube, ra, dec, size, windows=windows, time=request.time)
+                if isinstance(outcome.error, InvalidFileError | CorruptResponseError):
+                    raise outcome.error
             except (InvalidFileError, CorruptResponseError) as exc:  # this cube's alone
                 failed.setdefault(key[0], []).append(str(exc))
+                continue
+            if outcome.off_cube:  # its window misses the cube, in space or in time
+                missed.setdefault(key[0], []).append(str(outcome.error))
+            elif outcome.error is not None:
+                raise outcome.error
             else:
-                files.setdefault(key[0], []).extend(made)
+                files.setdefault(key[0], []).append(outcome.made)
         no_data = []
         if failed:
             reasons = [reason for sector in failed.values() for reason in sector]
@@ -175,7 +189,7 @@ class CubeStore(Backend):
             )
         if request.sectors is None:  # one answer, as the service gives for every sector
             if not files and not failed:
-                no_data.append(self._nothing_cut(request, tried))
+                no_data.append(self._nothing_cut(request, tried, missed))
             every = [pair for made in files.values() for pair in made]
             return Fetched(writer.take(MadeFiles(every)) if every else [], no_data)
         # One answer per sector asked, as the service gives them; a reason for each without.
@@ -185,16 +199,22 @@ class CubeStore(Backend):
                 results += writer.take(MadeFiles(files[sector]), sector=sector)
             elif sector not in failed:
                 keys = [key for key in tried if key[0] == sector]
-                no_data.append(self._nothing_cut(request.of(sector), keys))
+                no_data.append(self._nothing_cut(request.of(sector), keys, missed))
         return Fetched(results, no_data)
 
-    def _nothing_cut(self, request, tried):
+    def _nothing_cut(self, request, tried, missed):
         """Why no cube gave a cutout, where none failed: a sector did not observe the
-        target, the store lacks its cubes, or the target lies off the cubes tried."""
+        target, the store lacks its cubes, the target lies off the cubes tried or its time
+        window misses them (``missed``: by sector, why)."""
         target = request.target
+        if request.time is not None and missed:
+            wanted = request.sectors or missed
+            return "; ".join(reason for s in wanted for reason in missed.get(s, ()))
         if tried:
             names = ", ".join(cube_name(*key) for key in tried)
             return f"{target.description} lies off {names} in {self.where}"
+        if request.time is not None and request.sectors is None:
+            return f"no sector of {target.description} has cadences within {request.time}"
         table = locate(target.coord, radius=request.size.radius_deg())
         observed = sorted(set(table["sector"].tolist()))
         if not observed:

@@ -8,6 +8,7 @@ from .cache import Cached
 from .local import LocalArchive
 from .per_sector import PerSector
 from .remote import RemoteArchive
+from .time_window import TimeWindowed
 
 __all__ = ["open_archive", "service_chain"]
 
@@ -24,5 +25,6 @@ def open_archive(archive, storage_options=None):
 def service_chain(service, cache=None):
     """The service (a `~astro_tesscut.backends.service.MastService`) as the API asks it:
     sector by sector, a few at a time, each answer kept in ``cache`` (a
-    `~astro_tesscut.backends.cache.CutoutCache`) when given."""
-    return PerSector(service if cache is None else Cached(service, cache))
+    `~astro_tesscut.backends.cache.CutoutCache`) when given, cut to a time window when
+    asked for one."""
+    return TimeWindowed(PerSector(service if cache is None else Cached(service, cache)))

@@ -20,6 +20,7 @@ astropy.wcs unless the caller's input needs them.
 """
 
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from ..cutout_names import cutout_name
 from ..exceptions import InvalidFileError, InvalidQueryError, TessCutError
+from ..ffi import COLUMNS, ROWS
 from ..files import cutout_from_bytes, write_files
 from ..sizes import LEAST_PIXEL_SCALE, parse_size
 from ..sky.pointing import ffi_pixels, pointing_model
@@ -177,7 +179,7 @@ class Outcome:
     off_cube: bool = False
 
 
-def cut_many(cube, ra, dec, size, *, keep=None, done=None):
+def cut_many(cube, ra, dec, size, *, keep=None, done=None, windows=None, time=None):
     """Cut each position's window out of ``cube``: the one cutting path, of one target
     and of a batch's task alike.
 
@@ -201,30 +203,68 @@ def cut_many(cube, ra, dec, size, *, keep=None, done=None):
         as ``(name, data)`` (data: a uint8 array).
     done : callable, optional
         ``done(name)``: whether a whole file of that name is there already.
+    windows : `numpy.ndarray`, optional
+        The positions' windows, when they are placed otherwise than by their
+        position (`pixel_window`); by default `cutout_windows`.
+    time : `~astro_tesscut.targets.TimeWindow`, or a sequence of them, optional
+        Only the cadences within this window (or each position's own; `None`:
+        every cadence). Only their bytes are read; a window with no cadence of
+        the cube misses it, as a window off its pixels does.
 
     Yields
     ------
     `Outcome`
         One per position, in order.
     """
-    windows = cutout_windows(cube, ra, dec, size).tolist()
+    times = time if isinstance(time, list | tuple) else [time] * len(ra)
+    if windows is None:
+        # Guessing rows to read with the table pays only when they are read whole.
+        windows = cutout_windows(cube, ra, dec, size, guess=not any(times))
+    else:
+        cube.load()
+    windows = np.asarray(windows).tolist()
+    frames = [(0, cube.frames) if each is None else each.frames(cube.times) for each in times]
     outcomes = [Outcome(index) for index in range(len(windows))]
     wanted = []
     for outcome, window, target_ra, target_dec in zip(
         outcomes, windows, ra.tolist(), dec.tolist(), strict=True
     ):
         column, column_stop, row, row_stop = window
+        first, stop = frames[outcome.index]
         if off_cube(cube, window):
             outcome.off_cube = True
+            c0, r0 = cube.ccd_origin
+            if (c0, r0) != (0, 0) or cube.columns < COLUMNS or cube.rows < ROWS:
+                # A cube of a region of a CCD: the region, and the window, in FFI pixels
+                # (1-based, as the sector table gives them).
+                outcome.error = InvalidQueryError(
+                    f"coordinates: ({target_ra}, {target_dec}) lies outside the region of "
+                    f"{cube.sector_name} the cube holds (columns {c0 + 1}..{c0 + cube.columns}"
+                    f", rows {r0 + 1}..{r0 + cube.rows} of the FFI, 1-based); its cutout "
+                    f"window (columns {c0 + column + 1}..{c0 + column_stop}, rows "
+                    f"{r0 + row + 1}..{r0 + row_stop}) misses it"
+                )
+                continue
             outcome.error = InvalidQueryError(
                 f"coordinates: ({target_ra}, {target_dec}) lies off {cube.sector_name}; its "
                 f"cutout window (columns {column}..{column_stop - 1}, rows {row}.."
                 f"{row_stop - 1}) misses the cube's {cube.columns} x {cube.rows} pixels"
             )
             continue
+        if first == stop:
+            outcome.off_cube = True
+            outcome.error = InvalidQueryError(
+                f"time: no cadence of {cube.sector_name} lies within "
+                f"{times[outcome.index]} (its FFIs' mid-times run from BTJD "
+                f"{cube.times[0]:.4f} to {cube.times[-1]:.4f})"
+            )
+            continue
         try:
             check_room(
-                column_stop - column, row_stop - row, cube.frames, f"a cutout of {cube.sector_name}"
+                column_stop - column,
+                row_stop - row,
+                stop - first,
+                f"a cutout of {cube.sector_name}",
             )
         except InvalidQueryError as exc:
             outcome.error = exc
@@ -236,8 +276,8 @@ def cut_many(cube, ra, dec, size, *, keep=None, done=None):
         wanted.append(outcome.index)
 
     def make(group):
-        rectangles = [(w[2], w[3], w[0], w[1]) for w in (windows[i] for i in group)]
-        with holding(_pixel_bytes(rectangles, cube.frames)):
+        rectangles = [(*_rectangle(windows[i]), *frames[i]) for i in group]
+        with holding(_pixel_bytes(rectangles)):
             try:
                 blocks = cube.read_rectangles(rectangles, gap=MERGE_GAP)
             except (TessCutError, OSError, ValueError) as exc:
@@ -248,7 +288,7 @@ def cut_many(cube, ra, dec, size, *, keep=None, done=None):
                 outcome = outcomes[i]
                 try:
                     outcome.name, data = cut_one(
-                        cube, float(ra[i]), float(dec[i]), windows[i], block
+                        cube, float(ra[i]), float(dec[i]), windows[i], block, frames[i]
                     )
                     outcome.made = (
                         (outcome.name, data) if keep is None else keep(outcome.name, data)
@@ -256,7 +296,7 @@ def cut_many(cube, ra, dec, size, *, keep=None, done=None):
                 except (TessCutError, OSError, ValueError) as exc:
                     outcome.error = exc
 
-    groups = _groups(wanted, windows, cube.frames)
+    groups = _groups(wanted, windows, frames)
     made = ahead(make, groups, remote=cube.source.remote) if len(groups) > 1 else map(make, groups)
     finished = 0  # outcomes up to here are final
     for group, _ in zip(groups, made, strict=True):
@@ -265,7 +305,28 @@ def cut_many(cube, ra, dec, size, *, keep=None, done=None):
     yield from outcomes[finished:]
 
 
-def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
+def pixel_window(cube, pixel, size):
+    """The window of a cutout asked by FFI pixel (a `~astro_tesscut.targets.FFIPixel`),
+    placed on the pixel itself: ``size`` pixels wide (an angle at the FFI's own pixel
+    scale), the pixel in the middle (left of the middle for an even side).
+
+    Returns
+    -------
+    `numpy.ndarray`
+        Integer (1, 4): first column, column after the last, first row, row after
+        the last, 0-based in the cube, as `cutout_windows` gives them.
+    """
+    cube.load()
+    scales = cube.projection.pixel_scales() * 3600  # arcsec per pixel
+    sides = [max(round(side), 1) for side in size.pixels_at(scales)]
+    window = []
+    for centre, origin, side in zip((pixel.column, pixel.row), cube.ccd_origin, sides, strict=True):
+        first = math.floor(centre + 0.5) - 1 - origin - (side - 1) // 2
+        window += [first, first + side]
+    return np.array([window])
+
+
+def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None, windows=None):
     """Yield the target pixel file of each position, as ``(name, data)`` (data: uint8 array)
     or as what ``keep(name, data)`` makes of it (see `cut_many`).
 
@@ -279,7 +340,7 @@ def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
         The cutouts' size.
     skip_off_cube : bool, optional
         Leave out positions whose window misses the cube instead of raising.
-    keep : callable, optional
+    keep, windows : optional
         As for `cut_many`.
 
     Raises
@@ -289,20 +350,27 @@ def cut(cube, ra, dec, size, *, skip_off_cube=False, keep=None):
     InvalidFileError
         The cube could not be read.
     """
-    for outcome in cut_many(prepare_cube(cube), ra, dec, size, keep=keep):
+    for outcome in cut_many(prepare_cube(cube), ra, dec, size, keep=keep, windows=windows):
         if outcome.error is None:
             yield outcome.made
         elif not (outcome.off_cube and skip_off_cube):
             raise outcome.error
 
 
+def _rectangle(window):
+    """A window (first column, column stop, first row, row stop) as a rectangle to read:
+    (first row, row stop, first column, column stop)."""
+    column, column_stop, row, row_stop = window
+    return row, row_stop, column, column_stop
+
+
 def _groups(indices, windows, frames):
     """Consecutive positions (neighbours, as a batch orders them) read together: at most
-    `GROUP_TARGETS` of them and `GROUP_BYTES` of pixels."""
+    `GROUP_TARGETS` of them and `GROUP_BYTES` of pixels (of their ``frames``, first and
+    stop, each)."""
     groups, size = [], 0
     for i in indices:
-        column, column_stop, row, row_stop = windows[i]
-        nbytes = _pixel_bytes([(row, row_stop, column, column_stop)], frames)
+        nbytes = _pixel_bytes([(*_rectangle(windows[i]), *frames[i])])
         if not groups or len(groups[-1]) == GROUP_TARGETS or size + nbytes > GROUP_BYTES:
             groups.append([])
             size = 0
@@ -311,9 +379,9 @@ def _groups(indices, windows, frames):
     return groups
 
 
-def _pixel_bytes(rectangles, frames):
-    """Bytes of the pixels (and uncertainties) of rectangles of a cube of ``frames``."""
-    return sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in rectangles) * frames * 8
+def _pixel_bytes(rectangles):
+    """Bytes of the pixels (and uncertainties) of rectangles, each with its frames."""
+    return sum((r1 - r0) * (c1 - c0) * (f1 - f0) * 8 for r0, r1, c0, c1, f0, f1 in rectangles)
 
 
 def off_cube(cube, window):
@@ -328,13 +396,18 @@ def cut_name(cube, ra, dec, window):
     return cutout_name(cube.sector_name, ra, dec, column_stop - column, row_stop - row)
 
 
-def cut_one(cube, ra, dec, window, pixels=None):
+def cut_one(cube, ra, dec, window, pixels=None, frames=None):
     """The target pixel file of one target and its window: ``(name, data)``.
 
-    ``pixels``, when given, are the window's (pixels, on_cube), already read.
+    ``pixels``, when given, are the window's (pixels, on_cube), already read;
+    ``frames`` (first, stop) the FFIs they are of, every one by default.
     """
     column, column_stop, row, row_stop = window
-    pixels, on_cube = pixels or cube.read_pixels(row, row_stop, column, column_stop)
+    frames = frames or (0, cube.frames)
+    if pixels is None:
+        ((pixels, on_cube),) = cube.read_rectangles([(*_rectangle(window), *frames)])
+    else:
+        pixels, on_cube = pixels
     origin = cube.ccd_origin
     data = tpf_bytes(
         cube,
@@ -346,11 +419,12 @@ def cut_one(cube, ra, dec, window, pixels=None):
         aperture_wcs=aperture_wcs(cube, column, row),
         residual=_residual(cube, column, row, column_stop - column, row_stop - row),
         linear_wcs=_linear_wcs(cube, column, column_stop, row, row_stop),
+        frames=frames,
     )
     return cut_name(cube, ra, dec, window), data
 
 
-def cutout_windows(cube, ra, dec, size):
+def cutout_windows(cube, ra, dec, size, *, guess=True):
     """The pixel windows of cutouts, as astrocut computes them.
 
     Parameters
@@ -362,6 +436,9 @@ def cutout_windows(cube, ra, dec, size):
         ICRS positions, degrees.
     size : `~astro_tesscut.sizes.CutoutSize`
         The cutouts' size.
+    guess : bool, optional
+        For a cube not loaded yet, read the first position's rows, guessed,
+        with its table (see the module docstring).
 
     Returns
     -------
@@ -371,7 +448,7 @@ def cutout_windows(cube, ra, dec, size):
     """
     ra, dec = np.atleast_1d(ra), np.atleast_1d(dec)
     if len(ra):
-        cube.load(prefetch=_guessed_window(cube, ra[0], dec[0], size))
+        cube.load(prefetch=_guessed_window(cube, ra[0], dec[0], size) if guess else None)
     projection = cube.projection
     centre = np.stack(projection.world_to_pixel(ra, dec))
     if not np.isfinite(centre).all():

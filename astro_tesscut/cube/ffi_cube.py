@@ -211,6 +211,11 @@ class FFICube:
                 ((pixels, on_cube),) = finish()
                 self._prefetched = (tuple(prefetch), pixels, on_cube)
 
+    @functools.cached_property
+    def times(self):
+        """The mid-time of each FFI, (TSTART + TSTOP) / 2, BTJD: a file's TIME."""
+        return (self.column("TSTART") + self.column("TSTOP")) / 2
+
     def column(self, name):
         """One column of the per-FFI table: numbers as native arrays, text as `str`."""
         values = self.table[name]
@@ -324,21 +329,24 @@ class FFICube:
         return pixels, on_cube
 
     def read_rectangles(self, rectangles, *, gap=0):
-        """The pixels of many rectangles (each as `read_pixels` gives them), in one round trip.
+        """The pixels of many rectangles (each as `read_pixels` gives them, or of some
+        cadences: see `_plan`), in one round trip.
 
-        Within each cube row, the runs of pixels the rectangles need are
-        fetched as one range where they overlap, touch or lie at most ``gap``
-        bytes apart: neighbouring cutouts share their requests and bytes. What
-        `load` read ahead serves the rectangles inside it (once).
+        The runs of pixels the rectangles need are fetched as one range where
+        they overlap, touch or lie at most ``gap`` bytes apart: neighbouring
+        cutouts share their requests and bytes. What `load` read ahead serves
+        the rectangles of every cadence inside it (once).
         """
         with self._lock:
             prefetched, self._prefetched = self._prefetched, None
         served = {}
         if prefetched is not None:
             (top, bottom, left, right), pixels, on_cube = prefetched
-            for index, (row_start, row_stop, column_start, column_stop) in enumerate(rectangles):
+            for index, rectangle in enumerate(rectangles):
+                row_start, row_stop, column_start, column_stop, *frames = rectangle
                 if (
-                    top <= row_start < row_stop <= bottom
+                    tuple(frames or (0, self.frames)) == (0, self.frames)  # read whole
+                    and top <= row_start < row_stop <= bottom
                     and left <= column_start < column_stop <= right
                 ):
                     inside = (
@@ -375,20 +383,25 @@ class FFICube:
                 raise
 
     def _plan(self, rectangles, *, gap=0):
-        """What reading rectangles takes: the byte ranges (a run of columns in one cube
-        row each) with the buffers they go into, and ``finish()``, which, once they are
-        in, gives each rectangle's (pixels, on_cube).
+        """What reading rectangles takes: the byte ranges with the buffers they go into,
+        and ``finish()``, which, once they are in, gives each rectangle's (pixels,
+        on_cube).
 
-        A run that only one rectangle needs is read straight into its pixels;
-        a run shared by several is read once and copied into each.
+        A rectangle is (row_start, row_stop, column_start, column_stop), and may
+        add (first_frame, frame_stop) for some cadences only. Each of its cube
+        rows is one run of bytes (all cadences), or a run per column (some).
+        Runs that overlap, touch or lie at most ``gap`` bytes apart are read as
+        one range, copied into each rectangle's pixels; a run alone is read
+        straight into them.
         """
-        column_bytes = self.frames * 8
-        results, runs = [], {}  # runs: cube row -> [(first column, stop, rectangle)]
-        for index, (row_start, row_stop, column_start, column_stop) in enumerate(rectangles):
+        results, runs = [], []  # runs: (offset in the file, the pixels it fills)
+        for rectangle in rectangles:
+            row_start, row_stop, column_start, column_stop, *frames = rectangle
+            first_frame, frame_stop = frames or (0, self.frames)
             shape = (row_stop - row_start, column_stop - column_start)
             rows = range(max(row_start, 0), min(row_stop, self.rows))
             first, last = max(column_start, 0), min(column_stop, self.columns)
-            pixels = np.empty((*shape, self.frames, 2), dtype=">f4")
+            pixels = np.empty((*shape, frame_stop - first_frame, 2), dtype=">f4")
             on_cube = np.zeros(shape, dtype=bool)
             if not (len(rows) == shape[0] and last - first == shape[1]):
                 pixels.fill(np.nan)  # off the cube's edge: NaN, as TESScut fills it
@@ -396,42 +409,54 @@ class FFICube:
                 top, left = rows.start - row_start, first - column_start
                 on_cube[top : top + len(rows), left : left + last - first] = True
                 for row in rows:
-                    runs.setdefault(row, []).append((first, last, index))
+                    line = pixels[row - row_start]
+                    if frame_stop - first_frame == self.frames:  # the row's run is whole
+                        runs.append(
+                            (
+                                self._offset(row, first, 0),
+                                line[first - column_start : last - column_start],
+                            )
+                        )
+                    else:
+                        runs += [
+                            (self._offset(row, column, first_frame), line[column - column_start])
+                            for column in range(first, last)
+                        ]
             results.append((pixels, on_cube))
 
+        runs.sort(key=lambda run: run[0])
         ranges, buffers, copies = [], [], []
-        for row, spans in runs.items():
-            spans.sort()
-            merged = [[*spans[0][:2], [spans[0]]]]
-            for span in spans[1:]:
-                if (span[0] - merged[-1][1]) * column_bytes <= gap:
-                    merged[-1][1] = max(merged[-1][1], span[1])
-                    merged[-1][2].append(span)
-                else:
-                    merged.append([*span[:2], [span]])
-            for first, last, members in merged:
-                if len(members) == 1:
-                    index = members[0][2]
-                    into = _row_of(results[index][0], rectangles[index], row, first, last)
-                else:
-                    into = np.empty((last - first, self.frames, 2), dtype=">f4")
-                    copies += [(member, row, first, into) for member in members]
-                offset = self.data_start + (row * self.columns + first) * column_bytes
-                ranges.append((offset, into.nbytes))
-                buffers.append(memoryview(into).cast("B"))
+        index = 0
+        while index < len(runs):
+            start, into = runs[index]
+            stop, members = start + into.nbytes, [runs[index]]
+            index += 1
+            while index < len(runs) and runs[index][0] - stop <= gap:
+                members.append(runs[index])
+                stop = max(stop, runs[index][0] + runs[index][1].nbytes)
+                index += 1
+            if len(members) == 1:
+                buffer = memoryview(into).cast("B")
+            else:
+                block = np.empty(stop - start, dtype=np.uint8)
+                buffer = memoryview(block)
+                copies += [
+                    (block[offset - start : offset - start + run.nbytes], run)
+                    for offset, run in members
+                ]
+            ranges.append((start, stop - start))
+            buffers.append(buffer)
 
         def finish():
-            for (first, last, index), row, run_first, block in copies:
-                row_of = _row_of(results[index][0], rectangles[index], row, first, last)
-                row_of[...] = block[first - run_first : last - run_first]
+            for piece, run in copies:
+                run.reshape(-1).view(np.uint8)[:] = piece
             return results
 
         return ranges, buffers, finish
 
-
-def _row_of(pixels, rectangle, row, first, last):
-    """The part of a rectangle's pixels that cube row ``row``, columns first..last, fills."""
-    return pixels[row - rectangle[0], first - rectangle[2] : last - rectangle[2]]
+    def _offset(self, row, column, frame):
+        """Where in the file the pixel (row, column, frame) starts."""
+        return self.data_start + ((row * self.columns + column) * self.frames + frame) * 8
 
 
 def _parse_table(data, name, frames):

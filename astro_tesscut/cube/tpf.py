@@ -74,7 +74,9 @@ _NOT_INHERITED = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "NEXTEND", "EXTNAME", "
 _EXTENSION_KEYWORDS = {"INHERIT", "CHECKSUM", "DATASUM", "RA_OBJ", "DEC_OBJ"}
 
 
-def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual, linear_wcs):
+def tpf_bytes(
+    cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual, linear_wcs, frames=None
+):
     """A target pixel file, as the bytes of a FITS file.
 
     The file is assembled in one buffer: the PIXELS records are filled in
@@ -99,6 +101,10 @@ def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual,
         WCS_MSEP and WCS_SIG of the APERTURE WCS against the FFI WCS, degrees.
     linear_wcs : dict
         The table-column TAN WCS: ``crpix``, ``crval`` (2 each) and ``cd`` (2x2).
+    frames : (int, int), optional
+        The first and stop index of the cube's FFIs the file holds (``pixels``
+        are theirs); every FFI by default. The file's times (TSTART, TSTOP,
+        DATE-OBS, DATE-END, TELAPSE) are then those of these FFIs.
 
     Returns
     -------
@@ -106,20 +112,28 @@ def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual,
         The file's bytes (uint8), ready to write or wrap.
     """
     ny, nx = on_cube.shape
+    frames = frames or (0, cube.frames)
     base, inherited = _primary_cards(cube)
+    if frames != (0, cube.frames):
+        base, inherited = (
+            _replaced(cards, _window_cards(cube, *frames)) for cards in (base, inherited)
+        )
     target = [
         _card("RA_OBJ", ra, "[deg] right ascension"),
         _card("DEC_OBJ", dec, "[deg] declination"),
     ]
     headers = [
         [*base, *target],
-        _with_inherited(_pixels_cards(cube, nx, ny, corner, linear_wcs), [*inherited, *target]),
+        _with_inherited(
+            _pixels_cards(cube, nx, ny, corner, linear_wcs, frames[1] - frames[0]),
+            [*inherited, *target],
+        ),
         _with_inherited(
             _aperture_cards(nx, ny, corner, aperture_wcs, residual), [*inherited, *target]
         ),
     ]
     records = _records_dtype(nx, ny)
-    sizes = [0, records.itemsize * cube.frames, nx * ny * 4]
+    sizes = [0, records.itemsize * (frames[1] - frames[0]), nx * ny * 4]
     header_sizes = [
         _padded(len(cards) * 80 + 3 * 80) for cards in headers
     ]  # + CHECKSUM, DATASUM, END
@@ -128,7 +142,7 @@ def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual,
 
     data_start = starts[1] + header_sizes[1]
     table = buffer[data_start : data_start + sizes[1]].view(records)
-    _fill_records(table, cube, pixels)
+    _fill_records(table, cube, pixels, frames)
     aperture_start = starts[2] + header_sizes[2]
     buffer[aperture_start : aperture_start + sizes[2]].view(">i4")[:] = on_cube.ravel()
 
@@ -137,6 +151,29 @@ def tpf_bytes(cube, *, corner, pixels, on_cube, ra, dec, aperture_wcs, residual,
         header = _header(cards, _ones_complement_sum(data))
         buffer[starts[index] : starts[index] + len(header)] = np.frombuffer(header, np.uint8)
     return buffer
+
+
+def _window_cards(cube, first, stop):
+    """The time keywords of a file of the cube's FFIs ``first`` to ``stop`` (excluded): the
+    first one's start, the last one's end."""
+    table = cube.table
+    start, end = float(cube.column("TSTART")[first]), float(cube.column("TSTOP")[stop - 1])
+    cards = {
+        "TSTART": _card("TSTART", start, "observation start time in TJD"),
+        "TSTOP": _card("TSTOP", end, "observation stop time in TJD"),
+        "TELAPSE": _card("TELAPSE", end - start, "[d] TSTOP - TSTART"),
+    }
+    dates = (("DATE-OBS", first, "TSTART"), ("DATE-END", stop - 1, "TSTOP"))
+    for keyword, index, time in dates:
+        if keyword in table.dtype.names:
+            value = str(cube.column(keyword)[index])
+            cards[keyword] = _card(keyword, value, f"{time} as UTC calendar date")
+    return cards
+
+
+def _replaced(cards, replacements):
+    """``cards`` with those of the keywords of ``replacements`` replaced by theirs."""
+    return [replacements.get(card[:8].rstrip(), card) for card in cards]
 
 
 def _with_inherited(cards, inherited):
@@ -211,7 +248,7 @@ def _number(card):
 @functools.lru_cache(maxsize=8)
 def _per_ffi_columns(cube):
     """TIME, TIMECORR, QUALITY and FFI_FILE of every frame (the same for every cutout)."""
-    time = (cube.column("TSTART") + cube.column("TSTOP")) / 2
+    time = cube.times
     barycorr = cube.column("BARYCORR") if "BARYCORR" in cube.table.dtype.names else 0.0
     quality = cube.column("DQUALITY") if "DQUALITY" in cube.table.dtype.names else 0
     return time, barycorr, quality, cube.table["FFI_FILE"]
@@ -238,12 +275,17 @@ def _records_dtype(nx, ny):
     )
 
 
-def _fill_records(records, cube, pixels):
-    """Fill the PIXELS table in place; its background and position columns stay zero."""
-    time, barycorr, quality, ffi_file = _per_ffi_columns(cube)
+def _fill_records(records, cube, pixels, frames):
+    """Fill the PIXELS table of the FFIs ``frames`` (first, stop) in place; its background
+    and position columns stay zero."""
+    window = slice(*frames)
+    time, barycorr, quality, ffi_file = (
+        column[window] if np.ndim(column) else column for column in _per_ffi_columns(cube)
+    )
     records["TIME"] = time
     records["TIMECORR"] = barycorr
-    records["CADENCENO"] = np.arange(1, cube.frames + 1)  # a row counter, as TESScut's
+    # A row counter, as TESScut's: the rows of the whole sector's file these rows would be.
+    records["CADENCENO"] = np.arange(frames[0] + 1, frames[1] + 1)
     records["RAW_CNTS"] = -1
     # The cube's float32 values, moved but never converted: bit for bit the FFIs'.
     records["FLUX"] = pixels[..., 0].transpose(2, 0, 1)
@@ -252,7 +294,7 @@ def _fill_records(records, cube, pixels):
     records["FFI_FILE"] = ffi_file
 
 
-def _pixels_cards(cube, nx, ny, corner, linear_wcs):
+def _pixels_cards(cube, nx, ny, corner, linear_wcs, count):
     image = {"unit": "e-/s", "disp": "E14.7", "dim": f"({nx}, {ny})", "form": f"{nx * ny}E"}
     columns = [
         ("TIME", {"form": "D", "unit": "BJD - 2457000, days", "disp": "D14.7"}),
@@ -273,7 +315,7 @@ def _pixels_cards(cube, nx, ny, corner, linear_wcs):
         ("BITPIX", 8, "array data type"),
         ("NAXIS", 2, "number of array dimensions"),
         ("NAXIS1", _records_dtype(nx, ny).itemsize, "length of dimension 1"),
-        ("NAXIS2", cube.frames, "length of dimension 2"),
+        ("NAXIS2", count, "length of dimension 2"),
         ("PCOUNT", 0, "number of group parameters"),
         ("GCOUNT", 1, "number of groups"),
         ("TFIELDS", len(columns), "number of table fields"),
@@ -457,3 +499,52 @@ def _encode_checksum(value):
         for j in range(4):
             encoded[4 * j + i] = chars[j]
     return bytes(encoded[-1:] + encoded[:-1])
+
+
+def trimmed_to(hdul, window):
+    """A target pixel file (an `~astropy.io.fits.HDUList`) cut to the cadences whose TIME
+    lies within ``window`` (a `~astro_tesscut.targets.TimeWindow`), as the bytes of a
+    FITS file, or `None` when no cadence does.
+
+    The rows keep their CADENCENO; TSTART, TSTOP, DATE-OBS, DATE-END and TELAPSE
+    move with the first and last cadence kept, by the file's own offsets between
+    them and its TIME column (which TESScut's files take from the FFIs). A file
+    whose every cadence lies within the window comes back as it was.
+    """
+    import io
+
+    from astropy.io import fits
+    from astropy.time import Time, TimeDelta
+
+    table = hdul["PIXELS"]
+    time = np.asarray(table.data["TIME"], dtype=float)
+    with np.errstate(invalid="ignore"):  # NaN times lie in no window
+        inside = (time >= window.start) & (time <= window.stop)
+    if not inside.any():
+        return None
+    buffer = io.BytesIO()
+    if inside.all():
+        hdul.writeto(buffer)
+        return np.frombuffer(buffer.getvalue(), dtype=np.uint8)
+    kept = np.flatnonzero(inside)
+    first, last = time[kept[0]], time[kept[-1]]
+    finite = time[np.isfinite(time)]
+    hdus = [hdu.copy() for hdu in hdul]
+    hdus[1] = fits.BinTableHDU(data=table.data[inside], header=table.header.copy())
+    for hdu in hdus:
+        header = hdu.header
+        if "TSTART" not in header or "TSTOP" not in header:
+            continue
+        start = first - (finite[0] - header["TSTART"])
+        stop = last + (header["TSTOP"] - finite[-1])
+        for keyword, moved in (
+            ("DATE-OBS", start - header["TSTART"]),
+            ("DATE-END", stop - header["TSTOP"]),
+        ):
+            if keyword in header:
+                header[keyword] = (Time(header[keyword]) + TimeDelta(moved, format="jd")).isot
+        header["TSTART"], header["TSTOP"] = start, stop
+        if "TELAPSE" in header:
+            header["TELAPSE"] = stop - start
+    fits.HDUList(hdus).writeto(buffer, checksum=True)
+    return np.frombuffer(buffer.getvalue(), dtype=np.uint8)

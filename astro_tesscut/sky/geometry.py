@@ -17,7 +17,7 @@ from importlib.resources import files
 import numpy as np
 
 from ..exceptions import InvalidQueryError, InvalidQueryTypeError
-from ..targets import parse_radius
+from ..targets import BTJD_ZERO, parse_radius
 from .pointing import focal_plane, footprints, pixels_on_ccds, pointing_model, unit_vectors
 
 __all__ = ["cube_hits", "locate", "mast_footprints", "sector_ranges"]
@@ -32,6 +32,7 @@ _FOOTPRINT_COLUMNS = ["sector", "camera", "ccd"] + [
 FROM_MAST, FROM_MODEL = "MAST", "model"
 
 SECTOR_HALF_LENGTH_DAYS = 13.7  # from the middle of a sector (tess-point's midtime) to its end
+_SECTOR_SPAN_SLACK_DAYS = 3.0  # sectors are not all of one length
 # From the end of a sector to its FFIs at MAST: in every dated snapshot of TESScut's answers
 # a sector was served 35 to 44 days after it ended. No table of MAST's release dates is
 # at hand offline (tess-point carries each sector's middle, not its release), so this is
@@ -320,6 +321,24 @@ def _chunks(ra, dec, model, edges, radius_deg):
             ra[start : start + _CHUNK], dec[start : start + _CHUNK], model, radius_deg, edges
         )
         yield (target + start, *rest)
+
+
+def may_overlap(sectors, window):
+    """Which of ``sectors`` may hold cadences within ``window`` (a
+    ``TimeWindow``), by their dates in the pointing model (widened
+    by days either side: sectors differ in length): a boolean per sector. A sector the
+    model does not know may."""
+    model = pointing_model()
+    middle = dict(zip(model.sectors.tolist(), (model.midtimes - BTJD_ZERO).tolist(), strict=True))
+    reach = SECTOR_HALF_LENGTH_DAYS + _SECTOR_SPAN_SLACK_DAYS
+    return np.array(
+        [
+            sector not in middle
+            or (middle[sector] - reach <= window.stop and window.start <= middle[sector] + reach)
+            for sector in sectors
+        ],
+        dtype=bool,
+    )
 
 
 def _released(midtimes, now):
