@@ -5,9 +5,13 @@ Change them for a session with ``conf.server = ...``, for a block with
 ``[config]`` section of ``~/.astropy/config/astro_tesscut.cfg``.
 """
 
+import math
+
 from astropy import config as _config
 
-__all__ = ["Conf", "conf"]
+from .exceptions import InvalidQueryError
+
+__all__ = ["Conf", "conf", "seconds"]
 
 
 class Conf(_config.ConfigNamespace):
@@ -95,3 +99,16 @@ class Conf(_config.ConfigNamespace):
 
 
 conf = Conf()
+
+
+def seconds(value, argument):
+    """``value`` (a setting, or an argument, called ``argument``) as a positive, finite
+    number of seconds; an `~astro_tesscut.InvalidQueryError` naming it otherwise, before
+    any request is sent."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise InvalidQueryError(f"{argument}: must be a positive number of seconds, got {value!r}")
+    return number

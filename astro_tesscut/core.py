@@ -7,7 +7,7 @@ from pathlib import Path
 from astropy.utils.exceptions import AstropyDeprecationWarning
 
 from .backends.base import Request
-from .config import conf
+from .config import conf, seconds
 from .exceptions import (
     InvalidQueryError,
     InvalidQueryTypeError,
@@ -115,6 +115,8 @@ class TessCutClass:
         storage_options=None,
     ):
         # What this client works with, chosen once (see astro_tesscut.session).
+        if timeout is not None:
+            seconds(timeout, "timeout")
         if archive is None:
             self._session = online_session(
                 server=server, resolver_server=resolver_server, timeout=timeout, cache_dir=cache_dir

@@ -131,3 +131,19 @@ def test_one_session_with_a_clear_user_agent():
 def test_internet_is_blocked_in_tests():
     with pytest.raises(requests.exceptions.ConnectionError, match="not marked `remote_data`"):
         requests.get("http://93.184.215.14/", timeout=5)
+
+
+@pytest.mark.parametrize("value", [-1, 0, float("nan"), float("inf"), "soon"])
+def test_a_timeout_that_is_no_number_of_seconds_is_refused_before_any_request(mock_http, value):
+    from astro_tesscut import InvalidQueryError
+
+    with pytest.raises(InvalidQueryError, match=r"^timeout: must be a positive number"):
+        TessCutClass(timeout=value)
+    with conf.set_temp("timeout", value if not isinstance(value, str) else -1):
+        for call in (
+            lambda: TessCutClass().query_sectors(coordinates="10 20"),
+            lambda: TessCutClass().get_cutouts(coordinates="10 20", sector=1),
+        ):
+            with pytest.raises(InvalidQueryError, match=r"^conf.timeout: must be a positive"):
+                call()
+    assert len(mock_http.calls) == 0

@@ -23,9 +23,9 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from .. import interrupt
 from .._version import __version__
-from ..config import conf
+from ..config import conf, seconds
 from ..cutout_names import ExpectedNames
-from ..exceptions import CorruptResponseError, InvalidQueryError, ServiceError
+from ..exceptions import CorruptResponseError, ServiceError
 from ..files import no_data_message
 from ..resolver import position_from_answer, resolver_params
 from ..retries import RetryPolicy, parse_retry_after, retry
@@ -103,15 +103,14 @@ class MastService(Backend):
     @property
     def timeout(self):
         """Seconds to wait for the service to answer."""
-        return float(self._timeout if self._timeout is not None else conf.timeout)
+        if self._timeout is not None:
+            return seconds(self._timeout, "timeout")
+        return seconds(conf.timeout, "conf.timeout")
 
     @property
     def deadline(self):
         """Most seconds one try of a request may take in all: ``conf.request_deadline``."""
-        seconds = float(conf.request_deadline)
-        if not seconds > 0:
-            raise InvalidQueryError(f"conf.request_deadline: must be more than 0, got {seconds}")
-        return seconds
+        return seconds(conf.request_deadline, "conf.request_deadline")
 
     @property
     def session(self):
