@@ -13,6 +13,12 @@ targets beyond the returned table. A task is cut as one target is
 (`~astro_tesscut.cube.cutout.cut_many`): groups of neighbours read together,
 the runs of a cube row they share, or nearly, one request.
 
+Targets are positions, or FFI pixels (each cut from its own sector, camera
+and CCD's cube, centred on the pixel, as ``get_cutouts(pixel=...)`` cuts
+it); each may have its own time window, whose cadences alone are read. A
+sector whose dates cannot reach a target's window (by the pointing model) is
+not opened for it.
+
 Each file is written under a temporary name and renamed. A finished file
 that is whole is not made again, so a killed run resumes where it stopped;
 a missing cube or a failed read fails only its own rows. Every target has a
@@ -30,14 +36,26 @@ from pathlib import Path
 import numpy as np
 
 from .backends.open import open_archive
-from .cube.cutout import cut_many, prepare_cube
-from .exceptions import InvalidQueryError, TessCutError
+from .cube.cutout import cut_many, pixel_window, prepare_cube
+from .exceptions import InvalidQueryError, InvalidQueryTypeError, TessCutError
 from .files import open_regular, sweep_stale
 from .fitslayout import FITSLayoutError, walk
 from .interrupt import carrying, stopping_on_interrupt
 from .sizes import PIXEL_SCALE, parse_size
-from .sky.geometry import cube_hits, sector_ranges
-from .targets import is_sky_coordinate, parse_sectors, positions_of, table_positions
+from .sky.geometry import SECTOR_HALF_LENGTH_DAYS, cube_hits, may_overlap, sector_ranges
+from .sky.pointing import pointing_model
+from .targets import (
+    BTJD_ZERO,
+    FFIPixel,
+    TimeWindow,
+    is_sky_coordinate,
+    parse_pixel,
+    parse_sector,
+    parse_sectors,
+    parse_time,
+    positions_of,
+    table_positions,
+)
 from .transport import one_line
 from .writers import IntoDirectory, MadeFiles
 
@@ -50,6 +68,9 @@ _LOCAL_THREADS = 4  # tasks at once without a cluster, unless told otherwise
 _COLUMNS = ("target", "sector", "camera", "ccd", "path", "status", "error")
 _STATUSES = np.array(["written", "skipped", "error", "no data"])
 WRITTEN, SKIPPED, ERROR, NO_DATA = range(4)
+_UNSETTLED = 255  # a pair no task has cut yet
+_PIXEL_COLUMNS = ("column", "row", "sector", "camera", "ccd")  # a table of FFI pixels
+_TIME_COLUMNS = ("time_start", "time_stop")  # each target's own window, BTJD or Times
 
 
 def batch_cutouts(
@@ -64,22 +85,40 @@ def batch_cutouts(
     overwrite=False,
     show_progress=True,
     workers=None,
+    time=None,
 ):
     """Write TESScut-format target pixel files for many targets, from FFI cubes.
 
     Parameters
     ----------
     targets : `~astropy.table.Table` or `~astropy.coordinates.SkyCoord`
-        The positions: a Table with ``ra`` and ``dec`` in degrees (and an
-        ``id``, ``ID`` or ``name`` column to name them), or a SkyCoord array
-        (named by index).
+        The targets, named by an ``id``, ``ID`` or ``name`` column (else by
+        index), as one of:
+
+        - positions: a Table with ``ra`` and ``dec`` in degrees, or a
+          SkyCoord array;
+        - FFI pixels: a Table with ``column`` and ``row`` (1-based, collateral
+          pixels included, as for `~astro_tesscut.TessCutClass.get_cutouts`'
+          ``pixel``), ``sector``, ``camera`` and ``ccd`` columns, and no ``ra``
+          and ``dec``. Each target is cut from the cube of its own sector,
+          camera and CCD, centred on its pixel, and named by the pixel's
+          position on the sky by that cube's WCS, as ``get_cutouts(pixel=...)``
+          cuts and names it; a table without a ``sector`` column takes the one
+          sector of ``sectors`` for every row.
+
+        A Table may also have ``time_start`` and ``time_stop`` columns: each
+        row's own time window, as BTJD numbers (BJD - 2457000) or
+        `~astropy.time.Time` columns (taken as TDB). A row whose two are
+        masked (or NaN) has none: ``time``'s window, or every cadence.
     size : int, (ny, nx), or `~astropy.units.Quantity`
         The cutouts' size, as for `~astro_tesscut.TessCutClass.get_cutouts`.
     archive : str or path-like
         Where the cubes are: a URL prefix (``s3://stpubdata/tess/public/mast/``)
         or a directory of cubes and/or FFIs.
     sectors : int or list of int, optional
-        Only this sector, or these; every released sector by default.
+        Only this sector, or these; every released sector by default. For FFI
+        pixels, the sector of every row of a table without a ``sector`` column
+        (one sector; with one, leave ``sectors`` out).
     out_dir : path-like
         Where the files go (made if missing), under TESScut's names.
     client : `distributed.Client`, optional
@@ -94,6 +133,14 @@ def batch_cutouts(
     workers : int, optional
         Without a ``client``: how many tasks run at once, each on a thread of
         this process (default 4). A cluster has its own workers.
+    time : (start, stop), optional
+        Only the cadences whose mid-time lies within this window, for every
+        target without a window of its own (``time_start`` and ``time_stop``):
+        two `~astropy.time.Time` (taken as TDB) or two BTJD numbers, as for
+        `~astro_tesscut.TessCutClass.get_cutouts`. Only those cadences are
+        read, and the files hold only them. A file's name does not say its
+        window: a resumed run with another window keeps (``skipped``) the
+        files already made, unless ``overwrite=True``.
 
     Returns
     -------
@@ -103,10 +150,11 @@ def batch_cutouts(
         ``status`` and ``error``. ``status`` is ``written``, ``skipped`` (a
         whole file was there already), ``error`` (``error`` says what failed)
         or ``no data``: the cutout's window misses the cube (or the region of
-        a CCD it holds), or, for a target no cube of the archive could hold, one
-        row with sector, camera and CCD 0; ``error`` then says why (no
-        released sector's cube could hold it, the archive holds none of the
-        sectors that observed it, ...).
+        a CCD it holds), no cadence of the cube lies within the target's time
+        window, the archive lacks an FFI pixel's cube, or, for a position no
+        cube of the archive could hold, one row with sector, camera and CCD 0;
+        ``error`` then says why (no released sector's cube could hold it, the
+        archive holds none of the sectors that observed it, ...).
     """
     with stopping_on_interrupt():
         return _batch(
@@ -120,6 +168,7 @@ def batch_cutouts(
             overwrite,
             show_progress,
             workers,
+            time,
         )
 
 
@@ -134,9 +183,13 @@ def _batch(
     overwrite,
     show_progress,
     workers,
+    time,
 ):
-    ra, dec, names = _targets(targets)
+    ra, dec, names, by_pixel = _targets(targets)
     size, sectors = parse_size(size), parse_sectors(sectors, "sectors")
+    spans = _time_spans(targets, parse_time(time), names)
+    if by_pixel:
+        keys, ffi = _pixel_targets(targets, sectors, names)
     if not isinstance(overwrite, bool):
         raise InvalidQueryError(f"overwrite: must be True or False, got {overwrite!r}")
     workers = _workers(workers, client)
@@ -144,27 +197,46 @@ def _batch(
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidQueryError(f"out_dir: {str(out_dir)!r} exists and is not a directory")
     store = open_archive(archive, storage_options)
-    # Every cube a cutout reaches, not only those its centre falls on.
-    keys, order, pixels = store.candidates(ra, dec, sectors, radius_deg=size.radius_deg())
+    if by_pixel:  # one pair per target: its own cube, placed on the sky by the cube's WCS
+        order = np.arange(len(keys))
+        ra, dec, settled, why = _place_pixels(store, keys, ffi)
+        pixels = ffi
+    else:
+        # Every cube a cutout reaches, not only those its centre falls on.
+        keys, order, pixels = store.candidates(ra, dec, sectors, radius_deg=size.radius_deg())
+        settled, why = np.full(len(order), _UNSETTLED, np.uint8), np.full(len(order), "", object)
     # Each cube's targets in bands of rows a cutout high, along the columns in each: so
     # that a task's and a group's targets are neighbours, whose reads can merge.
     band = np.floor(pixels[:, 1] / size.pixels_at(PIXEL_SCALE)[1])
     spatial = np.lexsort((pixels[:, 0], band, keys[:, 2], keys[:, 1], keys[:, 0]))
-    keys, order = keys[spatial], order[spatial]
+    keys, order, settled, why = keys[spatial], order[spatial], settled[spatial], why[spatial]
+    _out_of_time(keys, order, spans, settled, why)  # no cube opened for a sector of other dates
+    live = np.flatnonzero(settled == _UNSETTLED)  # the pairs the tasks cut
     out_dir.mkdir(parents=True, exist_ok=True)
     sweep_stale(out_dir)  # what a killed run left: a resumed run starts clean
 
     from tqdm.auto import tqdm
 
-    # What travels to a worker: where the cube is, and the task's own positions.
+    # What travels to a worker: where the cube is, and the task's own positions, windows
+    # (BTJD, NaN for every cadence) and FFI pixels, as plain numbers.
     tasks = (
-        (key, str(store.location(key)), store.storage_options, rows, ra[targets], dec[targets])
-        for key, rows, targets in _tasks(keys, order)
+        (
+            key,
+            str(store.location(key)),
+            store.storage_options,
+            rows,
+            ra[targets],
+            dec[targets],
+            None if spans is None else spans[targets],
+            ffi[targets] if by_pixel else None,
+        )
+        for key, rows, targets in ((k, r, order[r]) for k, _, r in _tasks(keys[live], live))
     )
     work = functools.partial(_cut_task, size=size, out_dir=str(out_dir), overwrite=overwrite)
-    done = []
+    decided = np.flatnonzero(settled != _UNSETTLED)
+    done = [(decided, settled[decided], [""] * len(decided), why[decided].tolist())]
     with tqdm(
-        total=len(order), desc="cutouts", unit="file", disable=None if show_progress else True
+        total=len(live), desc="cutouts", unit="file", disable=None if show_progress else True
     ) as bar:
         if client is None:  # a thread of this process moves the bar on with each cutout
             lock = threading.Lock()
@@ -242,12 +314,13 @@ def _no_data_reason(index, seen, public, held, asked):
 
 
 def _targets(targets):
-    """ICRS RA and Dec arrays (degrees) and a name for each target."""
+    """ICRS RA and Dec arrays (degrees) and a name for each target, and whether they are
+    FFI pixels (then RA and Dec are `None`: the cubes place them)."""
     from astropy.table import Table
 
     if is_sky_coordinate(targets):
         ra, dec = positions_of(targets.reshape(-1) if not targets.isscalar else targets)
-        return ra, dec, [str(i) for i in range(len(ra))]
+        return ra, dec, [str(i) for i in range(len(ra))], False
     if isinstance(targets, Table):
         column = next((c for c in ("id", "ID", "name") if c in targets.colnames), None)
         names = (
@@ -255,12 +328,214 @@ def _targets(targets):
         )
         if len(set(names)) != len(names):
             raise InvalidQueryError(f"targets: the {column} column repeats names")
+        positioned = "ra" in targets.colnames or "dec" in targets.colnames
+        if not positioned and ("column" in targets.colnames or "row" in targets.colnames):
+            return None, None, names, True
         ra, dec = table_positions(targets, names if column else None)
-        return ra, dec, names
+        return ra, dec, names, False
     raise InvalidQueryError(
-        f"targets: must be a Table with ra and dec columns or a SkyCoord, got "
-        f"{type(targets).__name__}"
+        f"targets: must be a Table with ra and dec columns (or column, row, sector, camera "
+        f"and ccd columns of FFI pixels) or a SkyCoord, got {type(targets).__name__}"
     )
+
+
+def _row(index, names):
+    """How errors name a row of the targets."""
+    return f"row {index} ({names[index]!r})"
+
+
+def _pixel_targets(table, sectors, names):
+    """The checked FFI pixels of a table, as `~astro_tesscut.targets.parse_pixel` checks
+    one: their (sector, camera, ccd), integer (n, 3), and (column, row), float (n, 2)."""
+    given = [name for name in _PIXEL_COLUMNS if name in table.colnames]
+    missing = [name for name in _PIXEL_COLUMNS if name not in given]
+    if missing and not (missing == ["sector"] and sectors is not None and len(sectors) == 1):
+        raise InvalidQueryError(
+            "targets: a table of FFI pixels needs column, row, sector, camera and ccd columns "
+            f"(or ra and dec, for positions); it has no {' or '.join(missing)}"
+            + (" (or give sectors one sector, for every row)" if missing == ["sector"] else "")
+        )
+    if "sector" in given and sectors is not None:
+        raise InvalidQueryError(
+            "sectors: a pixel is on the FFI of its row's sector, in the table's sector column; "
+            "leave sectors out"
+        )
+    values, masks = {}, {}
+    for name in given:
+        masks[name] = np.ma.getmaskarray(table[name])
+        values[name] = np.ma.getdata(table[name]).tolist()
+    if "sector" not in given:
+        values["sector"] = [sectors[0]] * len(table)
+        masks["sector"] = np.zeros(len(table), dtype=bool)
+    keys = np.zeros((len(table), 3), np.int32)
+    pixels = np.zeros((len(table), 2), np.float64)
+    for index in range(len(table)):
+        masked = [name for name in _PIXEL_COLUMNS if masks[name][index]]
+        if masked:
+            raise InvalidQueryError(
+                f"targets: {_row(index, names)} is masked: {' and '.join(masked)}"
+            )
+        column, row, sector, camera, ccd = (
+            _integral(values[name][index]) for name in _PIXEL_COLUMNS
+        )
+        try:
+            sector = parse_sector(sector)
+            pixel = parse_pixel((column, row), sectors=(sector,), camera=camera, ccd=ccd)
+        except InvalidQueryError as exc:
+            raise type(exc)(f"targets: {_row(index, names)}: {exc}") from None
+        keys[index] = pixel.sector, pixel.camera, pixel.ccd
+        pixels[index] = pixel.column, pixel.row
+    return keys, pixels
+
+
+def _integral(value):
+    """An integral float (4.0, as a table of floats gives it) as an int; else as it is."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return value
+
+
+def _place_pixels(store, keys, pixels):
+    """Each FFI pixel's ICRS RA and Dec (degrees) by its cube's WCS (``store.sky_position``,
+    as a cutout asked by pixel is placed), and the status and why of the targets it cannot
+    place (`_UNSETTLED` for the others): no data where the store lacks the cube, an error
+    where the cube cannot be read."""
+    count = len(keys)
+    ra, dec = np.full(count, np.nan), np.full(count, np.nan)
+    settled, why = np.full(count, _UNSETTLED, np.uint8), np.full(count, "", object)
+    held = store.held()
+    cubes, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    by_cube = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[by_cube], np.arange(len(cubes) + 1))
+    for number, key in enumerate(cubes.tolist()):
+        members = by_cube[bounds[number] : bounds[number + 1]].tolist()
+        if held is not None and tuple(key) not in held:
+            settled[members] = NO_DATA
+            why[members] = (
+                f"the archive holds no cube or FFIs of sector {key[0]}, camera {key[1]}, "
+                f"CCD {key[2]}"
+            )
+            continue
+        for index in members:
+            try:
+                ra[index], dec[index] = store.sky_position(FFIPixel(*key, *pixels[index]))
+            except (TessCutError, OSError, ValueError) as exc:  # the cube cannot be used
+                failed = [i for i in members if np.isnan(ra[i])]
+                settled[failed], why[failed] = ERROR, one_line(str(exc))
+                break
+            if not (np.isfinite(ra[index]) and np.isfinite(dec[index])):
+                settled[index] = ERROR
+                why[index] = (
+                    f"the WCS of the cube of sector {key[0]}, camera {key[1]}, CCD {key[2]} "
+                    f"places column {pixels[index][0]:g}, row {pixels[index][1]:g} nowhere "
+                    "on the sky"
+                )
+    return ra, dec, settled, why
+
+
+def _time_spans(targets, window, names):
+    """Each target's time window as BTJD (start, stop): its own (``time_start`` and
+    ``time_stop``), else ``window`` (a `~astro_tesscut.targets.TimeWindow`), else NaN
+    (every cadence); `None` when no target has a window."""
+    count = len(names)
+    spans = np.full((count, 2), np.nan)
+    if window is not None:
+        spans[:] = window.start, window.stop
+    columns = [name for name in _TIME_COLUMNS if name in getattr(targets, "colnames", ())]
+    if not columns:
+        return None if window is None else spans
+    if len(columns) == 1:
+        (other,) = set(_TIME_COLUMNS) - set(columns)
+        raise InvalidQueryError(
+            f"targets: the table has a {columns[0]} column but no {other}: give both (each "
+            "row's time window), or neither"
+        )
+    (start, start_none), (stop, stop_none) = (_btjd(targets[name]) for name in _TIME_COLUMNS)
+    half = start_none != stop_none
+    if half.any():
+        index = int(np.flatnonzero(half)[0])
+        has, lacks = _TIME_COLUMNS if stop_none[index] else _TIME_COLUMNS[::-1]
+        raise InvalidQueryError(
+            f"targets: {_row(index, names)} has a {has} but no {lacks}: give both, or "
+            "neither for every cadence"
+        )
+    own = ~start_none
+    with np.errstate(invalid="ignore"):
+        problems = [
+            (~(np.isfinite(start) & np.isfinite(stop)), "time: must be finite numbers"),
+            (~(start < stop), "time: the start must come before the stop"),
+        ]
+    for bad, what in problems:
+        bad &= own
+        if bad.any():
+            index = int(np.flatnonzero(bad)[0])
+            raise InvalidQueryError(
+                f"targets: {_row(index, names)}: {what}, got BTJD {start[index]} to "
+                f"{stop[index]} (time_start, time_stop)"
+            )
+    spans[own] = np.stack([start[own], stop[own]], axis=1)
+    return None if np.isnan(spans).all() else spans
+
+
+def _btjd(column):
+    """A table's column of times as BTJD floats, and where it has none (masked or NaN)."""
+    from astropy import units as u
+    from astropy.time import Time
+
+    name = column.info.name
+    if isinstance(column, Time):
+        none = np.zeros(len(column), dtype=bool) | np.asarray(column.mask, dtype=bool)
+        tdb = column.tdb
+        jd1, jd2 = (getattr(part, "unmasked", part) for part in (tdb.jd1, tdb.jd2))
+        btjd = (np.asarray(jd1, dtype=float) - BTJD_ZERO) + np.asarray(jd2, dtype=float)
+        return np.where(none, np.nan, btjd), none
+    if column.ndim != 1 or column.dtype.kind not in "biuf":
+        raise InvalidQueryTypeError(
+            f"targets: column {name} must hold BTJD numbers (BJD - 2457000) or times "
+            f"(an astropy Time column), got {column.dtype}"
+        )
+    values = np.ma.filled(np.ma.asarray(column, dtype=float), np.nan)
+    unit = getattr(column, "unit", None)
+    if unit is not None and unit != u.dimensionless_unscaled:
+        try:
+            values = values * unit.to(u.day)
+        except u.UnitConversionError:
+            raise InvalidQueryError(
+                f"targets: column {name} is in {unit}, not days of BTJD"
+            ) from None
+    return values, np.isnan(values)
+
+
+def _out_of_time(keys, order, spans, settled, why):
+    """Settle as no data the pairs not settled yet whose sector's dates (by the pointing
+    model) cannot reach their target's time window: their cubes need not be opened."""
+    if spans is None:
+        return
+    windows = spans[order]
+    open_pairs = np.flatnonzero((settled == _UNSETTLED) & ~np.isnan(windows[:, 0]))
+    if not len(open_pairs):
+        return
+    # Each distinct (window, sector) asked once; one window's sectors together.
+    asked = np.column_stack([windows[open_pairs], keys[open_pairs, 0]])
+    distinct, inverse = np.unique(asked, axis=0, return_inverse=True)
+    reaches = np.zeros(len(distinct), dtype=bool)
+    starts = np.flatnonzero(np.any(np.diff(distinct[:, :2], axis=0) != 0, axis=1)) + 1
+    for first, stop in zip([0, *starts.tolist()], [*starts.tolist(), len(distinct)], strict=True):
+        window = TimeWindow(*distinct[first, :2].tolist())
+        reaches[first:stop] = may_overlap(distinct[first:stop, 2].astype(int).tolist(), window)
+    model = pointing_model()
+    middle = dict(zip(model.sectors.tolist(), (model.midtimes - BTJD_ZERO).tolist(), strict=True))
+    for pair, reach in zip(open_pairs.tolist(), reaches[inverse.reshape(-1)].tolist(), strict=True):
+        if reach:
+            continue
+        sector, window = int(keys[pair, 0]), TimeWindow(*windows[pair].tolist())
+        settled[pair] = NO_DATA
+        why[pair] = (
+            f"time: no cadence of sector {sector} lies within {window} (the sector's FFIs "
+            f"were taken around BTJD {middle[sector] - SECTOR_HALF_LENGTH_DAYS:.0f} to "
+            f"{middle[sector] + SECTOR_HALF_LENGTH_DAYS:.0f}, by TESS's pointing model)"
+        )
 
 
 def _tasks(keys, order):
@@ -329,19 +604,25 @@ def _run(function, tasks, client, workers=None):
 
 def _cut_task(task, *, size, out_dir, overwrite, progress=None):
     """Cut one task's targets from its cube (runs on a worker), as one target is cut
-    (`~astro_tesscut.cube.cutout.cut_many`).
+    (`~astro_tesscut.cube.cutout.cut_many`): each within its own time window, if any, and
+    FFI pixels in windows placed on them (`~astro_tesscut.cube.cutout.pixel_window`).
 
     Returns the task's rows (indices into the batch's pairs), and for each
     its status code, its file name ("" when none) and its error, or why there is
     no data ("" when none). ``progress(count)``, when given, is told of each
     cutout done as it is done.
     """
-    key, location, storage_options, rows, ra, dec = task
+    key, location, storage_options, rows, ra, dec, spans, pixels = task
     count = len(rows)
     statuses = np.full(count, ERROR, np.uint8)
     files, errors = [""] * count, [""] * count
     out_dir = Path(out_dir)
     reported = 0
+    times = None
+    if spans is not None:
+        times = [
+            None if np.isnan(start) else TimeWindow(start, stop) for start, stop in spans.tolist()
+        ]
 
     def keep(name, data):
         IntoDirectory(out_dir).take(MadeFiles([(name, data)]))
@@ -349,6 +630,11 @@ def _cut_task(task, *, size, out_dir, overwrite, progress=None):
 
     try:
         cube = prepare_cube(location, storage_options, key=key)
+        windows = None
+        if pixels is not None:
+            windows = np.concatenate(
+                [pixel_window(cube, FFIPixel(*key, *pixel), size) for pixel in pixels.tolist()]
+            )
         outcomes = cut_many(
             cube,
             ra,
@@ -356,6 +642,8 @@ def _cut_task(task, *, size, out_dir, overwrite, progress=None):
             size,
             keep=keep,
             done=None if overwrite else (lambda name: _whole(out_dir / name)),
+            windows=windows,
+            time=times,
         )
         for outcome in outcomes:
             i = outcome.index

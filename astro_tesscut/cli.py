@@ -33,8 +33,16 @@ from .ffi import SCIENCE_COLUMNS, SCIENCE_ROWS
 from .files import load_cutout, write_atomically
 from .resolver import offline_position
 from .sizes import PIXEL_SCALE
-from .sky.geometry import mast_footprints, sector_ranges
-from .targets import parse_coordinates, parse_radius
+from .sky.geometry import mast_footprints, may_overlap, sector_ranges
+from .targets import (
+    BTJD_ZERO,
+    TimeWindow,
+    parse_coordinates,
+    parse_pixel,
+    parse_radius,
+    parse_sectors,
+    parse_time,
+)
 from .transport import one_line
 
 __all__ = ["main", "run"]
@@ -50,6 +58,17 @@ _NUMBER_START = re.compile(r"^[+-]?\.?\d")
 # argparse's message for a word that is none of an argument's choices.
 _INVALID_CHOICE = re.compile(r"invalid choice: '?(?P<word>.*?)'? \(choose from (?P<choices>.*)\)$")
 _RESULTS = "batch_results.ecsv"  # the table of a batch, beside its files
+_TARGET_COLUMNS = (
+    "ra",
+    "dec",
+    "column",
+    "row",
+    "sector",
+    "camera",
+    "ccd",
+    "time_start",
+    "time_stop",
+)
 _TABLE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits", ".fit": "fits"}
 _ANGLE_UNITS = {"deg", "degree", "degrees", "arcmin", "arcminute", "arcminutes", "arcsec"}
 _EPILOG = (
@@ -153,6 +172,12 @@ def _parse(argv):
     command = args.parser
     if unknown:
         command.error(_unrecognized(args, unknown, [parser, command]))
+    if args.command == "cutout" and (args.pixel is None) == (not args.target):
+        command.error(
+            "argument TARGET: a cutout is centred on a TARGET or on --pixel COLUMN ROW (with "
+            "--sector, --camera and --ccd); give one or the other"
+            + (", not both" if args.target else "")
+        )
     if hasattr(args, "target"):
         args.target = " ".join(args.target)
     if getattr(args, "anon", False) and not (args.archive and is_url(args.archive)):
@@ -211,9 +236,24 @@ def _parser():
     sectors.set_defaults(run=_sectors)
 
     cutout = _command(commands, "cutout", "write target pixel files of a target")
-    cutout.add_argument("target", nargs="+", metavar="TARGET", help=target_help)
+    cutout.add_argument(
+        "target", nargs="*", metavar="TARGET", help=f"{target_help}; or --pixel instead"
+    )
     cutout.add_argument("--size", default="5", help=_SIZE_HELP)
-    cutout.add_argument("--sector", type=int, help="only this sector (default: every sector)")
+    cutout.add_argument(
+        "--sector", type=int, help="only this sector (default: every sector; one with --pixel)"
+    )
+    cutout.add_argument(
+        "--pixel",
+        nargs=2,
+        metavar=("COLUMN", "ROW"),
+        help="instead of a TARGET, centre the cutout on this 1-based pixel of the FFI of "
+        "--sector, --camera and --ccd (collateral columns included, as the sector table "
+        "counts them)",
+    )
+    cutout.add_argument("--camera", type=int, help="the camera (1-4) of --pixel")
+    cutout.add_argument("--ccd", type=int, help="the CCD (1-4) of --pixel")
+    cutout.add_argument("--time", nargs=2, metavar=("START", "STOP"), help=_TIME_HELP)
     cutout.add_argument("--out", default=".", help="directory to write into (default: here)")
     cutout.add_argument(
         "--plot",
@@ -242,10 +282,20 @@ def _parser():
         "targets",
         metavar="TARGETS",
         help="a table of targets (CSV, ECSV or FITS): ra and dec in degrees, or names of the "
-        "bundled TIC rows ('Pi Men') for rows without them; an id, ID or name column names "
-        "each row in the results",
+        "bundled TIC rows ('Pi Men') for rows without them, or 1-based FFI pixels (column, "
+        "row, sector, camera and ccd columns); time_start and time_stop columns, if any, "
+        "give each row its time window; an id, ID or name column names each row in the "
+        "results",
     )
     batch.add_argument("--size", default="5", help=_SIZE_HELP)
+    batch.add_argument(
+        "--time",
+        nargs=2,
+        metavar=("START", "STOP"),
+        help="only the cadences whose mid-times lie within this window, for every row without "
+        "time_start and time_stop of its own: BTJD numbers (BJD - 2457000: 1325.3) or dates "
+        "(2018-07-26T00:00, read as TDB); default: every cadence",
+    )
     batch.add_argument(
         "--sector",
         type=int,
@@ -253,7 +303,8 @@ def _parser():
         action="extend",
         metavar="N",
         help="only these sectors (default: every sector the archive holds, or every "
-        "released one for a URL)",
+        "released one for a URL); for a table of pixels without a sector column, its one "
+        "sector",
     )
     batch.add_argument(
         "--archive",
@@ -341,6 +392,10 @@ def _parser():
 _SIZE_HELP = (
     "COLSxROWS in pixels ('35x45'), one side ('10'), or angles ('2 arcmin', "
     "'2arcmin x 1arcmin', '0.1deg', '30arcsec'); default 5"
+)
+_TIME_HELP = (
+    "only the cadences whose mid-times lie within this window: BTJD numbers "
+    "(BJD - 2457000: 1325.3) or dates (2018-07-26T00:00, read as TDB); default: every cadence"
 )
 
 
@@ -514,6 +569,66 @@ def _side(text):
     return side if side.unit.physical_type == "angle" else None
 
 
+def _pixel(args):
+    """Keyword arguments of a cutout centred on ``--pixel`` (`None` without it), checked as
+    the API checks them; errors name the options."""
+    if args.pixel is None:
+        for option in ("camera", "ccd"):
+            if getattr(args, option) is not None:
+                raise InvalidQueryError(
+                    f"--{option}: only with --pixel, for a cutout centred on an FFI pixel"
+                )
+        return None
+    pixel = []
+    for word in args.pixel:
+        try:
+            pixel.append(float(word))
+        except ValueError:
+            raise InvalidQueryError(
+                f"--pixel: {word!r} is not a number; give the 1-based column and row of the "
+                "FFI (--pixel 1632 260)"
+            ) from None
+    missing = [
+        f"--{option}" for option in ("sector", "camera", "ccd") if getattr(args, option) is None
+    ]
+    if missing:
+        raise InvalidQueryError(
+            "--pixel: a pixel is on the FFI of one sector, camera and CCD; give "
+            f"{' and '.join(missing)} too"
+        )
+    try:
+        parse_pixel(pixel, sectors=parse_sectors(args.sector), camera=args.camera, ccd=args.ccd)
+    except InvalidQueryError as exc:  # named as the API names it: pixel, camera, ccd, sector
+        raise type(exc)(re.sub(r"^(\w+):", r"--\1:", str(exc))) from None
+    return {"pixel": tuple(pixel), "camera": args.camera, "ccd": args.ccd}
+
+
+def _time(words):
+    """``--time START STOP`` as the API's ``time``, two BTJD numbers (`None` without it):
+    each a BTJD number or a date, read as TDB."""
+    if words is None:
+        return None
+    window = parse_time([_instant(word, "--time") for word in words], argument="--time")
+    return window.start, window.stop
+
+
+def _instant(text, what):
+    """A BTJD number (a float), or a date as an astropy Time in TDB; errors name ``what``."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    from astropy.time import Time
+
+    try:
+        return Time(text.strip(), scale="tdb")
+    except (TypeError, ValueError):
+        raise InvalidQueryError(
+            f"{what}: {text!r} is neither a BTJD number (BJD - 2457000, such as 1325.3) nor "
+            "a date (such as 2018-07-26T00:00, read as TDB)"
+        ) from None
+
+
 def _sectors(args):
     target, radius = _target(args), _radius(args.radius)
     table = _client(args).query_sectors(radius=radius, offline=args.offline, **target)
@@ -537,19 +652,21 @@ def _sectors(args):
 
 
 def _cutout(args):
-    target, size = _target(args), _size(args.size)
+    target = _pixel(args) or _target(args)
+    size, window = _size(args.size), _time(args.time)
     client, unheld = _client(args), None
     with _offline_archive(args):
         paths = client.download_cutouts(
             size=size,
             sector=args.sector,
+            time=window,
             path=args.out,
             cache=not args.no_cache,
             offline=args.offline,
             **target,
         )
         if len(paths) and args.sector is None and (args.offline or args.archive):
-            unheld = _sectors_not_held(args, client, target, paths["Local Path"])
+            unheld = _sectors_not_held(args, client, target, paths["Local Path"], window)
     offline, notes, kept = bool(args.offline or args.archive), [], []
     for path in map(Path, paths["Local Path"]):
         print(path)
@@ -571,10 +688,11 @@ def _cutout(args):
     return EXIT_OK
 
 
-def _sectors_not_held(args, client, target, paths):
+def _sectors_not_held(args, client, target, paths, window=None):
     """A note naming the sectors that observed the target (the pointing model's sector
     table) but gave no file, as the archive cut from lacks their FFIs; `None` when there
-    are none, or the archive cannot tell what it holds (a URL)."""
+    are none, or the archive cannot tell what it holds (a URL). With a time ``window``
+    (BTJD start, stop), only sectors whose dates may reach it."""
     archive = args.archive or conf.archive
     if not args.archive:  # --offline: conf.archive (or the demo's sector, for the call)
         client = core.TessCutClass(archive=archive)
@@ -584,6 +702,9 @@ def _sectors_not_held(args, client, target, paths):
     cut = {_file_sector(path) for path in paths}
     lacking = table[table["released"] & ~table["available"]]
     sectors = sorted(set(lacking["sector"].tolist()) - cut)
+    if window is not None and sectors:
+        reach = may_overlap(sectors, TimeWindow(*window))
+        sectors = [sector for sector, may in zip(sectors, reach, strict=True) if may]
     if not sectors:
         return None
     many = "s" * (len(sectors) > 1)
@@ -594,7 +715,7 @@ def _sectors_not_held(args, client, target, paths):
 
 
 def _batch(args):
-    size = _size(args.size)
+    size, window = _size(args.size), _time(args.time)
     if args.workers is not None and args.workers < 1:
         raise InvalidQueryError(f"--workers: must be 1 or more, got {args.workers}")
     archive = args.archive or conf.archive
@@ -617,6 +738,7 @@ def _batch(args):
             storage_options={"anon": True} if args.anon else None,
             overwrite=args.overwrite,
             workers=args.workers,
+            time=window,
         )
     results = write_atomically(
         out / _RESULTS, lambda path: result.write(path, format="ascii.ecsv"), replace=True
@@ -695,7 +817,9 @@ def _read_targets(path):
     if suffixes[-1:] == [".gz"]:
         suffixes.pop()
     try:
-        table = Table.read(path, format=_TABLE_FORMATS.get(suffixes[-1] if suffixes else ""))
+        table_format = _TABLE_FORMATS.get(suffixes[-1] if suffixes else "")
+        native = {"astropy_native": True} if table_format == "fits" else {}  # Time columns
+        table = Table.read(path, format=table_format, **native)
     except Exception as exc:  # astropy's readers raise many kinds
         why = one_line(str(exc)) or type(exc).__name__
         raise InvalidQueryError(
@@ -704,12 +828,40 @@ def _read_targets(path):
         ) from exc
     if not len(table):
         raise InvalidQueryError(f"TARGETS: {path} has no rows")
-    for name in ("ra", "dec"):  # RA, Dec, DEC: as the API names them
+    for name in _TARGET_COLUMNS:  # RA, Dec, DEC, CCD: as the API names them
         if name not in table.colnames:
             same = [column for column in table.colnames if column.lower() == name]
             if len(same) == 1:
                 table.rename_column(same[0], name)
+    for name in ("time_start", "time_stop"):
+        dtype = getattr(table[name], "dtype", None) if name in table.colnames else None
+        if dtype is not None and dtype.kind in "OSU":  # text: numbers and dates (a Time stays)
+            table[name] = _instants(table[name])
+    columns = set(table.colnames)
+    if not columns & {"ra", "dec"} and columns & {"column", "row"}:
+        return table  # FFI pixels: batch_cutouts checks them, naming a bad row
     return _named_positions(table, path)
+
+
+def _instants(column):
+    """A column of BTJD numbers and dates as text (a CSV's) as BTJD numbers; blanks
+    masked."""
+    from astropy.table import MaskedColumn
+
+    name = column.info.name
+    blank = np.ma.getmaskarray(column).copy()
+    words = np.ma.getdata(column).tolist()
+    values = np.full(len(column), np.nan)
+    for row, word in enumerate(words):
+        word = word.decode() if isinstance(word, bytes) else str(word)
+        if blank[row] or not word.strip():
+            blank[row] = True
+            continue
+        instant = _instant(word, f"TARGETS: row {row}: {name}")
+        if not isinstance(instant, float):  # a Time, in TDB: BTJD as parse_time counts it
+            instant = float(instant.jd1 - BTJD_ZERO) + float(instant.jd2)
+        values[row] = instant
+    return MaskedColumn(values, name=name, mask=blank)
 
 
 def _named_positions(table, path):
@@ -723,8 +875,9 @@ def _named_positions(table, path):
         ra, dec = (_degrees(table[name]) for name in ("ra", "dec"))
     elif named is None:
         raise InvalidQueryError(
-            f"TARGETS: {path} has no ra and dec columns, nor a name column (name, id or ID) "
-            f"to look its targets up by; it has {', '.join(table.colnames)}"
+            f"TARGETS: {path} has no ra and dec columns, nor column and row (FFI pixels), nor a "
+            f"name column (name, id or ID) to look its targets up by; it has "
+            f"{', '.join(table.colnames)}"
         )
     else:
         blank = np.ones(len(table), dtype=bool)

@@ -115,7 +115,7 @@ def test_targets_are_ordered_in_bands_of_rows_for_their_tasks(cube_archive, cube
     real = batch._cut_task
 
     def recording(task, **kwargs):
-        seen.append(task[4:])  # the task's positions
+        seen.append(task[4:6])  # the task's positions
         return real(task, **kwargs)
 
     targets = neighbours(cube_file, 12)
@@ -446,3 +446,320 @@ def test_what_is_not_a_regular_file_under_a_cutouts_name_is_made_again(
     assert (tmp_path / "elsewhere.fits").read_bytes() == (
         tmp_path / "first" / names[1]
     ).read_bytes()
+
+
+# Time windows and FFI pixels (issue 22)
+
+
+def frames_window(times, first, stop):
+    """A BTJD window holding FFIs ``first`` to ``stop`` (excluded) by their mid-times."""
+    return times[first] - 1e-4, times[stop - 1] + 1e-4
+
+
+def api_files(cube_archive, out, **kwargs):
+    """The bytes of the files ``download_cutouts`` writes from the archive, by name."""
+    from pathlib import Path
+
+    from astro_tesscut import TessCutClass
+
+    paths = TessCutClass(archive=cube_archive).download_cutouts(
+        path=out, show_progress=False, **kwargs
+    )["Local Path"]
+    return {Path(path).name: Path(path).read_bytes() for path in paths}
+
+
+def written_bytes(path):
+    from pathlib import Path
+
+    return Path(path).name, Path(path).read_bytes()
+
+
+def test_each_target_gets_the_cadences_of_its_own_window(cube_archive, cube_file, tmp_path):
+    times = open_cube(cube_file).times
+    targets = grid(cube_file, 3)
+    targets["time_start"] = np.ma.masked_array([0.0, 0.0, 0.0], mask=[False, True, False])
+    targets["time_stop"] = np.ma.masked_array([0.0, 0.0, 0.0], mask=[False, True, False])
+    targets["time_start"][0], targets["time_stop"][0] = frames_window(times, 2, 5)
+    targets["time_start"][2], targets["time_stop"][2] = frames_window(times, 0, 1)
+    result = batch.batch_cutouts(targets, 7, cube_archive, out_dir=tmp_path / "out")
+    assert list(result["status"]) == ["written"] * 3
+    expected = [(2, 5), (0, 8), (0, 1)]  # the masked row: every cadence
+    for row, path, (first, stop) in zip(targets, result["path"], expected, strict=True):
+        with fits.open(path) as hdul:
+            assert np.array_equal(hdul["PIXELS"].data["TIME"], times[first:stop])
+            assert np.array_equal(hdul["PIXELS"].data["CADENCENO"], np.arange(first, stop) + 1)
+        window = None if (first, stop) == (0, 8) else frames_window(times, first, stop)
+        # The very file get_cutouts makes of that window.
+        api = api_files(
+            cube_archive,
+            tmp_path / f"api-{row['id']}",
+            coordinates=(row["ra"], row["dec"]),
+            size=7,
+            time=window,
+        )
+        name, data = written_bytes(path)
+        assert api == {name: data}
+
+
+def test_the_time_argument_is_every_targets_window_unless_it_has_its_own(
+    cube_archive, cube_file, tmp_path
+):
+    from astropy.time import Time
+
+    times = open_cube(cube_file).times
+    targets = grid(cube_file, 2)
+    own = Time(np.array(frames_window(times, 5, 7)) + 2457000, format="jd", scale="tdb")
+    targets["time_start"] = Time([own[0], own[0]])
+    targets["time_stop"] = Time([own[1], own[1]])
+    targets["time_start"][1] = np.ma.masked  # masked Times: no window of its own
+    targets["time_stop"][1] = np.ma.masked
+    window = Time(np.array(frames_window(times, 1, 3)) + 2457000, format="jd", scale="tdb")
+    result = batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path, time=window)
+    for path, (first, stop) in zip(result["path"], [(5, 7), (1, 3)], strict=True):
+        with fits.open(path) as hdul:
+            assert np.array_equal(hdul["PIXELS"].data["TIME"], times[first:stop])
+
+
+def test_a_window_without_cadences_is_no_data_saying_why(
+    cube_archive, cube_file, tmp_path, monkeypatch
+):
+    times = open_cube(cube_file).times
+    targets = grid(cube_file, 3)
+    targets["time_start"] = [times[0] - 1, times[-1] + 1, 1500.0]  # 1500: sector 5 or so
+    targets["time_stop"] = [times[-1] + 2, times[-1] + 2, 1501.0]
+    opened = []
+    real = batch.prepare_cube
+    monkeypatch.setattr(batch, "prepare_cube", lambda *a, **k: opened.append(a) or real(*a, **k))
+    result = batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path, show_progress=False)
+    assert list(result["status"]) == ["written", "no data", "no data"]
+    assert [tuple(r) for r in result["sector", "camera", "ccd"]] == [(1, 4, 2)] * 3
+    assert list(result["path"][1:]) == ["", ""]
+    # After the cube's last cadence, in its sector's days: the cube says which it has.
+    assert result["error"][1].startswith("time: no cadence of tess-s0001-4-2 lies within BTJD ")
+    assert "its FFIs' mid-times run from BTJD 1325.3104 to 1325.4562" in result["error"][1]
+    # Weeks away from the sector: no cube opened for it.
+    assert result["error"][2].startswith(
+        "time: no cadence of sector 1 lies within BTJD 1500.0000 to 1501.0000 (the sector's "
+        "FFIs were taken around BTJD 1326 to 1353"
+    )
+    assert len(opened) == 1  # one task: the first two targets
+
+
+def test_a_window_outside_every_cube_writes_no_file(cube_archive, cube_file, tmp_path):
+    result = batch.batch_cutouts(
+        grid(cube_file, 2), 5, cube_archive, out_dir=tmp_path / "out", time=(2000, 2001)
+    )
+    assert list(result["status"]) == ["no data", "no data"]
+    assert not list((tmp_path / "out").glob("*.fits"))
+
+
+def test_a_resumed_run_with_another_window_keeps_its_files_unless_overwritten(
+    cube_archive, cube_file, tmp_path
+):
+    times = open_cube(cube_file).times
+    targets = grid(cube_file, 2)
+    out = tmp_path / "out"
+    first = batch.batch_cutouts(targets, 5, cube_archive, out_dir=out, time=(0, times[2]))
+    assert set(first["status"]) == {"written"}
+    again = batch.batch_cutouts(targets, 5, cube_archive, out_dir=out, time=(times[4], 2000))
+    assert set(again["status"]) == {"skipped"}
+    assert list(again["path"]) == list(first["path"])  # a file's name does not say its window
+    with fits.open(again["path"][0]) as hdul:
+        assert len(hdul["PIXELS"].data) == 3
+    made = batch.batch_cutouts(
+        targets, 5, cube_archive, out_dir=out, time=(times[4], 2000), overwrite=True
+    )
+    assert set(made["status"]) == {"written"}
+    with fits.open(made["path"][0]) as hdul:
+        assert np.array_equal(hdul["PIXELS"].data["TIME"], times[4:])
+
+
+@pytest.mark.parametrize(
+    ("columns", "words"),
+    [
+        (
+            {"time_start": [1325.0] * 4},
+            "targets: the table has a time_start column but no time_stop",
+        ),
+        (
+            {"time_start": [1325.0, 1326.0, 1325.0, 1325.0], "time_stop": [1326.0, 1325.5] * 2},
+            "targets: row 1 ('star1'): time: the start must come before the stop, got BTJD 1326.0",
+        ),
+        (
+            {"time_start": [1325.0] * 4, "time_stop": [1326.0, 1326.0, np.inf, 1326.0]},
+            "targets: row 2 ('star2'): time: must be finite numbers",
+        ),
+        (
+            {"time_start": ["a"] * 4, "time_stop": [1326.0] * 4},
+            "targets: column time_start must hold BTJD numbers (BJD - 2457000) or times",
+        ),
+    ],
+)
+def test_bad_windows_are_refused_naming_the_row(cube_archive, cube_file, tmp_path, columns, words):
+    targets = grid(cube_file)
+    for name, values in columns.items():
+        targets[name] = values
+    with pytest.raises(InvalidQueryError, match="^" + re.escape(words)):
+        batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_half_a_window_is_refused_naming_the_row(cube_archive, cube_file, tmp_path):
+    targets = grid(cube_file)
+    targets["time_start"] = np.ma.masked_array([1325.0] * 4, mask=[False, False, False, True])
+    targets["time_stop"] = [1326.0] * 4
+    with pytest.raises(InvalidQueryError, match=re.escape("row 3 ('star3') has a time_stop but")):
+        batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path)
+    with pytest.raises(InvalidQueryError, match="^time: the start must come before the stop"):
+        batch.batch_cutouts(grid(cube_file), 5, cube_archive, out_dir=tmp_path, time=(2, 1))
+
+
+PIXELS = [(1620, 260), (1630.4, 265.6), (1611, 251)]  # inside the test cube (1601.., 241..)
+
+
+def pixel_targets(pixels=PIXELS, **columns):
+    return Table(
+        {
+            "id": [f"p{i}" for i in range(len(pixels))],
+            "column": [p[0] for p in pixels],
+            "row": [p[1] for p in pixels],
+            "sector": [1] * len(pixels),
+            "camera": [4] * len(pixels),
+            "ccd": [2] * len(pixels),
+            **columns,
+        }
+    )
+
+
+def test_pixel_targets_give_the_files_get_cutouts_gives_by_pixel(cube_archive, cube_file, tmp_path):
+    result = batch.batch_cutouts(
+        pixel_targets(), (7, 5), cube_archive, out_dir=tmp_path / "out", show_progress=False
+    )
+    assert list(result["status"]) == ["written"] * 3
+    assert [tuple(r) for r in result["sector", "camera", "ccd"]] == [(1, 4, 2)] * 3
+    for index, (pixel, path) in enumerate(zip(PIXELS, result["path"], strict=True)):
+        api = api_files(
+            cube_archive,
+            tmp_path / f"api{index}",
+            pixel=pixel,
+            sector=1,
+            camera=4,
+            ccd=2,
+            size=(7, 5),
+        )
+        name, data = written_bytes(path)
+        assert api == {name: data}
+        with fits.open(path) as hdul:  # centred on the pixel: 5 columns, 7 rows
+            aperture = hdul["APERTURE"].header
+            column, row = (int(np.floor(v + 0.5)) for v in pixel)
+            assert (aperture["CRVAL1P"], aperture["CRVAL2P"]) == (column - 2, row - 3)
+
+
+def test_pixel_targets_take_their_windows_and_sectors(cube_archive, cube_file, tmp_path):
+    times = open_cube(cube_file).times
+    start, stop = frames_window(times, 3, 6)
+    targets = pixel_targets(PIXELS[:2], time_start=[start, start], time_stop=[stop, stop])
+    del targets["sector"]  # the one sector asked, for every row
+    result = batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path / "out", sectors=1)
+    for index, (pixel, path) in enumerate(zip(PIXELS[:2], result["path"], strict=True)):
+        api = api_files(
+            cube_archive,
+            tmp_path / f"api{index}",
+            pixel=pixel,
+            sector=1,
+            camera=4,
+            ccd=2,
+            size=5,
+            time=(start, stop),
+        )
+        assert api == dict([written_bytes(path)])
+        with fits.open(path) as hdul:
+            assert np.array_equal(hdul["PIXELS"].data["TIME"], times[3:6])
+
+
+def test_a_pixel_of_a_cube_the_archive_lacks_or_off_its_region_is_no_data(
+    cube_archive, cube_file, tmp_path
+):
+    targets = pixel_targets([(1620, 260), (1620, 260), (1000, 1000)])
+    targets["sector"][1] = 2
+    result = batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path, show_progress=False)
+    assert list(result["status"]) == ["written", "no data", "no data"]
+    assert [tuple(r) for r in result["sector", "camera", "ccd"]] == [
+        (1, 4, 2),
+        (2, 4, 2),
+        (1, 4, 2),
+    ]
+    assert result["error"][1] == "the archive holds no cube or FFIs of sector 2, camera 4, CCD 2"
+    assert "lies outside the region of tess-s0001-4-2 the cube holds" in result["error"][2]
+
+
+def test_a_pixel_of_an_unreadable_cube_is_an_error_of_its_rows_only(
+    cube_archive, cube_file, tmp_path
+):
+    (link,) = cube_archive.rglob(cube_file.name)
+    link.unlink()
+    link.write_bytes(b"SIMPLE  = junk")
+    result = batch.batch_cutouts(
+        pixel_targets(PIXELS[:2]), 5, cube_archive, out_dir=tmp_path, show_progress=False
+    )
+    assert list(result["status"]) == ["error", "error"]
+    assert all("not a readable FITS" in error for error in result["error"])
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda t: t["column"].__setitem__(1, 3000), "targets: row 1 ('p1'): pixel: (3000, "),
+        (lambda t: t["camera"].__setitem__(2, 5), "targets: row 2 ('p2'): camera: must be 1,"),
+        (lambda t: t["sector"].__setitem__(0, 0), "targets: row 0 ('p0'): sector: must be a"),
+        (lambda t: t.remove_column("ccd"), "targets: a table of FFI pixels needs column, row,"),
+        (lambda t: t.remove_column("sector"), "targets: a table of FFI pixels needs column, row,"),
+    ],
+)
+def test_pixel_targets_are_checked_as_get_cutouts_checks_a_pixel(
+    cube_archive, tmp_path, change, words
+):
+    targets = pixel_targets()
+    change(targets)
+    with pytest.raises(InvalidQueryError, match="^" + re.escape(words)):
+        batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_masked_pixel_and_a_second_sector_are_refused(cube_archive, tmp_path):
+    targets = Table(pixel_targets(), masked=True)
+    targets["ccd"].mask[1] = True
+    with pytest.raises(InvalidQueryError, match=re.escape("targets: row 1 ('p1') is masked: ccd")):
+        batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path)
+    with pytest.raises(InvalidQueryError, match="^sectors: a pixel is on the FFI of its row's"):
+        batch.batch_cutouts(pixel_targets(), 5, cube_archive, out_dir=tmp_path, sectors=1)
+    no_sector = pixel_targets()
+    del no_sector["sector"]
+    with pytest.raises(InvalidQueryError, match=re.escape("it has no sector (or give sectors one")):
+        batch.batch_cutouts(no_sector, 5, cube_archive, out_dir=tmp_path, sectors=[1, 2])
+
+
+def test_a_task_is_plain_numbers_a_worker_unpickles(cube_archive, cube_file, tmp_path):
+    import pickle
+
+    tasks = []
+    real = batch._cut_task
+
+    def recording(task, **kwargs):
+        tasks.append(task)
+        return real(pickle.loads(pickle.dumps(task)), **kwargs)
+
+    targets = pixel_targets(time_start=[1325.0] * 3, time_stop=[1326.0] * 3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch, "_cut_task", recording)
+        result = batch.batch_cutouts(targets, 5, cube_archive, out_dir=tmp_path)
+    assert set(result["status"]) == {"written"}
+    (task,) = tasks
+    key, location, options, rows, ra, dec, spans, pixels = task
+    assert key == (1, 4, 2)
+    assert isinstance(location, str)
+    assert options is None
+    for array in (rows, ra, dec, spans, pixels):
+        assert isinstance(array, np.ndarray)
+        assert array.dtype.kind in "if"
+    assert spans.tolist() == [[1325.0, 1326.0]] * 3

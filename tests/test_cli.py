@@ -213,3 +213,56 @@ def test_what_the_docs_examples_print_shows_plain_values(name, request, capsys):
     printed = capsys.readouterr().out
     assert printed.strip()
     assert not re.findall(r"\bnp\.\w+\(", printed), printed
+
+
+# --time and --pixel (issue 22)
+
+
+def test_cutout_time_keeps_the_windows_cadences(mock_http, cube_archive, cube_file, tmp_path):
+    from astropy.io import fits
+    from astropy.time import Time
+
+    from astro_tesscut.cube.ffi_cube import open_cube
+
+    times = open_cube(cube_file).times
+    start, stop = times[2] - 1e-4, times[4] + 1e-4
+    base = ["cutout", PI_MEN_TEXT, "--size", "7", "--archive", str(cube_archive)]
+    assert main([*base, "--time", str(start), str(stop), "--out", str(tmp_path / "btjd")]) == 0
+    (path,) = (tmp_path / "btjd").glob("*.fits")
+    with fits.open(path) as hdul:
+        assert list(hdul["PIXELS"].data["TIME"]) == list(times[2:5])
+    # The same window as dates, read as TDB.
+    dates = [Time(t + 2457000, format="jd", scale="tdb").isot for t in (start, stop)]
+    assert main([*base, "--time", *dates, "--out", str(tmp_path / "iso")]) == 0
+    (again,) = (tmp_path / "iso").glob("*.fits")
+    assert again.name == path.name
+    assert again.read_bytes() == path.read_bytes()
+    assert len(mock_http.calls) == 0
+
+
+def test_cutout_time_outside_the_sector_exits_3(mock_http, cube_archive, tmp_path, capsys):
+    argv = ["cutout", PI_MEN_TEXT, "--archive", str(cube_archive), "--out", str(tmp_path)]
+    assert main([*argv, "--time", "1400", "1401"]) == 3
+    assert "has cadences within BTJD 1400.0000 to 1401.0000" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.fits"))
+
+
+def test_cutout_pixel_is_centred_on_the_pixel(mock_http, cube_archive, tmp_path, capsys):
+    from astropy.io import fits
+
+    from astro_tesscut import TessCutClass
+
+    pixel = ["--pixel", "1620", "260", "--sector", "1", "--camera", "4", "--ccd", "2"]
+    argv = ["cutout", *pixel, "--size", "7x5", "--archive", str(cube_archive)]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    (printed,) = capsys.readouterr().out.split()
+    with fits.open(printed) as hdul:
+        aperture = hdul["APERTURE"].header
+        assert (aperture["CRVAL1P"], aperture["CRVAL2P"]) == (1620 - 3, 260 - 2)
+        assert hdul["APERTURE"].data.shape == (5, 7)
+    api = TessCutClass(archive=cube_archive).download_cutouts(
+        pixel=(1620, 260), sector=1, camera=4, ccd=2, size=(5, 7), path=tmp_path / "api"
+    )["Local Path"]
+    assert [Path(p).name for p in api] == [Path(printed).name]
+    assert Path(api[0]).read_bytes() == Path(printed).read_bytes()
+    assert len(mock_http.calls) == 0

@@ -324,8 +324,8 @@ def test_a_missing_or_unreadable_targets_file_is_one_line(cube_archive, tmp_path
     code, _, stderr = run(capsys, batch_argv(nameless, cube_archive, tmp_path / "out"))
     assert code == 2
     assert stderr == [
-        f"tesscut: error: TARGETS: {nameless} has no ra and dec columns, nor a name column "
-        "(name, id or ID) to look its targets up by; it has x, y"
+        f"tesscut: error: TARGETS: {nameless} has no ra and dec columns, nor column and row "
+        "(FFI pixels), nor a name column (name, id or ID) to look its targets up by; it has x, y"
     ]
 
 
@@ -399,3 +399,170 @@ def test_an_unreachable_scheduler_is_one_line(
         "tesscut: error: --scheduler: no Dask scheduler answered at 'tcp://x:1': Timed out "
         "trying to connect to tcp://x:1 after 30 s"
     ]
+
+
+# --time, windows of rows and tables of FFI pixels (issue 22)
+
+
+def test_time_is_every_rows_window_unless_the_table_gives_its_own(
+    targets_csv, cube_file, cube_archive, tmp_path, capsys
+):
+    from astropy.time import Time
+
+    times = open_cube(cube_file).times
+    ra, dec = on_cube(cube_file, 3)
+    own = Time(times[5] - 1e-4 + 2457000, format="jd", scale="tdb").isot  # a date, as TDB
+    path = write_csv(
+        tmp_path / "windows.csv",
+        [
+            ("a", ra[0], dec[0], "", ""),  # no window of its own: --time's
+            ("b", ra[1], dec[1], times[0] - 1e-4, times[1] + 1e-4),
+            ("c", ra[2], dec[2], own, times[7] + 1e-4),
+        ],
+        header="id,ra,dec,time_start,time_stop",
+    )
+    argv = [*batch_argv(path, cube_archive, tmp_path / "out"), "--time"]
+    code, stdout, _ = run(capsys, [*argv, str(times[3] - 1e-4), str(times[4] + 1e-4)])
+    assert code == 0
+    assert stdout[0].startswith("3 targets: 3 files written")
+    table = results(tmp_path / "out")
+    for path, (first, stop) in zip(table["path"], [(3, 5), (0, 2), (5, 8)], strict=True):
+        with fits.open(path) as hdul:
+            assert list(hdul["PIXELS"].data["TIME"]) == list(times[first:stop])
+
+
+def test_time_gives_the_files_batch_cutouts_gives(targets_csv, cube_archive, tmp_path, capsys):
+    window = ["2018-07-25T19:30", "2018-07-25T20:30"]  # dates, read as TDB
+    assert main([*batch_argv(targets_csv, cube_archive, tmp_path / "cli"), "--time", *window]) == 0
+    from astropy.time import Time
+
+    api = batch_cutouts(
+        Table.read(targets_csv),
+        5,
+        cube_archive,
+        out_dir=tmp_path / "api",
+        show_progress=False,
+        time=Time(window, scale="tdb"),
+    )
+    cli = results(tmp_path / "cli")
+    assert list(cli["status"]) == list(api["status"]) == ["written"] * 3 + ["no data"]
+    for ours, theirs in zip(cli["path"][:3], api["path"][:3], strict=True):
+        assert Path(ours).read_bytes() == Path(theirs).read_bytes()
+        with fits.open(ours) as hdul:
+            assert len(hdul["PIXELS"].data) == 2
+
+
+def test_a_window_outside_the_sector_is_no_data(targets_csv, cube_archive, tmp_path, capsys):
+    argv = [*batch_argv(targets_csv, cube_archive, tmp_path / "out"), "--time", "1500", "1501"]
+    code, stdout, stderr = run(capsys, argv)
+    assert code == 3
+    assert stdout[0].startswith("4 targets: 0 files written, 0 skipped (already there), 0 failed")
+    assert stderr[0].startswith(
+        "tesscut: note: no data for star0: time: no cadence of sector 1 lies within BTJD "
+        "1500.0000 to 1501.0000"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--time", "1326", "1325"], "tesscut: error: --time: the start must come before"),
+        (["--time", "later", "1326"], "tesscut: error: --time: 'later' is neither a BTJD number"),
+    ],
+)
+def test_bad_times_exit_2(targets_csv, cube_archive, tmp_path, capsys, options, words):
+    argv = [*batch_argv(targets_csv, cube_archive, tmp_path / "out"), *options]
+    code, stdout, stderr = run(capsys, argv)
+    assert code == 2
+    assert stdout == []
+    (error,) = stderr
+    assert error.startswith(words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_date_in_the_table_names_its_row(cube_file, cube_archive, tmp_path, capsys):
+    ra, dec = on_cube(cube_file, 2)
+    path = write_csv(
+        tmp_path / "t.csv",
+        [("a", ra[0], dec[0], "1325.3", "1326"), ("b", ra[1], dec[1], "2018-07-25T19:00", "x")],
+        header="id,ra,dec,time_start,time_stop",
+    )
+    code, _, stderr = run(capsys, batch_argv(path, cube_archive, tmp_path / "out"))
+    assert code == 2
+    assert stderr == [
+        "tesscut: error: TARGETS: row 1: time_stop: 'x' is neither a BTJD number (BJD - "
+        "2457000, such as 1325.3) nor a date (such as 2018-07-26T00:00, read as TDB)"
+    ]
+
+
+def test_a_table_of_ffi_pixels(cube_archive, tmp_path, capsys):
+    from astro_tesscut import TessCutClass
+
+    path = write_csv(
+        tmp_path / "pixels.csv",
+        [("p0", 1620, 260, 1, 4, 2), ("p1", 1630, 265, 1, 4, 2), ("elsewhere", 1620, 260, 2, 4, 2)],
+        header="id,Column,Row,Sector,Camera,CCD",  # any case, as ra and dec
+    )
+    code, stdout, stderr = run(capsys, batch_argv(path, cube_archive, tmp_path / "out"))
+    assert code == 0
+    assert stdout[0].startswith("3 targets: 2 files written")
+    assert stderr == [
+        "tesscut: note: no data for elsewhere: the archive holds no cube or FFIs of sector 2, "
+        "camera 4, CCD 2"
+    ]
+    table = results(tmp_path / "out")
+    assert list(table["status"]) == ["written", "written", "no data"]
+    client = TessCutClass(archive=cube_archive)
+    for path, pixel in zip(table["path"][:2], [(1620, 260), (1630, 265)], strict=True):
+        (api,) = client.download_cutouts(
+            pixel=pixel, sector=1, camera=4, ccd=2, size=5, path=tmp_path / "api"
+        )["Local Path"]
+        assert Path(api).name == Path(path).name
+        assert Path(api).read_bytes() == Path(path).read_bytes()
+
+
+def test_a_table_of_ffi_pixels_takes_one_sector_for_every_row(cube_archive, tmp_path, capsys):
+    path = write_csv(
+        tmp_path / "p.csv", [("p0", 1620, 260, 4, 2)], header="id,column,row,camera,ccd"
+    )
+    assert main([*batch_argv(path, cube_archive, tmp_path / "out"), "--sector", "1"]) == 0
+    assert list(results(tmp_path / "out")["status"]) == ["written"]
+    code, _, stderr = run(capsys, batch_argv(path, cube_archive, tmp_path / "none"))
+    assert code == 2
+    (error,) = stderr
+    assert error.startswith("tesscut: error: targets: a table of FFI pixels needs column, row,")
+
+
+def test_a_bad_pixel_is_refused_naming_its_row(cube_archive, tmp_path, capsys):
+    path = write_csv(
+        tmp_path / "bad.csv",
+        [("p0", 1620, 260, 1, 4, 2), ("p1", 1620, 260, 1, 7, 2)],
+        header="id,column,row,sector,camera,ccd",
+    )
+    code, _, stderr = run(capsys, batch_argv(path, cube_archive, tmp_path / "out"))
+    assert code == 2
+    assert stderr == ["tesscut: error: targets: row 1 ('p1'): camera: must be 1, 2, 3 or 4, got 7"]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("suffix", [".ecsv", ".fits"])
+def test_time_columns_of_ecsv_and_fits_tables(cube_file, cube_archive, tmp_path, capsys, suffix):
+    from astropy.time import Time
+
+    times = open_cube(cube_file).times
+    ra, dec = on_cube(cube_file, 2)
+    ends = np.array([times[1] - 1e-4, times[3] + 1e-4]) + 2457000
+    path = tmp_path / f"targets{suffix}"
+    Table(
+        {
+            "id": ["a", "b"],
+            "ra": ra,
+            "dec": dec,
+            "time_start": Time([ends[0]] * 2, format="jd", scale="tdb"),
+            "time_stop": Time([ends[1]] * 2, format="jd", scale="tdb"),
+        }
+    ).write(path)
+    assert main(batch_argv(path, cube_archive, tmp_path / "out")) == 0
+    for written in results(tmp_path / "out")["path"]:
+        with fits.open(written) as hdul:
+            assert list(hdul["PIXELS"].data["TIME"]) == list(times[1:4])

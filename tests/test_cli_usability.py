@@ -672,3 +672,61 @@ def test_every_bright_star_in_the_demos_sky_plot_is_marked(mock_http, tmp_path, 
     for peak in peaks:
         nearest = min(math.dist(peak, star) for star in marked)
         assert nearest < 1.5, f"an unmarked star at pixel {peak}"
+
+
+# --time and --pixel mistakes (issue 22)
+
+PIXEL = ["--pixel", "1620", "260", "--sector", "1", "--camera", "4", "--ccd", "2"]
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (
+            ["--time", "1326", "1325"],
+            "--time: the start must come before the stop, got BTJD 1326.0",
+        ),
+        (["--time", "soon", "1326"], "--time: 'soon' is neither a BTJD number (BJD - 2457000"),
+        (["--time", "1325", "2018-13-45"], "--time: '2018-13-45' is neither a BTJD number"),
+        (["--time", "1325", "inf"], "--time: must be finite numbers"),
+        (["--camera", "4"], "--camera: only with --pixel"),
+    ],
+)
+def test_bad_times_are_one_line_and_exit_2(mock_http, cube_archive, capsys, options, words):
+    argv = ["cutout", "Pi Men", "--archive", str(cube_archive), *options]
+    assert main(argv) == 2
+    assert one_line_error(capsys).startswith(f"tesscut: error: {words}")
+    assert len(mock_http.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({1: "x"}, "--pixel: 'x' is not a number; give the 1-based column and row"),
+        ({1: "3000"}, "--pixel: (3000, 260) is outside an FFI: columns 1-2136"),
+        ({6: "5"}, "--camera: must be 1, 2, 3 or 4, got 5"),
+        ({8: "0"}, "--ccd: must be 1, 2, 3 or 4, got 0"),
+        ({4: "0"}, "--sector: must be a positive integer, got 0"),
+    ],
+)
+def test_bad_pixels_are_one_line_and_exit_2(mock_http, cube_archive, capsys, change, words):
+    pixel = [change.get(i, word) for i, word in enumerate(PIXEL)]
+    assert main(["cutout", *pixel, "--archive", str(cube_archive)]) == 2
+    assert one_line_error(capsys).startswith(f"tesscut: error: {words}")
+    assert len(mock_http.calls) == 0
+
+
+def test_a_pixel_needs_its_sector_camera_and_ccd(mock_http, cube_archive, capsys):
+    assert main(["cutout", "--pixel", "1620", "260", "--camera", "4"]) == 2
+    assert one_line_error(capsys) == (
+        "tesscut: error: --pixel: a pixel is on the FFI of one sector, camera and CCD; give "
+        "--sector and --ccd too"
+    )
+
+
+def test_a_cutout_is_of_a_target_or_of_a_pixel(capsys):
+    error = usage_error(capsys, ["cutout", "Pi Men", *PIXEL], "cutout")
+    assert "a cutout is centred on a TARGET or on --pixel COLUMN ROW" in error
+    assert error.endswith("give one or the other, not both")
+    error = usage_error(capsys, ["cutout", "--size", "5"], "cutout")
+    assert error.endswith("give one or the other")
