@@ -5,6 +5,7 @@ it counts what the client fetches and throttles on demand. Needs the
 ``cloud`` extra (obstore, fsspec, s3fs, dask, distributed) and moto[server].
 """
 
+import io
 import itertools
 import json
 import os
@@ -84,6 +85,37 @@ def test_a_cold_cutout_is_two_round_trips(proxy, corner_cube_file, monkeypatch):
     theirs = cutout(corner_cube_file, target, size=(9, 7))
     assert hdul.filename() == theirs.filename()
     assert np.array_equal(hdul[1].data["FLUX"], theirs[1].data["FLUX"])
+
+
+@pytest.mark.parametrize("merging", [True, False])
+def test_a_cold_time_window_reads_with_the_table_where_its_runs_would_merge(
+    proxy, corner_cube_file, monkeypatch, merging
+):
+    from astro_tesscut.cube import cutout as cutout_module
+    from astro_tesscut.cube.s3_source import S3Source
+    from astro_tesscut.sizes import parse_size
+    from astro_tesscut.targets import TimeWindow
+
+    local = open_cube(corner_cube_file)
+    target = [float(v) for v in local.projection.pixel_to_world(25.3, 30.2)]
+    times = local.times
+    window = TimeWindow(times[2] - 1e-4, times[4] + 1e-4)  # cadences 2, 3 and 4
+    if not merging:  # as if a pixel's cadences lay farther apart than a request costs
+        monkeypatch.setattr(cutout_module, "MERGE_GAP", 0)
+    calls = count_reads(monkeypatch, S3Source)
+    remote = open_cube(f"s3://stpubdata/{CORNER}{corner_cube_file.name}", ANON)
+    ra, dec = np.array([target[0]]), np.array([target[1]])
+    (outcome,) = cutout_module.cut_many(remote, ra, dec, parse_size((9, 7)), time=window)
+    # Where the window's runs in a row would be one request anyway, the guessed rows come
+    # whole with the table; else the table comes first, then only the window's runs.
+    assert calls == ["head", "read_into"] + ([] if merging else ["read_into"])
+    name, data = outcome.made
+    ours = fits.open(io.BytesIO(data.tobytes()))
+    (whole,) = cutout_module.cut_many(local, ra, dec, parse_size((9, 7)))
+    theirs = fits.open(io.BytesIO(whole.made[1].tobytes()))
+    assert name == whole.made[0]
+    assert np.array_equal(ours[1].data["FLUX"], theirs[1].data["FLUX"][2:5])
+    assert np.array_equal(ours[1].data["TIME"], theirs[1].data["TIME"][2:5])
 
 
 def test_a_wrong_guess_costs_one_more_round_trip(proxy, cube_file, monkeypatch):

@@ -33,7 +33,7 @@ from ..files import cutout_from_bytes, write_files
 from ..sizes import LEAST_PIXEL_SCALE, parse_size
 from ..sky.pointing import ffi_pixels, pointing_model
 from ..targets import positions_of
-from .ffi_cube import FFICube, open_cube
+from .ffi_cube import CADENCE_BYTES, FFICube, open_cube
 from .pipeline import ahead, check_room, holding, submit
 from .source import is_url
 from .tpf import tpf_bytes
@@ -218,8 +218,11 @@ def cut_many(cube, ra, dec, size, *, keep=None, done=None, windows=None, time=No
     """
     times = time if isinstance(time, list | tuple) else [time] * len(ra)
     if windows is None:
-        # Guessing rows to read with the table pays only when they are read whole.
-        windows = cutout_windows(cube, ra, dec, size, guess=not any(times))
+        # Guessing rows to read with the table pays when they are read whole, or when a
+        # time window's runs in a row would merge into one request anyway: a pixel's
+        # cadences span at most MERGE_GAP bytes.
+        short = cube.frames * CADENCE_BYTES <= MERGE_GAP
+        windows = cutout_windows(cube, ra, dec, size, guess=short or not any(times))
     else:
         cube.load()
     windows = np.asarray(windows).tolist()

@@ -47,6 +47,7 @@ _OPENING = {}  # version -> lock held while that cube's headers are read
 _CHUNK = 20 * 2880
 # Headers that have not ended by then are refused rather than read on to the file's end.
 _MAX_HEADER_BYTES = 1 << 20
+CADENCE_BYTES = 8  # a pixel's flux and error at one cadence, two float32
 # The table (one row of FFI keywords per frame) follows the pixels to the end
 # of the file; a tail far longer than such rows can be is refused unread.
 _MAX_TABLE_BYTES = 1 << 20
@@ -335,7 +336,7 @@ class FFICube:
         The runs of pixels the rectangles need are fetched as one range where
         they overlap, touch or lie at most ``gap`` bytes apart: neighbouring
         cutouts share their requests and bytes. What `load` read ahead serves
-        the rectangles of every cadence inside it (once).
+        the rectangles inside it (once), of every cadence or some.
         """
         with self._lock:
             prefetched, self._prefetched = self._prefetched, None
@@ -345,15 +346,15 @@ class FFICube:
             for index, rectangle in enumerate(rectangles):
                 row_start, row_stop, column_start, column_stop, *frames = rectangle
                 if (
-                    tuple(frames or (0, self.frames)) == (0, self.frames)  # read whole
-                    and top <= row_start < row_stop <= bottom
+                    top <= row_start < row_stop <= bottom
                     and left <= column_start < column_stop <= right
                 ):
                     inside = (
                         slice(row_start - top, row_stop - top),
                         slice(column_start - left, column_stop - left),
                     )
-                    served[index] = (pixels[inside], on_cube[inside])
+                    cadences = slice(*(frames or (0, self.frames)))  # it holds every cadence
+                    served[index] = (pixels[inside][:, :, cadences], on_cube[inside])
         rest = [index for index in range(len(rectangles)) if index not in served]
         if rest:
             ranges, buffers, finish = self._plan([rectangles[i] for i in rest], gap=gap)
@@ -456,7 +457,9 @@ class FFICube:
 
     def _offset(self, row, column, frame):
         """Where in the file the pixel (row, column, frame) starts."""
-        return self.data_start + ((row * self.columns + column) * self.frames + frame) * 8
+        return (
+            self.data_start + ((row * self.columns + column) * self.frames + frame) * CADENCE_BYTES
+        )
 
 
 def _parse_table(data, name, frames):

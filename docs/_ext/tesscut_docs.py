@@ -411,6 +411,32 @@ def _bench_substitutions():
             if client["client"] in short:
                 key = f"bench.ranges.{short[client['client']]}_{latency}"
                 subs[key] = f"{client['cpu_ms_per_get']:.2g}"
+    subs.update(_time_window_substitutions(result("bench_time_window")))
+    return subs
+
+
+def _time_window_substitutions(window):
+    """``bench.time_window.*``: a time window's cutout against the whole sector's
+    (``benchmarks/bench_time_window.py``); a cube's figures end in its cadences."""
+    subs = {
+        "bench.time_window.provenance": _provenance(window),
+        "bench.time_window.latency_ms": f"{window['latency_s'] * 1e3:g}",
+        "bench.time_window.ceiling": f"{window['ceiling_gets_per_s']:,.0f}",
+        "bench.time_window.rows": str(window["rows"]),
+        "bench.time_window.repeat": str(window["repeat"]),
+        "bench.time_window.days": f"{window['window_days']:g}",
+        "bench.time_window.merge_gap": _bytes(window["merge_gap_bytes"]),
+        "bench.time_window.merge_cadences": f"{window['merge_gap_bytes'] // 8:,}",
+    }
+    for cube in window["cubes"]:
+        frames = cube["frames"]
+        subs[f"bench.time_window.frames{frames}"] = f"{frames:,}"
+        subs[f"bench.time_window.days{frames}"] = f"{cube['days']:.1f}"
+        subs[f"bench.time_window.cadences{frames}"] = str(cube["window_cadences"])
+        for state in ("cold", "warm"):
+            ratios = cube["ratios"][state]
+            subs[f"bench.time_window.{state}_bytes{frames}"] = f"{ratios['bytes']:.2f}"
+            subs[f"bench.time_window.{state}_time{frames}"] = f"{ratios['seconds']:.2f}"
     return subs
 
 
