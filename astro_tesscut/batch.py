@@ -42,8 +42,7 @@ from .files import open_regular, sweep_stale
 from .fitslayout import FITSLayoutError, walk
 from .interrupt import carrying, stopping_on_interrupt
 from .sizes import PIXEL_SCALE, parse_size
-from .sky.geometry import SECTOR_HALF_LENGTH_DAYS, cube_hits, may_overlap, sector_ranges
-from .sky.pointing import pointing_model
+from .sky.geometry import cube_hits, may_overlap, sector_dates, sector_ranges
 from .targets import (
     BTJD_ZERO,
     FFIPixel,
@@ -524,17 +523,15 @@ def _out_of_time(keys, order, spans, settled, why):
     for first, stop in zip([0, *starts.tolist()], [*starts.tolist(), len(distinct)], strict=True):
         window = TimeWindow(*distinct[first, :2].tolist())
         reaches[first:stop] = may_overlap(distinct[first:stop, 2].astype(int).tolist(), window)
-    model = pointing_model()
-    middle = dict(zip(model.sectors.tolist(), (model.midtimes - BTJD_ZERO).tolist(), strict=True))
     for pair, reach in zip(open_pairs.tolist(), reaches[inverse.reshape(-1)].tolist(), strict=True):
         if reach:
             continue
         sector, window = int(keys[pair, 0]), TimeWindow(*windows[pair].tolist())
+        ((start, stop),) = sector_dates([sector])  # may_overlap says no only to known sectors
         settled[pair] = NO_DATA
         why[pair] = (
             f"time: no cadence of sector {sector} lies within {window} (the sector's FFIs "
-            f"were taken around BTJD {middle[sector] - SECTOR_HALF_LENGTH_DAYS:.0f} to "
-            f"{middle[sector] + SECTOR_HALF_LENGTH_DAYS:.0f}, by TESS's pointing model)"
+            f"were taken around BTJD {start:.0f} to {stop:.0f}, by TESS's pointing model)"
         )
 
 

@@ -421,7 +421,9 @@ def test_trickled_headers_stop_at_the_deadline(raw_server, tmp_path, out, part):
 def test_the_deadline_must_be_positive(service, tmp_path, out):
     with (
         conf.set_temp("request_deadline", 0),
-        pytest.raises(InvalidQueryError, match=r"^conf.request_deadline: must be a positive number of seconds, got 0"),
+        pytest.raises(
+            InvalidQueryError, match=r"^conf.request_deadline: must be a positive number of seconds"
+        ),
     ):
         fetch("download-direct", out)
     assert len(service.log) == 0

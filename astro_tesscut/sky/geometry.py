@@ -20,7 +20,7 @@ from ..exceptions import InvalidQueryError, InvalidQueryTypeError
 from ..targets import BTJD_ZERO, parse_radius
 from .pointing import focal_plane, footprints, pixels_on_ccds, pointing_model, unit_vectors
 
-__all__ = ["cube_hits", "locate", "mast_footprints", "sector_ranges"]
+__all__ = ["cube_hits", "locate", "mast_footprints", "may_overlap", "sector_dates", "sector_ranges"]
 
 # MAST's footprints of the SPOC FFIs (their s_region polygons), made and refreshed by
 # benchmarks/make_footprints.py: sector, camera, ccd, then ra1 dec1 ... ra4 dec4 (deg).
@@ -323,19 +323,28 @@ def _chunks(ra, dec, model, edges, radius_deg):
         yield (target + start, *rest)
 
 
-def may_overlap(sectors, window):
-    """Which of ``sectors`` may hold cadences within ``window`` (a
-    ``TimeWindow``), by their dates in the pointing model (widened
-    by days either side: sectors differ in length): a boolean per sector. A sector the
-    model does not know may."""
+def sector_dates(sectors):
+    """Roughly when each of ``sectors`` was observed, by the pointing model: (start, stop),
+    BTJD, its middle give or take 13.7 days; `None` for a sector the model does not know."""
     model = pointing_model()
     middle = dict(zip(model.sectors.tolist(), (model.midtimes - BTJD_ZERO).tolist(), strict=True))
-    reach = SECTOR_HALF_LENGTH_DAYS + _SECTOR_SPAN_SLACK_DAYS
+    return [
+        (middle[s] - SECTOR_HALF_LENGTH_DAYS, middle[s] + SECTOR_HALF_LENGTH_DAYS)
+        if s in middle
+        else None
+        for s in sectors
+    ]
+
+
+def may_overlap(sectors, window):
+    """Which of ``sectors`` may hold cadences within ``window`` (a
+    ``TimeWindow``), by their dates (`sector_dates`, widened by days either side:
+    sectors differ in length): a boolean per sector. A sector the model does not know may."""
+    slack = _SECTOR_SPAN_SLACK_DAYS
     return np.array(
         [
-            sector not in middle
-            or (middle[sector] - reach <= window.stop and window.start <= middle[sector] + reach)
-            for sector in sectors
+            dates is None or (dates[0] - slack <= window.stop and window.start <= dates[1] + slack)
+            for dates in sector_dates(sectors)
         ],
         dtype=bool,
     )
