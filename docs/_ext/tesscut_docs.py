@@ -124,7 +124,11 @@ def _settings_table():
 #: What each dependency is for; a dependency missing here fails the build.
 PURPOSES = {
     "astropy": "tables, coordinates, units, FITS files, settings (astropy.config)",
-    "astroquery": "TIC neighbours (``query_tic``) through MAST's catalogue service",
+    "astroquery": (
+        "the API users arrive with (``astroquery.mast.Tesscut``), installed beside the "
+        "package, whose calls carry over; not imported by it (``query_tic`` asks MAST's "
+        "catalogue as astroquery does, through the package's own HTTP)"
+    ),
     "requests": "HTTP to TESScut and MAST's name resolver",
     "numpy": "pixels, the pointing model and the WCS, vectorised",
     "matplotlib": "the plots",
