@@ -421,7 +421,8 @@ def _bench_substitutions():
 
 def _time_window_substitutions(window):
     """``bench.time_window.*``: a time window's cutout against the whole sector's
-    (``benchmarks/bench_time_window.py``); a cube's figures end in its cadences."""
+    (``benchmarks/bench_time_window.py``); a cube's figures end in its cadences
+    (``frames12000``: the cube as long as a 200-second sector)."""
     subs = {
         "bench.time_window.provenance": _provenance(window),
         "bench.time_window.latency_ms": f"{window['latency_s'] * 1e3:g}",
@@ -437,6 +438,12 @@ def _time_window_substitutions(window):
         subs[f"bench.time_window.frames{frames}"] = f"{frames:,}"
         subs[f"bench.time_window.days{frames}"] = f"{cube['days']:.1f}"
         subs[f"bench.time_window.cadences{frames}"] = str(cube["window_cadences"])
+        cases = cube["cases"]
+        # Requests of a warm cutout, and what a cold window reads more (headers and table).
+        subs[f"bench.time_window.whole_gets{frames}"] = f"{cases['whole']['warm']['gets']:,.0f}"
+        subs[f"bench.time_window.window_gets{frames}"] = f"{cases['window']['warm']['gets']:,.0f}"
+        extra = cases["window"]["cold"]["bytes"] - cases["window"]["warm"]["bytes"]
+        subs[f"bench.time_window.cold_extra_mb{frames}"] = f"{extra / 1e6:.0f}"
         for state in ("cold", "warm"):
             ratios = cube["ratios"][state]
             subs[f"bench.time_window.{state}_bytes{frames}"] = f"{ratios['bytes']:.2f}"
