@@ -306,17 +306,7 @@ def _parser():
         "released one for a URL); for a table of pixels without a sector column, its one "
         "sector",
     )
-    batch.add_argument(
-        "--archive",
-        metavar="DIR|URL",
-        help="the FFI cubes: a directory of cubes or FFIs, or a URL prefix of cubes such as "
-        "s3://stpubdata/tess/public/mast/ (default: astro_tesscut.conf.archive)",
-    )
-    batch.add_argument(
-        "--anon",
-        action="store_true",
-        help="read a URL --archive anonymously (public buckets); only with one",
-    )
+    _add_offline(batch)
     batch.add_argument(
         "--out",
         required=True,
@@ -718,16 +708,16 @@ def _batch(args):
     size, window = _size(args.size), _time(args.time)
     if args.workers is not None and args.workers < 1:
         raise InvalidQueryError(f"--workers: must be 1 or more, got {args.workers}")
-    archive = args.archive or conf.archive
-    if not archive:
+    if not (args.archive or args.offline or conf.archive):
         raise InvalidQueryError(
             "--archive: a batch cuts from FFI cubes: give a directory of cubes or FFIs, or a "
             "URL of cubes such as s3://stpubdata/tess/public/mast/ (with --anon), or set "
-            "astro_tesscut.conf.archive"
+            "astro_tesscut.conf.archive, or give --offline for the demo's synthetic sector"
         )
     targets = _read_targets(Path(args.targets))
     out = Path(args.out)
-    with _cluster(args.scheduler) as client:
+    with _offline_archive(args), _cluster(args.scheduler) as client:
+        archive = args.archive or conf.archive
         result = batch_cutouts(
             targets,
             size,

@@ -293,8 +293,31 @@ def test_without_an_archive_the_error_says_what_to_give(targets_csv, tmp_path, c
     assert stderr == [
         "tesscut: error: --archive: a batch cuts from FFI cubes: give a directory of cubes or "
         "FFIs, or a URL of cubes such as s3://stpubdata/tess/public/mast/ (with --anon), or "
-        "set astro_tesscut.conf.archive"
+        "set astro_tesscut.conf.archive, or give --offline for the demo's synthetic sector"
     ]
+
+
+def test_offline_cuts_from_the_demo_sector_and_says_so(tmp_path, capsys, monkeypatch):
+    from astro_tesscut import demo
+
+    real = demo.demo_archive  # the demo's sector with 12 cadences: quicker to make
+    monkeypatch.setattr(demo, "demo_archive", lambda **k: real(frames=12, **k))
+    rows = [("pimen", *PI_MEN), ("far", *FAR)]
+    targets = write_csv(tmp_path / "targets.csv", rows)
+    out = tmp_path / "out"
+    argv = ["batch", str(targets), "--size", "5", "--offline", "--out", str(out)]
+    code, stdout, stderr = run(capsys, argv)
+    assert code == 0
+    assert stdout[0] == (
+        "2 targets: 1 file written, 0 skipped (already there), 0 failed; 1 target with no data"
+    )
+    assert stderr[0].startswith("tesscut: note: --offline cuts from the demo's synthetic sector")
+    table = results(out)
+    assert list(table["status"]) == ["written", "no data"]
+    with fits.open(table["path"][0]) as hdul:
+        assert hdul[0].header["SECTOR"] == demo.SECTOR
+        assert hdul[0].header["SIMDATA"] is True
+    assert conf.archive == ""  # the demo's archive was for the batch only
 
 
 def test_conf_archive_is_the_default(targets_csv, cube_archive, tmp_path, capsys):
