@@ -352,12 +352,12 @@ def _pixel_targets(table, sectors, names):
         raise InvalidQueryError(
             "targets: a table of FFI pixels needs column, row, sector, camera and ccd columns "
             f"(or ra and dec, for positions); it has no {' or '.join(missing)}"
-            + (" (or give sectors one sector, for every row)" if missing == ["sector"] else "")
+            + (" (or ask for one sector, for every row)" if missing == ["sector"] else "")
         )
     if "sector" in given and sectors is not None:
         raise InvalidQueryError(
             "sectors: a pixel is on the FFI of its row's sector, in the table's sector column; "
-            "leave sectors out"
+            "leave it out"
         )
     values, masks = {}, {}
     for name in given:

@@ -704,6 +704,10 @@ def _sectors_not_held(args, client, target, paths, window=None):
     )
 
 
+# batch_cutouts' arguments that errors name, as tesscut batch spells them
+_BATCH_OPTIONS = {"targets": "TARGETS", "sectors": "--sector", "size": "--size", "time": "--time"}
+
+
 def _batch(args):
     size, window = _size(args.size), _time(args.time)
     if args.workers is not None and args.workers < 1:
@@ -718,18 +722,22 @@ def _batch(args):
     out = Path(args.out)
     with _offline_archive(args), _cluster(args.scheduler) as client:
         archive = args.archive or conf.archive
-        result = batch_cutouts(
-            targets,
-            size,
-            archive,
-            sectors=args.sector,
-            out_dir=out,
-            client=client,
-            storage_options={"anon": True} if args.anon else None,
-            overwrite=args.overwrite,
-            workers=args.workers,
-            time=window,
-        )
+        try:
+            result = batch_cutouts(
+                targets,
+                size,
+                archive,
+                sectors=args.sector,
+                out_dir=out,
+                client=client,
+                storage_options={"anon": True} if args.anon else None,
+                overwrite=args.overwrite,
+                workers=args.workers,
+                time=window,
+            )
+        except InvalidQueryError as exc:  # named as the API names it: say the option
+            spelt = re.sub(r"^(\w+):", lambda m: _BATCH_OPTIONS.get(m[1], m[1]) + ":", str(exc))
+            raise type(exc)(spelt) from None
     results = write_atomically(
         out / _RESULTS, lambda path: result.write(path, format="ascii.ecsv"), replace=True
     )

@@ -735,7 +735,7 @@ def test_a_masked_pixel_and_a_second_sector_are_refused(cube_archive, tmp_path):
         batch.batch_cutouts(pixel_targets(), 5, cube_archive, out_dir=tmp_path, sectors=1)
     no_sector = pixel_targets()
     del no_sector["sector"]
-    with pytest.raises(InvalidQueryError, match=re.escape("it has no sector (or give sectors one")):
+    with pytest.raises(InvalidQueryError, match=re.escape("it has no sector (or ask for one")):
         batch.batch_cutouts(no_sector, 5, cube_archive, out_dir=tmp_path, sectors=[1, 2])
 
 

@@ -357,7 +357,7 @@ def test_a_bad_position_is_refused_naming_its_row(cube_archive, tmp_path, capsys
     code, _, stderr = run(capsys, batch_argv(bad, cube_archive, tmp_path / "out"))
     assert code == 2
     (error,) = stderr
-    assert error.startswith("tesscut: error: targets: row 1 ('b') has a Dec outside")
+    assert error.startswith("tesscut: error: TARGETS: row 1 ('b') has a Dec outside")
 
 
 def test_anon_needs_a_url_archive(targets_csv, cube_archive, tmp_path, capsys):
@@ -553,7 +553,19 @@ def test_a_table_of_ffi_pixels_takes_one_sector_for_every_row(cube_archive, tmp_
     code, _, stderr = run(capsys, batch_argv(path, cube_archive, tmp_path / "none"))
     assert code == 2
     (error,) = stderr
-    assert error.startswith("tesscut: error: targets: a table of FFI pixels needs column, row,")
+    assert error.startswith("tesscut: error: TARGETS: a table of FFI pixels needs column, row,")
+    assert error.endswith("it has no sector (or ask for one sector, for every row)")
+
+    with_sectors = write_csv(
+        tmp_path / "s.csv", [("p0", 1620, 260, 1, 4, 2)], header="id,column,row,sector,camera,ccd"
+    )
+    argv = [*batch_argv(with_sectors, cube_archive, tmp_path / "none"), "--sector", "1"]
+    code, _, stderr = run(capsys, argv)
+    assert code == 2
+    assert stderr == [  # the API's sectors, spelt as the command's option
+        "tesscut: error: --sector: a pixel is on the FFI of its row's sector, in the table's "
+        "sector column; leave it out"
+    ]
 
 
 def test_a_bad_pixel_is_refused_naming_its_row(cube_archive, tmp_path, capsys):
@@ -564,7 +576,7 @@ def test_a_bad_pixel_is_refused_naming_its_row(cube_archive, tmp_path, capsys):
     )
     code, _, stderr = run(capsys, batch_argv(path, cube_archive, tmp_path / "out"))
     assert code == 2
-    assert stderr == ["tesscut: error: targets: row 1 ('p1'): camera: must be 1, 2, 3 or 4, got 7"]
+    assert stderr == ["tesscut: error: TARGETS: row 1 ('p1'): camera: must be 1, 2, 3 or 4, got 7"]
     assert not (tmp_path / "out").exists()
 
 
