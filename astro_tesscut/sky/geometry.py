@@ -325,7 +325,8 @@ def _chunks(ra, dec, model, edges, radius_deg):
 
 def sector_dates(sectors):
     """Roughly when each of ``sectors`` was observed, by the pointing model: (start, stop),
-    BTJD, its middle give or take 13.7 days; `None` for a sector the model does not know."""
+    BTJD, its middle give or take ``SECTOR_HALF_LENGTH_DAYS``; `None` for a sector the
+    model does not know."""
     model = pointing_model()
     middle = dict(zip(model.sectors.tolist(), (model.midtimes - BTJD_ZERO).tolist(), strict=True))
     return [
